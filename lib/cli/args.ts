@@ -1,0 +1,281 @@
+/**
+ * The command line: `yank [COMMAND] [OPTIONS] [ARGS]`, parsed strictly with node:util.
+ */
+
+import { parseArgs } from "node:util";
+import { compileGlob, GlobSyntaxError, hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { UsageError } from "./exit_codes.ts";
+
+/** The commands, as typed. */
+export const COMMANDS = [
+  "list",
+  "chardev",
+  "block-node",
+  "migration",
+  "check",
+  "watch",
+  "completions",
+  "help",
+] as const;
+
+/** A command name. `yank` alone (selector form) is "yank". */
+export type CommandName = typeof COMMANDS[number] | "yank";
+
+const OPTIONS = {
+  "socket": { type: "string", short: "s", multiple: true },
+  "timeout": { type: "string", short: "t" },
+  "json": { type: "boolean" },
+  "trace": { type: "boolean" },
+  "chardev": { type: "string", multiple: true },
+  "block-node": { type: "string", multiple: true },
+  "migration": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  "force": { type: "boolean" },
+  "format": { type: "string" },
+  "textfile": { type: "string" },
+  "interval": { type: "string" },
+  "hang-after": { type: "string" },
+  "listen": { type: "string" },
+  "help": { type: "boolean", short: "h" },
+  "version": { type: "boolean", short: "V" },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const COMMON: OptionName[] = ["socket", "timeout", "trace", "help"];
+const YANK_OPTIONS: OptionName[] = [...COMMON, "json", "dry-run", "force"];
+const SELECTORS: OptionName[] = ["chardev", "block-node", "migration"];
+
+/** Which options each command takes. */
+const ALLOWED: Record<CommandName, OptionName[]> = {
+  "yank": [...YANK_OPTIONS, ...SELECTORS, "version"],
+  "list": [...COMMON, "json"],
+  "chardev": YANK_OPTIONS,
+  "block-node": YANK_OPTIONS,
+  "migration": YANK_OPTIONS,
+  "check": [...COMMON, "format", "textfile"],
+  "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
+  "completions": ["help", "socket", "timeout"],
+  "help": ["help"],
+};
+
+/** Output formats of `check`. */
+export type CheckFormat = "text" | "json" | "prometheus";
+
+/** A parsed command line. */
+export interface CliArgs {
+  command: CommandName;
+  /** `--help` (or `yank help`): show help for `command` instead of running it. */
+  help: boolean;
+  version: boolean;
+  /** Sockets and socket globs, as given (or from YANK_SOCKET); resolved later. */
+  sockets: string[];
+  /** `--timeout`: bounds the whole run of a one-shot command. */
+  timeoutMs: number;
+  json: boolean;
+  trace: boolean;
+  selectors: YankSelectors;
+  dryRun: boolean;
+  force: boolean;
+  format: CheckFormat;
+  textfile: string | undefined;
+  intervalMs: number;
+  hangAfterMs: number;
+  listen: string | undefined;
+  /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
+  rest: string[];
+}
+
+/** Default `--timeout`, in seconds. */
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+
+/**
+ * Parses the arguments. `env` supplies YANK_SOCKET. Throws UsageError with a message that says
+ * what is wrong and what to do.
+ */
+export function parseCliArgs(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+  } catch (error) {
+    throw new UsageError(`${cleanParseError(error)} (see "yank --help")`);
+  }
+  const { values, positionals, tokens } = parsed;
+
+  let command: CommandName = "yank";
+  let rest = positionals;
+  if (positionals.length > 0) {
+    const first = positionals[0]!;
+    if (!(COMMANDS as readonly string[]).includes(first)) {
+      throw new UsageError(
+        `Unknown command ${JSON.stringify(first)} (commands: ${
+          COMMANDS.join(", ")
+        }; see "yank --help")`,
+      );
+    }
+    command = first as CommandName;
+    rest = positionals.slice(1);
+  }
+
+  const given = new Set(
+    tokens.filter((t) => t.kind === "option").map((t) => t.name as OptionName),
+  );
+  const help = values.help === true || command === "help";
+  const helpTopic = command === "help" ? (rest[0] ?? "yank") : command;
+  if (command === "help") {
+    if (rest.length > 1) throw new UsageError(`"yank help" takes at most one command name`);
+    if (rest.length === 1 && !(COMMANDS as readonly string[]).includes(rest[0]!)) {
+      throw new UsageError(`No help for unknown command ${JSON.stringify(rest[0])}`);
+    }
+  }
+  for (const name of given) {
+    if (!ALLOWED[command].includes(name)) {
+      const where = command === "yank" ? "yank" : `yank ${command}`;
+      throw new UsageError(`"${where}" does not take --${name} (see "${where} --help")`);
+    }
+  }
+
+  const result: CliArgs = {
+    command: help ? helpTopic as CommandName : command,
+    help,
+    version: values.version === true,
+    sockets: [],
+    timeoutMs: DEFAULT_TIMEOUT_SECONDS * 1000,
+    json: values.json === true,
+    trace: values.trace === true,
+    selectors: {
+      chardev: values.chardev ?? [],
+      blockNode: values["block-node"] ?? [],
+      migration: values.migration === true,
+    },
+    dryRun: values["dry-run"] === true,
+    force: values.force === true,
+    format: "text",
+    textfile: values.textfile,
+    intervalMs: 1000,
+    hangAfterMs: 5000,
+    listen: values.listen,
+    rest,
+  };
+  if (help || result.version) return result;
+
+  if (values.timeout !== undefined) {
+    result.timeoutMs = parseSeconds("--timeout", values.timeout) * 1000;
+  }
+  if (values.interval !== undefined) {
+    result.intervalMs = parseSeconds("--interval", values.interval) * 1000;
+  }
+  if (values["hang-after"] !== undefined) {
+    result.hangAfterMs = parseSeconds("--hang-after", values["hang-after"]) * 1000;
+  }
+  if (values.format !== undefined) result.format = parseFormat(values.format);
+  for (const [flag, value] of [["--textfile", result.textfile], ["--listen", result.listen]]) {
+    if (value === "") throw new UsageError(`${flag} needs a file path, got ""`);
+  }
+
+  applyPositionalForm(result);
+  for (
+    const [flag, patterns] of [
+      ["--chardev", result.selectors.chardev],
+      ["--block-node", result.selectors.blockNode],
+    ] as const
+  ) {
+    for (const pattern of patterns) checkPattern(flag, pattern);
+  }
+  if (command === "yank" && !hasSelectors(result.selectors)) {
+    throw new UsageError(
+      `Say what to yank: "yank list" shows the instances, "yank chardev ID" yanks one (see "yank --help")`,
+    );
+  }
+  if (command === "completions" && rest.length !== 1) {
+    throw new UsageError(`"yank completions" takes one shell: bash, zsh or fish`);
+  }
+
+  result.sockets = values.socket ?? splitSocketList(env("YANK_SOCKET"));
+  for (const socket of result.sockets) {
+    if (socket.trim() === "") throw new UsageError(`--socket needs a path, got ""`);
+  }
+  if (result.sockets.length === 0 && command !== "completions") {
+    throw new UsageError(
+      `No socket given: use --socket PATH or set YANK_SOCKET (e.g. --socket /run/vm1.qmp)`,
+    );
+  }
+  return result;
+}
+
+/** YANK_SOCKET holds one path or glob, or several separated by ":" as in PATH. */
+export function splitSocketList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(":").filter((part) => part !== "");
+}
+
+/** Turns `yank chardev A B` into the selector form `--chardev A --chardev B`. */
+function applyPositionalForm(args: CliArgs): void {
+  const { command, rest, selectors } = args;
+  if (command !== "chardev" && command !== "block-node" && command !== "migration") {
+    if (command !== "completions" && command !== "help" && rest.length > 0) {
+      const where = command === "yank" ? "yank" : `yank ${command}`;
+      throw new UsageError(
+        `"${where}" takes no argument ${JSON.stringify(rest[0])} (see "${where} --help")`,
+      );
+    }
+    return;
+  }
+  if (command === "migration") {
+    if (rest.length > 0) {
+      throw new UsageError(`"yank migration" takes no names, got ${JSON.stringify(rest[0])}`);
+    }
+    selectors.migration = true;
+  } else if (rest.length === 0) {
+    const what = command === "chardev" ? "ID" : "NODE-NAME";
+    throw new UsageError(`"yank ${command}" needs at least one ${what} (see "yank list")`);
+  } else if (command === "chardev") {
+    selectors.chardev = rest;
+  } else {
+    selectors.blockNode = rest;
+  }
+  args.rest = [];
+}
+
+function checkPattern(flag: string, pattern: string): void {
+  if (pattern.trim() === "") throw new UsageError(`${flag} needs a name or a glob, got ""`);
+  try {
+    compileGlob(pattern);
+  } catch (error) {
+    if (error instanceof GlobSyntaxError) throw new UsageError(`${flag}: ${error.message}`);
+    throw error;
+  }
+}
+
+function parseSeconds(flag: string, text: string): number {
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0) || seconds > 86400) {
+    throw new UsageError(
+      `${flag} takes seconds, a number greater than 0 and at most 86400, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return seconds;
+}
+
+function parseFormat(text: string): CheckFormat {
+  if (text === "text" || text === "json" || text === "prometheus") return text;
+  throw new UsageError(`--format takes text, json or prometheus, got ${JSON.stringify(text)}`);
+}
+
+function cleanParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // node:util's messages carry hints about "--" that do not apply here; keep the first sentence.
+  const first = message.split(/\.\s/)[0]!.replace(/\.$/, "");
+  return first.replace(/^Unknown option/, "Unknown option").replace(/'/g, '"');
+}

@@ -1,0 +1,44 @@
+/**
+ * The world a command runs in: output streams, environment, clock. Tests pass their own.
+ */
+
+/** What a command may touch outside itself. */
+export interface CliIo {
+  /** Writes data to stdout. */
+  stdout(text: string): void;
+  /** Writes diagnostics to stderr. */
+  stderr(text: string): void;
+  /** Reads an environment variable. */
+  env(name: string): string | undefined;
+  /** Whether stdout / stderr are terminals (for colour). */
+  stdoutIsTerminal: boolean;
+  stderrIsTerminal: boolean;
+  /** Wall clock in milliseconds. */
+  now(): number;
+  /** Aborted on SIGINT or SIGTERM; long-running commands end cleanly. */
+  signal?: AbortSignal;
+}
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
+}
+
+/** The real process's streams and environment. */
+export function denoIo(): CliIo {
+  return {
+    stdout: (text) => writeAll(Deno.stdout, text),
+    stderr: (text) => writeAll(Deno.stderr, text),
+    env: (name) => Deno.env.get(name),
+    stdoutIsTerminal: Deno.stdout.isTerminal(),
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    now: () => Date.now(),
+  };
+}
+
+/** Whether to colour a stream: only on a terminal, and never with NO_COLOR set. */
+export function useColour(io: CliIo, stream: "stdout" | "stderr"): boolean {
+  const terminal = stream === "stdout" ? io.stdoutIsTerminal : io.stderrIsTerminal;
+  const noColour = io.env("NO_COLOR");
+  return terminal && (noColour === undefined || noColour === "");
+}

@@ -1,0 +1,43 @@
+/**
+ * The CLI's entry: parse, dispatch, map failures to one line on stderr and an exit code.
+ */
+
+import { type CliArgs, parseCliArgs } from "./args.ts";
+import { exitCodeFor, messageFor } from "./exit_codes.ts";
+import { helpText, VERSION } from "./help.ts";
+import { type CliIo, denoIo } from "./io.ts";
+import { listCommand } from "./commands/list.ts";
+import { yankCommand } from "./commands/yank.ts";
+
+/** Runs the CLI with `args` and returns the exit code; never calls Deno.exit. */
+export async function main(args: readonly string[], io: CliIo = denoIo()): Promise<number> {
+  try {
+    const parsed = parseCliArgs(args, io.env);
+    if (parsed.help) {
+      io.stdout(helpText(parsed.command));
+      return 0;
+    }
+    if (parsed.version) {
+      io.stdout(`yank ${VERSION}\n`);
+      return 0;
+    }
+    return await run(parsed, io);
+  } catch (error) {
+    io.stderr(`yank: ${messageFor(error)}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+function run(args: CliArgs, io: CliIo): Promise<number> {
+  switch (args.command) {
+    case "list":
+      return listCommand(args, io);
+    case "yank":
+    case "chardev":
+    case "block-node":
+    case "migration":
+      return yankCommand(args, io);
+    default:
+      throw new Error(`"yank ${args.command}" is not implemented yet`);
+  }
+}

@@ -1,0 +1,434 @@
+/**
+ * A QMP client for one monitor socket: greeting, capability negotiation (with out-of-band
+ * execution when offered), commands matched to replies by id, events skipped or handed on.
+ *
+ * Every wait is bounded by `timeoutMs` and, if given, by an absolute `deadline`, so a caller can
+ * promise its user that nothing takes longer than `--timeout` in total.
+ */
+
+import { DEFAULT_JSON_STREAM_LIMITS, JsonStreamError, JsonStreamParser } from "./json_stream.ts";
+import {
+  QmpCommandError,
+  QmpConnectError,
+  QmpDisconnectedError,
+  QmpError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from "./errors.ts";
+
+/** QEMU's version as announced in the greeting. */
+export interface QemuVersion {
+  major: number;
+  minor: number;
+  micro: number;
+  package: string;
+}
+
+/** The greeting a QMP server sends first. */
+export interface QmpGreeting {
+  /** Undefined when the server announced no version we could read. */
+  version: QemuVersion | undefined;
+  capabilities: string[];
+}
+
+/** An asynchronous event (`{"event", "data", "timestamp"}`). */
+export interface QmpEvent {
+  event: string;
+  data?: unknown;
+  timestamp?: { seconds: number; microseconds: number };
+}
+
+/** Direction of a traced message: sent, received, or received and dropped. */
+export type QmpTraceDirection = "send" | "recv" | "drop";
+
+/** Options of `QmpClient.connect`. */
+export interface QmpClientOptions {
+  /** Bounds each wait (connect, greeting, negotiation, each command), in milliseconds. */
+  timeoutMs: number;
+  /** Absolute time (as `now()` counts) after which nothing waits any more. */
+  deadline?: number;
+  /** Ask for out-of-band execution when offered. Defaults to true. */
+  oob?: boolean;
+  /** Largest accepted message in bytes. */
+  maxMessageBytes?: number;
+  /** Called with every raw message sent or received. */
+  trace?: (direction: QmpTraceDirection, text: string) => void;
+  /** Called with every event; events are dropped otherwise. */
+  onEvent?: (event: QmpEvent) => void;
+  /** Clock in milliseconds; tests may replace it. */
+  now?: () => number;
+}
+
+/** Per-call options of `execute`. */
+export interface ExecuteOptions {
+  /** Send with `exec-oob` so that it overtakes a busy main loop. Needs `client.oob`. */
+  oob?: boolean;
+  /** Overrides the client's timeout for this command. */
+  timeoutMs?: number;
+}
+
+interface PendingReply {
+  command: string;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Ids carry a random nonce per connection: a reply left over from a client that disconnected
+ * mid-command is delivered to the next client (another process, or our own reconnection), and
+ * must never match one of our commands.
+ */
+function makeIdPrefix(): string {
+  const nonce = crypto.getRandomValues(new Uint8Array(6));
+  return `yank-${Array.from(nonce, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const READ_CHUNK_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A negotiated QMP connection. Create with `QmpClient.connect`; always `close()` it. */
+export class QmpClient {
+  /** The socket path, for messages. */
+  readonly socket: string;
+  #conn: Deno.UnixConn;
+  #options: QmpClientOptions;
+  #now: () => number;
+  #parser: JsonStreamParser;
+  #pending = new Map<string, PendingReply>();
+  #idPrefix = makeIdPrefix();
+  #idCounter = 0;
+  #greeting: QmpGreeting | undefined;
+  #greetingWaiter: PendingReply | undefined;
+  #oob = false;
+  /** Set once the connection is finished; every later call fails with it. */
+  #failure: Error | undefined;
+  #closedByUs = false;
+  #closed: Promise<void>;
+
+  private constructor(socket: string, conn: Deno.UnixConn, options: QmpClientOptions) {
+    this.socket = socket;
+    this.#conn = conn;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#parser = new JsonStreamParser({
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_JSON_STREAM_LIMITS.maxMessageBytes,
+    });
+    this.#closed = this.#readLoop();
+  }
+
+  /** Connects, reads the greeting and negotiates capabilities (OOB when offered). */
+  static async connect(socket: string, options: QmpClientOptions): Promise<QmpClient> {
+    const now = options.now ?? Date.now;
+    const conn = await connectUnix(socket, options, now);
+    const client = new QmpClient(socket, conn, options);
+    try {
+      await client.#negotiate();
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  /** The server's greeting. */
+  get greeting(): QmpGreeting {
+    return this.#greeting!;
+  }
+
+  /** Whether out-of-band execution was negotiated. */
+  get oob(): boolean {
+    return this.#oob;
+  }
+
+  /** Resolves when the connection has ended, for whatever reason. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Whether the connection has ended. */
+  get isClosed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** Runs a command and resolves with its `return` value; rejects with a QmpError. */
+  async execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options: ExecuteOptions = {},
+  ): Promise<unknown> {
+    const oob = options.oob ?? false;
+    if (oob && !this.#oob) {
+      throw new QmpError(`Out-of-band execution was not negotiated on ${this.socket}`);
+    }
+    const id = `${this.#idPrefix}-${++this.#idCounter}`;
+    const message: Record<string, unknown> = { [oob ? "exec-oob" : "execute"]: command };
+    if (args !== undefined) message.arguments = args;
+    message.id = id;
+    const reply = new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, { command, resolve, reject });
+    });
+    reply.catch(() => {}); // Observed below; this only keeps an early failure from going unhandled.
+    try {
+      await this.#send(message, command);
+      return await this.#within(
+        reply,
+        options.timeoutMs ?? this.#options.timeoutMs,
+        (ms) => new QmpTimeoutError(this.socket, "command", ms, command, oob),
+      );
+    } finally {
+      this.#pending.delete(id);
+    }
+  }
+
+  /** Closes the connection; pending commands fail. Safe to call more than once. */
+  close(): void {
+    if (this.#closedByUs) return;
+    this.#closedByUs = true;
+    this.#fail(new QmpDisconnectedError(this.socket, "a reply (the client closed)"));
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+
+  async #negotiate(): Promise<void> {
+    const greeting = new Promise<unknown>((resolve, reject) => {
+      this.#greetingWaiter = { command: "the greeting", resolve, reject };
+    });
+    greeting.catch(() => {}); // Observed below.
+    await this.#within(
+      greeting,
+      this.#options.timeoutMs,
+      (ms) => new QmpTimeoutError(this.socket, "greeting", ms),
+    );
+    const wantOob = (this.#options.oob ?? true) && this.greeting.capabilities.includes("oob");
+    const args = wantOob ? { enable: ["oob"] } : undefined;
+    try {
+      await this.execute("qmp_capabilities", args);
+    } catch (error) {
+      if (error instanceof QmpTimeoutError) {
+        throw new QmpTimeoutError(this.socket, "negotiation", error.timeoutMs);
+      }
+      throw error;
+    }
+    this.#oob = wantOob;
+  }
+
+  /** Waits for `promise`, at most `timeoutMs` and never past the deadline. */
+  async #within<T>(
+    promise: Promise<T>,
+    timeoutMs: number,
+    onTimeout: (timeoutMs: number) => QmpError,
+  ): Promise<T> {
+    const wait = remaining(timeoutMs, this.#options.deadline, this.#now);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(onTimeout(timeoutMs)), wait);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #send(message: Record<string, unknown>, command: string): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    const text = JSON.stringify(message);
+    this.#options.trace?.("send", text);
+    const bytes = encoder.encode(`${text}\r\n`);
+    const write = async () => {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await this.#conn.write(bytes.subarray(offset));
+      }
+    };
+    try {
+      await this.#within(
+        write(),
+        this.#options.timeoutMs,
+        (ms) => new QmpTimeoutError(this.socket, "command", ms, command),
+      );
+    } catch (error) {
+      if (error instanceof QmpError) throw error;
+      throw this.#failure ?? new QmpDisconnectedError(this.socket, `${command} to be sent`);
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_CHUNK_BYTES);
+    try {
+      while (!this.#failure) {
+        const count = await this.#conn.read(buffer);
+        if (count === null) {
+          this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+          break;
+        }
+        for (const message of this.#parser.push(buffer.subarray(0, count))) {
+          this.#dispatch(message);
+          if (this.#failure) break;
+        }
+      }
+    } catch (error) {
+      if (error instanceof JsonStreamError) {
+        this.#fail(new QmpProtocolError(this.socket, error.message));
+      } else if (error instanceof QmpError) {
+        this.#fail(error);
+      } else {
+        this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+      }
+    } finally {
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  #dispatch(message: unknown): void {
+    const trace = this.#options.trace;
+    if (!isObject(message)) {
+      throw new QmpProtocolError(this.socket, "received a JSON value that is not an object");
+    }
+    if (typeof message.event === "string") {
+      trace?.("recv", JSON.stringify(message));
+      this.#options.onEvent?.(message as unknown as QmpEvent);
+      return;
+    }
+    if (this.#greeting === undefined) {
+      if (!("QMP" in message)) {
+        const kind = "return" in message || "error" in message ? "a reply" : "a message";
+        // A reply to a previous client can precede nothing but our greeting; anything else
+        // before the greeting means this is not a QMP server.
+        throw new QmpProtocolError(this.socket, `expected a greeting, got ${kind}`);
+      }
+      trace?.("recv", JSON.stringify(message));
+      this.#greeting = parseGreeting(this.socket, message.QMP);
+      this.#greetingWaiter?.resolve(this.#greeting);
+      return;
+    }
+    if (!("return" in message) && !("error" in message)) {
+      trace?.("drop", JSON.stringify(message));
+      return;
+    }
+    const id = message.id;
+    const pending = typeof id === "string" ? this.#pending.get(id) : undefined;
+    if (pending === undefined) {
+      // Stale (a previous client's command), id-less (a parse error), or not ours.
+      trace?.("drop", JSON.stringify(message));
+      return;
+    }
+    trace?.("recv", JSON.stringify(message));
+    this.#pending.delete(id as string);
+    if ("error" in message) {
+      const error = isObject(message.error) ? message.error : {};
+      pending.reject(
+        new QmpCommandError(
+          this.socket,
+          pending.command,
+          typeof error.class === "string" ? error.class : "GenericError",
+          typeof error.desc === "string" ? error.desc : "(no description)",
+        ),
+      );
+    } else {
+      pending.resolve(message.return);
+    }
+  }
+
+  #waitingFor(): string {
+    if (this.#greeting === undefined) return "the greeting";
+    const first = this.#pending.values().next();
+    return first.done ? "the next message" : `the reply to ${first.value.command}`;
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    const waiter = this.#greetingWaiter;
+    if (waiter && this.#greeting === undefined) {
+      waiter.reject(
+        error instanceof QmpDisconnectedError
+          ? new QmpDisconnectedError(this.socket, "the greeting")
+          : error,
+      );
+    }
+    for (const pending of this.#pending.values()) {
+      pending.reject(
+        error instanceof QmpDisconnectedError
+          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`)
+          : error,
+      );
+    }
+    this.#pending.clear();
+  }
+}
+
+function remaining(timeoutMs: number, deadline: number | undefined, now: () => number): number {
+  if (deadline === undefined) return timeoutMs;
+  return Math.max(0, Math.min(timeoutMs, deadline - now()));
+}
+
+function parseGreeting(socket: string, qmp: unknown): QmpGreeting {
+  if (!isObject(qmp)) throw new QmpProtocolError(socket, "the greeting is not an object");
+  const capabilities = qmp.capabilities;
+  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string")) {
+    throw new QmpProtocolError(socket, "the greeting has no list of capabilities");
+  }
+  return { version: parseVersion(qmp.version), capabilities };
+}
+
+function parseVersion(version: unknown): QemuVersion | undefined {
+  if (!isObject(version) || !isObject(version.qemu)) return undefined;
+  const { major, minor, micro } = version.qemu;
+  if (typeof major !== "number" || typeof minor !== "number" || typeof micro !== "number") {
+    return undefined;
+  }
+  const pkg = typeof version.package === "string" ? version.package : "";
+  return { major, minor, micro, package: pkg };
+}
+
+/** Formats a version as "7.2.0". */
+export function formatVersion(version: QemuVersion | undefined): string {
+  return version ? `${version.major}.${version.minor}.${version.micro}` : "(unknown version)";
+}
+
+async function connectUnix(
+  socket: string,
+  options: QmpClientOptions,
+  now: () => number,
+): Promise<Deno.UnixConn> {
+  const attempt = Deno.connect({ transport: "unix", path: socket });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new QmpTimeoutError(socket, "connect", options.timeoutMs));
+    }, remaining(options.timeoutMs, options.deadline, now));
+  });
+  // A connect that completes after we gave up must not leak its socket.
+  attempt.then((conn) => timedOut && conn.close(), () => {});
+  try {
+    return await Promise.race([attempt, timeout]);
+  } catch (error) {
+    throw toConnectError(socket, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function toConnectError(socket: string, error: unknown): Error {
+  if (error instanceof QmpError) return error;
+  if (error instanceof Deno.errors.NotFound) return new QmpConnectError(socket, "missing");
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return new QmpConnectError(socket, "refused");
+  }
+  if (error instanceof Deno.errors.PermissionDenied) return new QmpConnectError(socket, "denied");
+  const detail = error instanceof Error ? error.message : String(error);
+  return new QmpConnectError(socket, "other", detail);
+}
