@@ -5,6 +5,7 @@
  */
 
 // C0 and C1 controls, DEL, and the Unicode bidirectional overrides that reorder what is shown.
+// deno-lint-ignore no-control-regex -- matching control characters is the point.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
 
 /** Replaces control characters with visible escapes such as `\x1b`. */
