@@ -1,0 +1,388 @@
+/**
+ * A throwaway lab of real processes for integration tests and the demo: QEMU (no guest, no
+ * KVM), qemu-nbd, and TCP peers on 127.0.0.1, all in a temp dir. The lab stops only what it
+ * started, by pid, resumes what it froze, and removes its dir.
+ *
+ * Recipes reproduce the hangs yank exists for (see shared/qmp-notes.md): a chardev connected to
+ * a peer, a block job stuck on a frozen NBD server, a hung main loop, a stuck migration.
+ */
+
+import { QmpClient } from "../../lib/qmp/client.ts";
+
+/** Thrown when QEMU is missing: integration tests fail (never skip) without it. */
+export class QemuMissingError extends Error {
+  override name = "QemuMissingError";
+}
+
+const QEMU = "qemu-system-x86_64";
+
+function requireProgram(name: string): string {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin").split(":")) {
+    try {
+      const path = `${dir}/${name}`;
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not in this dir.
+    }
+  }
+  throw new QemuMissingError(
+    `${name} is not installed: run "deno task test" (it installs QEMU when run as root) or "apt-get install -y qemu-system-x86 qemu-utils"`,
+  );
+}
+
+/** A process the lab started. */
+export class LabProcess {
+  #child: Deno.ChildProcess;
+  #stopped = false;
+  #frozen = false;
+  /** Resolves with the exit status once the process has ended. */
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, child: Deno.ChildProcess) {
+    this.#child = child;
+    this.status = child.status;
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** SIGSTOP: the process stops answering, as a dead peer would. */
+  freeze(): void {
+    this.#child.kill("SIGSTOP");
+    this.#frozen = true;
+  }
+
+  /** SIGCONT. */
+  thaw(): void {
+    if (!this.#frozen) return;
+    this.#child.kill("SIGCONT");
+    this.#frozen = false;
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after a second) and waits for it. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      this.thaw();
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 1000);
+    await this.status;
+    clearTimeout(timer);
+  }
+}
+
+/** A running QEMU and its monitor sockets. */
+export interface Qemu {
+  process: LabProcess;
+  /** The first QMP monitor (chardev `compat_monitor0`): the one under test. */
+  socket: string;
+  /** Further QMP monitors (`compat_monitor1`, ...), e.g. to start a hang from. */
+  extraSockets: string[];
+  /** File with QEMU's stderr, for diagnosis. */
+  log: string;
+}
+
+/** Options of `QemuLab.startQemu`. */
+export interface QemuOptions {
+  /** Monitors in all (default 1); the first is `socket`. */
+  monitors?: number;
+  /** Further command-line arguments. */
+  args?: string[];
+  /** Name prefix of the sockets (default "vm"). */
+  name?: string;
+}
+
+/** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
+export interface TcpPeer {
+  port: number;
+  /** Resolves when a connection is accepted. */
+  accepted: Promise<Deno.Conn>;
+  /** Resolves when the accepted connection sees EOF or a reset (only if `read` is true). */
+  closed: Promise<void>;
+}
+
+/** A qemu-nbd server exporting a raw image over a unix socket. */
+export interface NbdServer {
+  process: LabProcess;
+  socket: string;
+}
+
+/** A temp dir plus every process started in it; dispose to clean up. */
+export class QemuLab implements AsyncDisposable {
+  readonly dir: string;
+  #processes: LabProcess[] = [];
+  #clients: QmpClient[] = [];
+  #listeners: Deno.Listener[] = [];
+  #conns: Deno.Conn[] = [];
+  #counter = 0;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Makes a lab in a new temp dir. Throws QemuMissingError if QEMU is not installed. */
+  static async create(): Promise<QemuLab> {
+    requireProgram(QEMU);
+    return new QemuLab(await Deno.makeTempDir({ prefix: "yank-lab-" }));
+  }
+
+  /** A fresh path in the lab dir. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** Starts a process in the lab; it is stopped on dispose. */
+  spawn(program: string, args: string[], log?: string): LabProcess {
+    const child = new Deno.Command(requireProgram(program), {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: log ? "piped" : "null",
+    }).spawn();
+    if (log) {
+      const file = Deno.openSync(log, { write: true, create: true, append: true });
+      child.stderr!.pipeTo(file.writable).catch(() => {});
+    }
+    const process = new LabProcess(program, child);
+    this.#processes.push(process);
+    return process;
+  }
+
+  /** Starts QEMU with no machine and waits until its first monitor greets. */
+  async startQemu(options: QemuOptions = {}): Promise<Qemu> {
+    const name = `${options.name ?? "vm"}${++this.#counter}`;
+    const sockets = Array.from(
+      { length: options.monitors ?? 1 },
+      (_, i) => this.path(i === 0 ? `${name}.qmp` : `${name}-extra${i}.qmp`),
+    );
+    const log = this.path(`${name}.log`);
+    const process = this.spawn(QEMU, [
+      "-M",
+      "none",
+      "-nodefaults",
+      "-display",
+      "none",
+      ...sockets.flatMap((s) => ["-qmp", `unix:${s},server=on,wait=off`]),
+      ...(options.args ?? []),
+    ], log);
+    await waitForSocket(sockets.at(-1)!, process, log);
+    return { process, socket: sockets[0]!, extraSockets: sockets.slice(1), log };
+  }
+
+  /** Connects a negotiated QMP client for test set-up; closed on dispose. */
+  async qmp(socket: string, timeoutMs = 10_000): Promise<QmpClient> {
+    const client = await QmpClient.connect(socket, { timeoutMs });
+    this.#clients.push(client);
+    return client;
+  }
+
+  /** Listens on 127.0.0.1 (ephemeral port) for one connection; never writes to it. */
+  tcpPeer(options: { read?: boolean } = {}): TcpPeer {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listeners.push(listener);
+    const accepted = listener.accept().then((conn) => {
+      this.#conns.push(conn);
+      return conn;
+    });
+    const closed = options.read === false ? new Promise<void>(() => {}) : accepted.then(
+      async (conn) => {
+        const buffer = new Uint8Array(4096);
+        try {
+          while ((await conn.read(buffer)) !== null) {
+            // Drain until EOF.
+          }
+        } catch {
+          // A reset ends the connection too.
+        }
+      },
+    );
+    return { port: (listener.addr as Deno.NetAddr).port, accepted, closed };
+  }
+
+  /** Creates a raw image and serves it with qemu-nbd on a unix socket. */
+  async startNbd(sizeMiB = 64): Promise<NbdServer> {
+    const image = this.path(`disk${++this.#counter}.img`);
+    const socket = this.path(`nbd${this.#counter}.sock`);
+    const create = await new Deno.Command(requireProgram("qemu-img"), {
+      args: ["create", "-q", "-f", "raw", image, `${sizeMiB}M`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!create.success) throw new Error(`qemu-img create failed: ${decode(create.stderr)}`);
+    const log = this.path(`nbd${this.#counter}.log`);
+    const process = this.spawn("qemu-nbd", ["-f", "raw", "-k", socket, "-t", image], log);
+    await waitForFile(socket, process, log);
+    return { process, socket };
+  }
+
+  /** Stops everything the lab started, resuming frozen processes first; removes the dir. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const client of this.#clients) client.close();
+    for (const conn of this.#conns) tryClose(conn);
+    for (const listener of this.#listeners) tryClose(listener);
+    await Promise.all(this.#processes.map((p) => p.stop()));
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function tryClose(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes).trim();
+}
+
+async function waitForFile(path: string, process: LabProcess, log: string): Promise<void> {
+  let exited = false;
+  process.status.then(() => exited = true);
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    try {
+      Deno.statSync(path);
+      return;
+    } catch {
+      if (exited) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  const output = await Deno.readTextFile(log).catch(() => "");
+  throw new Error(`${process.name} did not create ${path}: ${output.trim() || "(no output)"}`);
+}
+
+async function waitForSocket(path: string, process: LabProcess, log: string): Promise<void> {
+  await waitForFile(path, process, log);
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  throw new Error(`${path} does not accept connections`);
+}
+
+/** QEMU with a socket chardev `charnet0` connected to a TCP peer on 127.0.0.1. */
+export async function chardevConnectedToPeer(lab: QemuLab): Promise<{ qemu: Qemu; peer: TcpPeer }> {
+  const peer = lab.tcpPeer();
+  const qemu = await lab.startQemu({
+    args: ["-chardev", `socket,id=charnet0,host=127.0.0.1,port=${peer.port},server=off`],
+  });
+  await peer.accepted;
+  return { qemu, peer };
+}
+
+/** QEMU with an NBD node `nbd0` on a frozen qemu-nbd and a backup job `job0` stuck on it. */
+export async function stuckBackupJob(
+  lab: QemuLab,
+  options: { monitors?: number } = {},
+): Promise<{ qemu: Qemu; nbd: NbdServer; setup: QmpClient }> {
+  const qemu = await lab.startQemu({ monitors: options.monitors ?? 2 });
+  const nbd = await lab.startNbd();
+  // Set up through the last monitor so that the one under test stays free.
+  const setup = await lab.qmp(qemu.extraSockets.at(-1) ?? qemu.socket);
+  await addNbdNode(setup, nbd);
+  await setup.execute("blockdev-add", { driver: "null-co", "node-name": "tgt", size: 64 << 20 });
+  nbd.process.freeze();
+  await setup.execute("blockdev-backup", {
+    "job-id": "job0",
+    device: "nbd0",
+    target: "tgt",
+    sync: "full",
+    "auto-dismiss": false,
+  });
+  return { qemu, nbd, setup };
+}
+
+async function addNbdNode(client: QmpClient, nbd: NbdServer): Promise<void> {
+  await client.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "nbd0",
+    server: { type: "unix", path: nbd.socket },
+  });
+}
+
+/** The state of a job from `query-jobs` (undefined once it is gone). */
+export async function jobState(
+  client: QmpClient,
+  id: string,
+): Promise<{ status: string; error?: string } | undefined> {
+  const jobs = await client.execute("query-jobs") as { id: string; status: string }[];
+  return jobs.find((job) => job.id === id);
+}
+
+/**
+ * QEMU whose main loop is hung: an in-band `qemu-io` read on an NBD node whose server is
+ * frozen, started from the last of three monitors. The first monitor (`socket`) is free; the
+ * second can be given a client negotiated before the hang (`beforeHang`).
+ */
+export async function hungMainLoop(
+  lab: QemuLab,
+  options: { beforeHang?: (qemu: Qemu) => Promise<void> } = {},
+): Promise<{ qemu: Qemu; nbd: NbdServer; hang: Promise<unknown> }> {
+  const qemu = await lab.startQemu({ monitors: 3 });
+  const nbd = await lab.startNbd();
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  await addNbdNode(setup, nbd);
+  await options.beforeHang?.(qemu);
+  nbd.process.freeze();
+  const hang = setup.execute(
+    "human-monitor-command",
+    { "command-line": 'qemu-io nbd0 "read 0 4096"' },
+    { timeoutMs: 600_000 },
+  );
+  hang.catch(() => {});
+  // In-band commands on one monitor run in order: a probe queued behind the read that stays
+  // unanswered proves the main loop is blocked in it.
+  const probe = await setup.execute("query-status", undefined, { timeoutMs: 500 }).then(
+    () => "answered",
+    (error) => error,
+  );
+  if (probe === "answered") throw new Error("the main loop did not hang");
+  return { qemu, nbd, hang };
+}
+
+/** QEMU (8 GiB of RAM) migrating to a TCP peer that accepts and never reads. */
+export async function stuckMigration(lab: QemuLab): Promise<{ qemu: Qemu; setup: QmpClient }> {
+  const peer = lab.tcpPeer({ read: false });
+  const qemu = await lab.startQemu({ monitors: 2, args: ["-m", "8G"] });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("migrate", { uri: `tcp:127.0.0.1:${peer.port}` });
+  await peer.accepted;
+  return { qemu, setup };
+}
+
+/** The migration status from `query-migrate`. */
+export async function migrationStatus(client: QmpClient): Promise<string | undefined> {
+  const info = await client.execute("query-migrate") as { status?: string };
+  return info.status;
+}
+
+/** Polls `check` every 20 ms until it returns true or `timeoutMs` passes. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return await check();
+}
