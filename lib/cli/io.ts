@@ -27,7 +27,14 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
 /** The real process's streams and environment. */
 export function denoIo(): CliIo {
   return {
-    stdout: (text) => writeAll(Deno.stdout, text),
+    stdout: (text) => {
+      try {
+        writeAll(Deno.stdout, text);
+      } catch (error) {
+        // The reader went away (`yank list | head -1`): nobody is left to read the data.
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+      }
+    },
     stderr: (text) => writeAll(Deno.stderr, text),
     env: (name) => Deno.env.get(name),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
