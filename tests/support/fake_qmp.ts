@@ -108,6 +108,11 @@ export class FakeQmpConnection {
     this.#server = server;
   }
 
+  /** The server this connection belongs to. */
+  get server(): FakeQmpServer {
+    return this.#server;
+  }
+
   /** Whether this side closed, or noticed that the client did. */
   get closed(): boolean {
     return this.#closed;
