@@ -11,6 +11,7 @@ import {
   QmpTimeoutError,
 } from "../qmp/errors.ts";
 import { GlobSyntaxError } from "../yank/match.ts";
+import { printable } from "../render/printable.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,
@@ -57,11 +58,14 @@ export function exitCodeFor(error: unknown): ExitCode {
   return ExitCode.qemuError;
 }
 
-/** The one-line message for a failure; unexpected errors are labelled as bugs. */
+/**
+ * The one-line message for a failure; unexpected errors are labelled as bugs. Messages quote
+ * text from the peer (error descriptions, instance names), so control characters are escaped.
+ */
 export function messageFor(error: unknown): string {
   const known = error instanceof UsageError || error instanceof GlobSyntaxError ||
     error instanceof QmpCommandError || exitCodeFor(error) !== ExitCode.qemuError;
   const text = error instanceof Error ? error.message : String(error);
-  const line = text.replace(/\s*\n\s*/g, " ");
+  const line = printable(text.replace(/\s*\n\s*/g, " "));
   return known ? line : `Internal error: ${line} (please report this as a bug in yank)`;
 }

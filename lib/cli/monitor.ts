@@ -7,6 +7,7 @@ import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
 import type { CliArgs } from "./args.ts";
 import type { CliIo } from "./io.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
+import { printable } from "../render/printable.ts";
 import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "./sockets.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
@@ -19,7 +20,7 @@ const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
 export function traceTo(io: CliIo, socket: string) {
   return (direction: QmpTraceDirection, text: string) => {
     const time = new Date(io.now()).toISOString();
-    io.stderr(`${time} ${socket} ${TRACE_ARROWS[direction]} ${text}\n`);
+    io.stderr(`${time} ${printable(socket)} ${TRACE_ARROWS[direction]} ${printable(text)}\n`);
   };
 }
 
@@ -39,7 +40,7 @@ export async function openMonitor(
   if (!client.oob) {
     io.stderr(
       `yank: warning: ${
-        JSON.stringify(socket)
+        printable(JSON.stringify(socket))
       } does not offer out-of-band execution (oob), so yank uses in-band commands, which cannot get through a hung main loop\n`,
     );
   }

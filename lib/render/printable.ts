@@ -1,7 +1,7 @@
 /**
  * Makes untrusted text safe for a terminal. Instance names come from the peer on the socket;
- * a hostile one could embed escape sequences that rewrite the screen. JSON output needs none of
- * this: JSON.stringify escapes control characters itself.
+ * a hostile one could embed escape sequences that rewrite the screen. JSON output escapes them
+ * in its own way (see json.ts).
  */
 
 // C0 and C1 controls, DEL, and the Unicode bidirectional overrides that reorder what is shown.

@@ -27,6 +27,8 @@ export interface RunCliOptions {
   env?: Record<string, string>;
   /** Kill the CLI after this many milliseconds (a safety net; tests assert on elapsedMs). */
   killAfterMs?: number;
+  /** Called once the child runs, e.g. to watch its memory. */
+  onSpawn?: (child: Deno.ChildProcess) => void;
 }
 
 /** Spawns `deno run <compile flags> main.ts ARGS` and collects its output. */
@@ -50,6 +52,7 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   });
   const started = performance.now();
   const child = command.spawn();
+  options.onSpawn?.(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
   try {
     const output = await child.output();

@@ -8,6 +8,7 @@ import { visitSockets } from "../monitor.ts";
 import { queryYank } from "../../yank/yank.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import { renderTable } from "../../render/table.ts";
+import { renderJson } from "../../render/json.ts";
 
 /** Runs `yank list`; returns the exit code. */
 export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
@@ -22,7 +23,7 @@ export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
   if (!outcomes.some((outcome) => "value" in outcome)) return exitCode;
   if (args.json) {
     const items = found.map(({ socket, instance }) => multi ? { socket, ...instance } : instance);
-    io.stdout(`${JSON.stringify(items)}\n`);
+    io.stdout(`${renderJson(items)}\n`);
   } else {
     const head = multi ? ["SOCKET", "TYPE", "NAME"] : ["TYPE", "NAME"];
     const rows = found.map(({ socket, instance }) => {

@@ -10,6 +10,7 @@ import { InstanceNotFoundError, yankSelected } from "../../yank/yank.ts";
 import { exitCodeFor, messageFor } from "../exit_codes.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import { printable } from "../../render/printable.ts";
+import { renderJson } from "../../render/json.ts";
 
 /** Runs a yank command; returns the exit code. */
 export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
@@ -36,7 +37,7 @@ export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
   if (!outcomes.some((outcome) => "value" in outcome)) return code;
   if (args.json) {
     const items = done.map(({ socket, instance }) => multi ? { socket, ...instance } : instance);
-    io.stdout(`${JSON.stringify(items)}\n`);
+    io.stdout(`${renderJson(items)}\n`);
     return code;
   }
   const verb = args.dryRun ? "would yank" : "yanked";
