@@ -145,12 +145,10 @@ Deno.test("replies of the wrong shape end in a documented exit code", async (t) 
     await runAgainst({ instances: [{ type: "chardev" }] }, { code: 4, stderr: /without an id/ });
   });
 
-  await t.step("an error object without a class: exit 1, not a crash", async () => {
+  await t.step("an error object without a class: exit 4, a protocol error", async () => {
     await runAgainst(
       { reply: (c) => c.name === "query-yank" ? { error: {} as never } : undefined },
-      {
-        code: 1,
-      },
+      { code: 4, stderr: /has no class/ },
     );
   });
 

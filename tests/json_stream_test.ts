@@ -118,6 +118,16 @@ Deno.test("JsonStreamParser rejects what is not QMP framing", async (t) => {
     );
   });
 
+  await t.step("values completed before the garbage in the same chunk travel on the error", () => {
+    const parser = new JsonStreamParser();
+    assert.throws(
+      () => parser.push(bytes('{"return": {}, "id": "a"}\r\nHELLO')),
+      (error: unknown) =>
+        error instanceof JsonStreamError &&
+        JSON.stringify(error.values) === '[{"return":{},"id":"a"}]',
+    );
+  });
+
   await t.step("a top-level string or number is an error", () => {
     assert.throws(() => feed(new JsonStreamParser(), bytes('"text"')), JsonStreamError);
     assert.throws(() => feed(new JsonStreamParser(), bytes("42")), JsonStreamError);

@@ -275,6 +275,13 @@ function parseFormat(text: string): CheckFormat {
 
 function cleanParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  const ambiguous = /'(?:-\w, )?(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    // node:util takes a value that starts with "-" for another option.
+    return `${ambiguous[1]} needs a value; to give one that starts with "-", write ${
+      ambiguous[1]
+    }=VALUE`;
+  }
   // node:util's messages carry hints about "--" that do not apply here; keep the first sentence.
   const first = message.split(/\.\s/)[0]!.replace(/\.$/, "");
   return first.replace(/^Unknown option/, "Unknown option").replace(/'/g, '"');

@@ -275,6 +275,15 @@ export class QmpClient {
       }
     } catch (error) {
       if (error instanceof JsonStreamError) {
+        // Replies that arrived intact before the bad bytes still count.
+        for (const message of error.values) {
+          if (this.#failure) break;
+          try {
+            this.#dispatch(message);
+          } catch (dispatchError) {
+            if (dispatchError instanceof QmpError) this.#fail(dispatchError);
+          }
+        }
         this.#fail(new QmpProtocolError(this.socket, error.message));
       } else if (error instanceof QmpError) {
         this.#fail(error);
@@ -326,14 +335,16 @@ export class QmpClient {
     trace?.("recv", JSON.stringify(message));
     this.#pending.delete(id as string);
     if ("error" in message) {
-      const error = isObject(message.error) ? message.error : {};
+      const error = message.error;
       pending.reject(
-        new QmpCommandError(
-          this.socket,
-          pending.command,
-          typeof error.class === "string" ? error.class : "GenericError",
-          typeof error.desc === "string" ? error.desc : "(no description)",
-        ),
+        isObject(error) && typeof error.class === "string"
+          ? new QmpCommandError(
+            this.socket,
+            pending.command,
+            error.class,
+            typeof error.desc === "string" ? error.desc : "(no description)",
+          )
+          : new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
       );
     } else {
       pending.resolve(message.return);

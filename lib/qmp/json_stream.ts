@@ -24,6 +24,8 @@ export const DEFAULT_JSON_STREAM_LIMITS: JsonStreamLimits = {
 /** The stream is not valid QMP framing; the connection cannot be trusted any more. */
 export class JsonStreamError extends Error {
   override name = "JsonStreamError";
+  /** Values completed in the same chunk before the bad input; they are still valid. */
+  values: unknown[] = [];
 }
 
 const OPEN_BRACE = 0x7b;
@@ -64,6 +66,17 @@ export class JsonStreamParser {
   push(chunk: Uint8Array): unknown[] {
     this.#append(chunk);
     const values: unknown[] = [];
+    try {
+      this.#scanValues(values);
+    } catch (error) {
+      if (error instanceof JsonStreamError) error.values = values;
+      throw error;
+    }
+    this.#compact();
+    return values;
+  }
+
+  #scanValues(values: unknown[]): void {
     const buffer = this.#buffer;
     for (; this.#scan < this.#length; this.#scan++) {
       const byte = buffer[this.#scan]!;
@@ -98,8 +111,6 @@ export class JsonStreamParser {
     if (this.pendingBytes > this.#limits.maxMessageBytes) {
       throw new JsonStreamError(`message longer than ${this.#limits.maxMessageBytes} bytes`);
     }
-    this.#compact();
-    return values;
   }
 
   #parse(from: number, to: number): unknown {

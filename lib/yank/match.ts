@@ -19,9 +19,12 @@ export class GlobSyntaxError extends Error {
   override name = "GlobSyntaxError";
 }
 
-/** Whether a pattern uses glob syntax (`*`, `?`, `[...]`) rather than naming one instance. */
+/**
+ * Whether a pattern uses glob syntax (`*`, `?`, `[...]`, or a `\` escape) rather than naming
+ * one instance. QEMU ids and node-names never contain these characters.
+ */
 export function isGlob(pattern: string): boolean {
-  return /[*?[]/.test(pattern);
+  return /[*?[\\]/.test(pattern);
 }
 
 /**
