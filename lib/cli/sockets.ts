@@ -61,7 +61,8 @@ function expandGlob(pattern: string): string[] {
     }
     paths = next;
   }
-  const found = paths.filter(exists).map((p) => absolute || !p.startsWith("./") ? p : p.slice(2));
+  // A glob names sockets: "/run/qemu/*" must not pick up the pid files and logs beside them.
+  const found = paths.filter(isSocket).map((p) => absolute || !p.startsWith("./") ? p : p.slice(2));
   return found.sort();
 }
 
@@ -77,10 +78,9 @@ function readDir(dir: string): Deno.DirEntry[] {
   }
 }
 
-function exists(path: string): boolean {
+function isSocket(path: string): boolean {
   try {
-    Deno.statSync(path);
-    return true;
+    return Deno.statSync(path).isSocket === true;
   } catch {
     return false;
   }

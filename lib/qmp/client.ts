@@ -15,6 +15,7 @@ import {
   QmpProtocolError,
   QmpTimeoutError,
 } from "./errors.ts";
+import { startTimeout, type Timeout } from "./timer.ts";
 
 /** QEMU's version as announced in the greeting. */
 export interface QemuVersion {
@@ -226,14 +227,14 @@ export class QmpClient {
     onTimeout: (timeoutMs: number) => QmpError,
   ): Promise<T> {
     const wait = remaining(timeoutMs, this.#options.deadline, this.#now);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(onTimeout(timeoutMs)), wait);
+      timer = startTimeout(wait, () => reject(onTimeout(timeoutMs)));
     });
     try {
       return await Promise.race([promise, timeout]);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
 
@@ -414,13 +415,13 @@ async function connectUnix(
   now: () => number,
 ): Promise<Deno.UnixConn> {
   const attempt = Deno.connect({ transport: "unix", path: socket });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timeout | undefined;
   let timedOut = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = startTimeout(remaining(options.timeoutMs, options.deadline, now), () => {
       timedOut = true;
       reject(new QmpTimeoutError(socket, "connect", options.timeoutMs));
-    }, remaining(options.timeoutMs, options.deadline, now));
+    });
   });
   // A connect that completes after we gave up must not leak its socket.
   attempt.then((conn) => timedOut && conn.close(), () => {});
@@ -429,7 +430,7 @@ async function connectUnix(
   } catch (error) {
     throw toConnectError(socket, error);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }
 
