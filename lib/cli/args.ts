@@ -1,8 +1,8 @@
 /**
- * The command line: `yank [COMMAND] [OPTIONS] [ARGS]`, parsed strictly like node:util would.
+ * The command line: `yank [COMMAND] [OPTIONS] [ARGS]`, parsed strictly with node:util.
  */
 
-import { parseArgs } from "./parse_args.ts";
+import { parseArgs } from "node:util";
 import { compileGlob, GlobSyntaxError, hasSelectors, type YankSelectors } from "../yank/match.ts";
 import { UsageError } from "./exit_codes.ts";
 
