@@ -174,10 +174,11 @@ export async function yankSelected(
   selectors: YankSelectors,
   options: YankSelectedOptions = {},
 ): Promise<YankOutcome> {
-  const instances = await queryYank(client);
-  const monitorChardev = selectors.chardev.length > 0
-    ? await findMonitorChardev(client)
-    : undefined;
+  // One round trip for both: query-yank overtakes out-of-band, query-chardev runs in-band.
+  const [instances, monitorChardev] = await Promise.all([
+    queryYank(client),
+    selectors.chardev.length > 0 ? findMonitorChardev(client) : undefined,
+  ]);
   const match = matchInstances(instances, selectors, {
     monitorChardev,
     force: options.force ?? false,
