@@ -1,0 +1,233 @@
+/**
+ * Yank operations over a QMP client: list the instances, pick the ones the user means, and yank
+ * them in one all-or-nothing command, naming whatever QEMU could not find.
+ */
+
+import type { QmpClient } from "../qmp/client.ts";
+import { formatVersion } from "../qmp/client.ts";
+import { QmpCommandError, QmpDisconnectedError, QmpError } from "../qmp/errors.ts";
+import {
+  canonicalInstance,
+  describeInstances,
+  MalformedYankReplyError,
+  parseYankInstances,
+  sameInstance,
+  type YankInstance,
+} from "./instances.ts";
+import { type InstanceMatch, isGlob, matchInstances, type YankSelectors } from "./match.ts";
+
+/** This QEMU has no yank (older than 6.0, or a build without it). */
+export class YankUnsupportedError extends QmpError {
+  override name = "YankUnsupportedError";
+  constructor(readonly socket: string, version: string) {
+    super(
+      `QEMU ${version} at ${
+        JSON.stringify(socket)
+      } does not support yank (it needs QEMU 6.0 or newer; upgrade QEMU)`,
+    );
+  }
+}
+
+/** Some requested instances do not exist (or vanished); the message names them. */
+export class InstanceNotFoundError extends QmpError {
+  override name = "InstanceNotFoundError";
+  constructor(readonly socket: string, readonly missing: YankInstance[], detail = "") {
+    super(
+      `No yank instance ${describeInstances(missing)} on ${JSON.stringify(socket)}${detail}` +
+        ` (run "yank list" to see the instances)`,
+    );
+  }
+}
+
+/** Selectors matched nothing; the message names them. */
+export class NothingMatchedError extends QmpError {
+  override name = "NothingMatchedError";
+}
+
+/** The user named, without --force, the chardev of the monitor yank is talking through. */
+export class MonitorChardevRefusedError extends QmpError {
+  override name = "MonitorChardevRefusedError";
+  constructor(readonly socket: string, readonly chardev: string) {
+    super(
+      `Refusing to yank chardev ${JSON.stringify(chardev)}: it carries the monitor ${
+        JSON.stringify(socket)
+      } that yank is talking through, so yanking it cuts this connection (add --force to do it anyway)`,
+    );
+  }
+}
+
+/** `query-yank` returned something that is not a list of instances. */
+export class MalformedReplyError extends QmpError {
+  override name = "MalformedReplyError";
+  constructor(readonly socket: string, detail: string) {
+    super(`${JSON.stringify(socket)} sent a malformed reply: ${detail} (is this really QEMU?)`);
+  }
+}
+
+function unsupportedOr(client: QmpClient, error: unknown): unknown {
+  if (error instanceof QmpCommandError && error.errorClass === "CommandNotFound") {
+    return new YankUnsupportedError(client.socket, formatVersion(client.greeting.version));
+  }
+  return error;
+}
+
+/** Runs `query-yank`, out-of-band when negotiated, and checks the reply. */
+export async function queryYank(client: QmpClient): Promise<YankInstance[]> {
+  let reply: unknown;
+  try {
+    reply = await client.execute("query-yank", undefined, { oob: client.oob });
+  } catch (error) {
+    throw unsupportedOr(client, error);
+  }
+  try {
+    return parseYankInstances(reply);
+  } catch (error) {
+    if (error instanceof MalformedYankReplyError) {
+      throw new MalformedReplyError(client.socket, error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Sends one `yank` for all instances. When they include the chardev carrying this very
+ * connection, QEMU cuts it before replying; that end is the success it looks like.
+ */
+export async function yankInstances(
+  client: QmpClient,
+  instances: readonly YankInstance[],
+  options: { cutsOwnConnection?: boolean } = {},
+): Promise<void> {
+  try {
+    await client.execute("yank", { instances: instances.map(canonicalInstance) }, {
+      oob: client.oob,
+    });
+  } catch (error) {
+    if (options.cutsOwnConnection && error instanceof QmpDisconnectedError) return;
+    throw unsupportedOr(client, error);
+  }
+}
+
+/**
+ * Finds the chardev id of the monitor this client is connected to, from `query-chardev`
+ * (in-band). Undefined when QEMU does not say (e.g. behind yank's own proxy).
+ */
+export async function findMonitorChardev(client: QmpClient): Promise<string | undefined> {
+  let reply: unknown;
+  try {
+    reply = await client.execute("query-chardev");
+  } catch (error) {
+    if (error instanceof QmpCommandError) return undefined;
+    throw error;
+  }
+  if (!Array.isArray(reply)) return undefined;
+  const candidates: { label: string; path: string }[] = [];
+  for (const chardev of reply) {
+    if (typeof chardev?.label !== "string" || typeof chardev?.filename !== "string") continue;
+    // A listening unix socket chardev with a client reads "unix:PATH,server=on";
+    // without one, "disconnected:unix:PATH,server=on".
+    const match = /^unix:(.*),server(=on)?$/.exec(chardev.filename);
+    if (match) candidates.push({ label: chardev.label, path: match[1]! });
+  }
+  const ours = realPath(client.socket);
+  const exact = candidates.find((c) => c.path === client.socket || realPath(c.path) === ours);
+  if (exact) return exact.label;
+  const base = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+  const sameName = candidates.filter((c) => base(c.path) === base(client.socket));
+  return sameName.length === 1 ? sameName[0]!.label : undefined;
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a yank request did. */
+export interface YankOutcome {
+  /** What was matched (and, unless a dry run, yanked), in `query-yank` order. */
+  yanked: YankInstance[];
+  /** Matched instances that vanished before the yank (e.g. a migration that ended). */
+  vanished: YankInstance[];
+  /** The selector matching, for reports. */
+  match: InstanceMatch;
+}
+
+/** Options of `yankSelected`. */
+export interface YankSelectedOptions {
+  /** Allow yanking the chardev of the monitor this connection goes through. */
+  force?: boolean;
+  /** Only plan: query and match, but do not yank. */
+  dryRun?: boolean;
+}
+
+/**
+ * Queries the instances, matches the selectors and yanks every match in one command.
+ * Throws NothingMatchedError when a selector matches nothing, MonitorChardevRefusedError when
+ * the own monitor is named without force, and InstanceNotFoundError when instances vanish.
+ * If an instance vanishes between the query and the yank, it queries again and retries once.
+ */
+export async function yankSelected(
+  client: QmpClient,
+  selectors: YankSelectors,
+  options: YankSelectedOptions = {},
+): Promise<YankOutcome> {
+  const instances = await queryYank(client);
+  const monitorChardev = selectors.chardev.length > 0
+    ? await findMonitorChardev(client)
+    : undefined;
+  const match = matchInstances(instances, selectors, { monitorChardev, force: options.force ?? false });
+  if (match.refusedMonitor) {
+    throw new MonitorChardevRefusedError(client.socket, monitorChardev!);
+  }
+  checkEverySelectorMatched(client.socket, match);
+  if (options.dryRun) return { yanked: match.instances, vanished: [], match };
+
+  const cutsOwnConnection = (list: readonly YankInstance[]) =>
+    list.some((i) => i.type === "chardev" && i.id === monitorChardev);
+  try {
+    await yankInstances(client, match.instances, {
+      cutsOwnConnection: cutsOwnConnection(match.instances),
+    });
+    return { yanked: match.instances, vanished: [], match };
+  } catch (error) {
+    if (!isDeviceNotFound(error)) throw error;
+  }
+  // QEMU's "Instance not found" does not say which: compare with a fresh query, retry once.
+  const current = await queryYank(client);
+  const present = match.instances.filter((i) => current.some((c) => sameInstance(i, c)));
+  const vanished = match.instances.filter((i) => !present.includes(i));
+  if (present.length === 0) {
+    throw new InstanceNotFoundError(client.socket, vanished, " any more (it vanished)");
+  }
+  try {
+    await yankInstances(client, present, { cutsOwnConnection: cutsOwnConnection(present) });
+  } catch (error) {
+    if (isDeviceNotFound(error)) {
+      throw new InstanceNotFoundError(client.socket, present, " any more (it vanished)");
+    }
+    throw error;
+  }
+  return { yanked: present, vanished, match };
+}
+
+function isDeviceNotFound(error: unknown): boolean {
+  return error instanceof QmpCommandError && error.errorClass === "DeviceNotFound";
+}
+
+function checkEverySelectorMatched(socket: string, match: InstanceMatch): void {
+  const empty = match.selectors.filter((s) => s.matched.length === 0);
+  if (empty.length === 0) return;
+  const names = empty.map((s) => {
+    if (s.type === "migration") return "migration (none is running)";
+    const what = `${s.type} ${JSON.stringify(s.pattern)}`;
+    return s.sparedMonitor ? `${what} (it matched only the monitor yank talks through)` : what;
+  });
+  const onlyExact = empty.every((s) => s.type !== "migration" && !isGlob(s.pattern));
+  const lead = onlyExact ? "No yank instance" : "Nothing matches";
+  throw new NothingMatchedError(
+    `${lead} ${names.join(", ")} on ${JSON.stringify(socket)} (run "yank list" to see the instances)`,
+  );
+}
