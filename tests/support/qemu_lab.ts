@@ -61,6 +61,15 @@ export class LabProcess {
     this.#frozen = false;
   }
 
+  /** SIGKILL, as a crash: QEMU leaves its socket files behind. Waits for the end. */
+  async kill(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.thaw();
+    this.#child.kill("SIGKILL");
+    await this.status;
+  }
+
   /** Stops the process (SIGTERM, then SIGKILL after a second) and waits for it. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
