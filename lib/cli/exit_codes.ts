@@ -13,6 +13,8 @@ import {
 import { GlobSyntaxError } from "../yank/match.ts";
 import { STATE_EXIT_CODES } from "../health/state.ts";
 import { TextfileError } from "../health/textfile.ts";
+import { OobNotOfferedError } from "../watch/watchdog.ts";
+import { ProxyListenError } from "../proxy/server.ts";
 import type { CommandName } from "./args.ts";
 import {
   InstanceNotFoundError,
@@ -44,11 +46,6 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Watch needs out-of-band execution to get through a hang, and the monitor does not offer it. */
-export class OobRequiredError extends Error {
-  override name = "OobRequiredError";
-}
-
 /**
  * The exit code for a failure of `command`. Whatever stops `yank check` from judging a monitor
  * (a usage error, an unwritable --textfile, a bug) is UNKNOWN to a monitoring system.
@@ -67,10 +64,11 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
     error instanceof QmpDisconnectedError || error instanceof MalformedReplyError
   ) return ExitCode.connection;
   if (error instanceof QmpTimeoutError) return ExitCode.timeout;
-  if (error instanceof YankUnsupportedError || error instanceof OobRequiredError) {
+  if (error instanceof YankUnsupportedError || error instanceof OobNotOfferedError) {
     return ExitCode.unsupported;
   }
   if (error instanceof TextfileError) return ExitCode.qemuError;
+  if (error instanceof ProxyListenError) return ExitCode.connection;
   if (error instanceof QmpCommandError) return ExitCode.qemuError;
   return ExitCode.qemuError;
 }
@@ -79,6 +77,7 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
 export function messageFor(error: unknown): string {
   const known = error instanceof UsageError || error instanceof GlobSyntaxError ||
     error instanceof QmpCommandError || error instanceof TextfileError ||
+    error instanceof ProxyListenError ||
     exitCodeFor(error) !== ExitCode.qemuError;
   const text = error instanceof Error ? error.message : String(error);
   const line = text.replace(/\s*\n\s*/g, " ");

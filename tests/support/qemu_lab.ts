@@ -111,6 +111,8 @@ export interface QemuOptions {
   args?: string[];
   /** Name prefix of the sockets (default "vm"). */
   name?: string;
+  /** Path of the first monitor socket, e.g. to restart "the same VM" (default: in the lab). */
+  socket?: string;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -176,6 +178,7 @@ export class QemuLab implements AsyncDisposable {
       { length: options.monitors ?? 1 },
       (_, i) => this.path(i === 0 ? `${name}.qmp` : `${name}-extra${i}.qmp`),
     );
+    if (options.socket !== undefined) sockets[0] = options.socket;
     const log = this.path(`${name}.log`);
     const process = this.spawn(QEMU, [
       "-M",
