@@ -174,9 +174,25 @@ Deno.test("watch --listen serves list and yank through a hang and refuses everyt
 Deno.test("watch reconnects when QEMU restarts on the same socket", async () => {
   await using lab = await QemuLab.create();
   const socket = lab.path("restart.qmp");
-  const watch = spawnCli(["watch", "--socket", socket, "--interval", "0.2", "--timeout", "1"]);
+  const proxy = lab.path("proxy.qmp");
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    socket,
+    "--interval",
+    "0.2",
+    "--timeout",
+    "1",
+    "--listen",
+    proxy,
+  ]);
   try {
     await watch.waitForLine(/state=connecting .*no such file/);
+    // While QEMU is absent the proxy answers at once with an error, rather than hanging.
+    const early = await runCli(["list", "--socket", proxy, "--timeout", "2"]);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /^yank: .*GenericError: yank watch is not connected to QEMU/);
+    assert.ok(early.elapsedMs < 1500, `took ${early.elapsedMs} ms`);
     const first = await lab.startQemu({ socket });
     await watch.waitForLine(/state=connected/);
     await first.process.stop();

@@ -156,6 +156,7 @@ export class Watchdog implements YankUpstream {
         await this.#watch(client);
       } finally {
         this.#client = undefined;
+        this.#instances = undefined;
         client.close();
       }
       if (!this.#stopped) {
