@@ -244,12 +244,16 @@ export class Watchdog implements YankUpstream {
     const ended = client.closed.then(() => "ended" as const);
     while (!this.#stopped && !client.isClosed) {
       const probe = this.#sendProbe(client);
+      const hangTimer = new AbortController();
       const first = await Promise.race([
         probe.outcome,
-        sleep(hangAfterMs).then(() => "hang" as const),
+        sleep(hangAfterMs, hangTimer.signal).then(() =>
+          hangTimer.signal.aborted ? "cancelled" as const : "hang" as const
+        ),
         this.#stop,
         ended,
       ]);
+      hangTimer.abort();
       if (first === "stopped" || first === "ended" || first instanceof Error) return;
       if (first === "hang") {
         const answered = await this.#recover(client, probe);
