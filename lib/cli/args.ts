@@ -178,6 +178,11 @@ export function parseCliArgs(
     result.hangAfterMs = parseSeconds("--hang-after", values["hang-after"]) * 1000;
   }
   if (values.format !== undefined) result.format = parseFormat(values.format);
+  if (result.textfile !== undefined && (result.format === "json")) {
+    throw new UsageError(
+      `--textfile always writes Prometheus metrics; drop --format json (see "yank check --help")`,
+    );
+  }
   for (const [flag, value] of [["--textfile", result.textfile], ["--listen", result.listen]]) {
     if (value === "") throw new UsageError(`${flag} needs a file path, got ""`);
   }
@@ -210,6 +215,27 @@ export function parseCliArgs(
     );
   }
   return result;
+}
+
+/**
+ * The command a command line names, read leniently (unknown options allowed), so that even a
+ * line that does not parse maps its usage error to that command's exit code.
+ */
+export function guessCommand(args: readonly string[]): CommandName {
+  try {
+    const { positionals } = parseArgs({
+      args: [...args],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: false,
+    });
+    const first = positionals[0];
+    return first !== undefined && (COMMANDS as readonly string[]).includes(first)
+      ? first as CommandName
+      : "yank";
+  } catch {
+    return "yank";
+  }
 }
 
 /** YANK_SOCKET holds one path or glob, or several separated by ":" as in PATH. */

@@ -12,6 +12,11 @@ import {
 } from "../qmp/errors.ts";
 import { GlobSyntaxError } from "../yank/match.ts";
 import { printable } from "../render/printable.ts";
+import { STATE_EXIT_CODES } from "../health/state.ts";
+import { TextfileError } from "../health/textfile.ts";
+import { OobNotOfferedError } from "../watch/watchdog.ts";
+import { ProxyListenError } from "../proxy/server.ts";
+import type { CommandName } from "./args.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,
@@ -20,7 +25,10 @@ import {
   YankUnsupportedError,
 } from "../yank/yank.ts";
 
-/** Exit codes of every command but `check`. */
+/**
+ * Exit codes of every command but `check`, which uses the Monitoring Plugins' codes instead
+ * (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; see lib/health/state.ts).
+ */
 export const ExitCode = {
   ok: 0,
   qemuError: 1,
@@ -39,8 +47,12 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The exit code for a failure. */
-export function exitCodeFor(error: unknown): ExitCode {
+/**
+ * The exit code for a failure of `command`. Whatever stops `yank check` from judging a monitor
+ * (a usage error, an unwritable --textfile, a bug) is UNKNOWN to a monitoring system.
+ */
+export function exitCodeFor(error: unknown, command?: CommandName): number {
+  if (command === "check") return STATE_EXIT_CODES.UNKNOWN;
   if (
     error instanceof UsageError || error instanceof GlobSyntaxError ||
     error instanceof MonitorChardevRefusedError
@@ -53,7 +65,11 @@ export function exitCodeFor(error: unknown): ExitCode {
     error instanceof QmpDisconnectedError || error instanceof MalformedReplyError
   ) return ExitCode.connection;
   if (error instanceof QmpTimeoutError) return ExitCode.timeout;
-  if (error instanceof YankUnsupportedError) return ExitCode.unsupported;
+  if (error instanceof YankUnsupportedError || error instanceof OobNotOfferedError) {
+    return ExitCode.unsupported;
+  }
+  if (error instanceof TextfileError) return ExitCode.qemuError;
+  if (error instanceof ProxyListenError) return ExitCode.connection;
   if (error instanceof QmpCommandError) return ExitCode.qemuError;
   return ExitCode.qemuError;
 }
@@ -64,7 +80,9 @@ export function exitCodeFor(error: unknown): ExitCode {
  */
 export function messageFor(error: unknown): string {
   const known = error instanceof UsageError || error instanceof GlobSyntaxError ||
-    error instanceof QmpCommandError || exitCodeFor(error) !== ExitCode.qemuError;
+    error instanceof QmpCommandError || error instanceof TextfileError ||
+    error instanceof ProxyListenError ||
+    exitCodeFor(error) !== ExitCode.qemuError;
   const text = error instanceof Error ? error.message : String(error);
   const line = printable(text.replace(/\s*\n\s*/g, " "));
   return known ? line : `Internal error: ${line} (please report this as a bug in yank)`;

@@ -16,7 +16,7 @@ const EXIT_CODES = `Exit codes:
   3  instance not found, or a selector matched nothing
   4  cannot connect, not a QMP server, or connection lost
   5  timed out: the monitor is busy (another client holds it) or QEMU's main loop is hung
-  6  unsupported: this QEMU has no yank (older than 6.0)`;
+  6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob`;
 
 const COMMON = `Options for every command:
   -s, --socket PATH     QMP monitor socket; repeat it or use a glob for many VMs
@@ -46,8 +46,8 @@ Usage:
   yank migration                           yank the running migration
   yank [--chardev P]... [--block-node P]... [--migration] [--dry-run] [--force] [--json]
                                            yank every instance the patterns match
-  yank check                               health probe for cron and monitoring
-  yank watch                               watchdog that yanks when the main loop hangs
+  yank check [--format F] [--textfile P]   health probe for cron and monitoring (exit 0-3)
+  yank watch [SELECTORS] [--listen PATH]   watchdog that yanks when the main loop hangs
   yank completions bash|zsh|fish           print a shell completion script
   yank help [COMMAND]                      help for one command
 
@@ -144,6 +144,113 @@ ${COMMON}
 Examples:
   yank migration --socket /run/vm1.qmp
   yanked migration
+
+${EXIT_CODES}
+`,
+  check: `yank check: health probe of QEMU's monitor for cron, Nagios, Icinga and Prometheus.
+
+Usage: yank check --socket PATH... [--timeout SECONDS] [--format text|json|prometheus]
+                  [--textfile PATH]
+
+Connects, negotiates, times an in-band query-status (does QEMU's main loop answer?) and counts
+the yank instances with query-yank (out-of-band). The whole probe ends within --timeout.
+
+  state     meaning
+  OK        the main loop answers an in-band probe
+  CRITICAL  no socket or connection refused; QEMU hung (greeting, then nothing); connection lost
+  WARNING   monitor busy (another client holds it); OOB not offered (so yank would be
+            unreachable during a hang); yank not supported (QEMU older than 6.0)
+  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
+
+The state is data: it goes to stdout and the exit code, never to stderr. With several sockets
+(repeat --socket or use a glob) the worst state wins, ranked as Monitoring Plugins'
+max_state_alt: CRITICAL > WARNING > UNKNOWN > OK. The text output then starts with a summary line
+counting each state, followed by one line per socket.
+
+Options:
+      --format FORMAT   text (default): one status line with perfdata;
+                        json: one object (state, socket, latency_seconds, instances, message...);
+                        prometheus: node_exporter textfile format (yank_up, yank_state,
+                        yank_main_loop_latency_seconds, yank_instances, yank_oob)
+      --textfile PATH   write the prometheus metrics to PATH atomically (a temp file in the same
+                        directory, then rename) and print nothing; the exit code still tells the
+                        state. For node_exporter's --collector.textfile.directory.
+${COMMON}
+
+Examples:
+  yank check --socket /run/vm1.qmp
+  YANK OK - main loop answered in 0.8 ms, 3 yank instances | latency=0.0008s instances=3
+
+  yank check --socket /run/vm1.qmp --timeout 5
+  YANK CRITICAL - QEMU's main loop is hung: "/run/vm1.qmp" sent its greeting but did not answer qmp_capabilities within 5 s | latency=U instances=U
+
+  # cron, every minute:
+  * * * * * root yank check --socket '/run/qemu/*.qmp' --textfile /var/lib/node_exporter/yank.prom
+
+Exit codes (Monitoring Plugins):
+  0  OK
+  1  WARNING
+  2  CRITICAL
+  3  UNKNOWN (including usage errors)
+`,
+  watch: `yank watch: watchdog that yanks when QEMU's main loop hangs.
+
+Usage: yank watch --socket PATH [--chardev P]... [--block-node P]... [--migration]
+                  [--interval SECONDS] [--hang-after SECONDS] [--dry-run]
+                  [--listen PATH] [--textfile PATH]
+
+A new connection cannot get through a hung main loop: QEMU greets it but never answers
+qmp_capabilities. So watch keeps one connection open on a dedicated monitor, negotiated with
+out-of-band execution (oob) while QEMU is healthy, and uses it when the hang comes:
+
+  - it connects, retrying with backoff (0.1 s doubling to 5 s) while QEMU is absent or the
+    monitor busy, and reconnects the same way when QEMU restarts;
+  - it refuses to run on a monitor without oob (exit 6);
+  - every --interval it sends an in-band query-status, never more than one at a time; a probe
+    unanswered for --hang-after seconds is a hang;
+  - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
+    of least harm: the migration, then chardevs, then block nodes, one type per step, waiting
+    for the main loop after each step and stopping as soon as it answers;
+  - it never yanks the chardev of its own monitor; without selectors it only reports.
+
+Every state change and action is one logfmt line on stderr:
+  time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
+States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
+disconnected, stopped.
+
+--listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
+It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
+(sent with execute or exec-oob) over the watchdog's pre-negotiated out-of-band connection, so
+"yank list" and "yank chardev X" keep working through it during a hang. Every other command
+gets CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
+QEMU is unreachable every forwarded command gets GenericError at once. Give a user yank rights
+without full QMP rights by giving them access to this socket only.
+
+Options:
+      --chardev P       yank chardevs matching P on a hang (exact or glob; repeatable)
+      --block-node P    yank NBD block nodes matching P on a hang (repeatable)
+      --migration       yank the running migration on a hang
+      --interval S      seconds between probes (default 1)
+      --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
+      --dry-run         log what would be yanked, yank nothing
+      --listen PATH     serve the yank-only proxy socket at PATH
+      --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically
+  -s, --socket PATH     the dedicated monitor socket to watch (exactly one)
+  -t, --timeout S       bound on connecting, negotiating and each out-of-band command
+                        (default ${DEFAULT_TIMEOUT_SECONDS})
+      --trace           print every QMP message sent and received on stderr
+  -h, --help            show help
+
+Give QEMU a second monitor for watch, so that libvirt or your tools keep the first:
+  -chardev socket,id=yankmon,path=/run/vm1-yank.qmp,server=on,wait=off
+  -mon chardev=yankmon,mode=control
+
+Examples:
+  yank watch --socket /run/vm1-yank.qmp --block-node 'nbd*' --chardev 'charnet*'
+  yank watch --socket /run/vm1-yank.qmp --migration --listen /run/vm1-yank-proxy.qmp
+  yank list --socket /run/vm1-yank-proxy.qmp
+
+Ends with exit 0 on SIGTERM or SIGINT.
 
 ${EXIT_CODES}
 `,

@@ -24,8 +24,13 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
 }
 
-/** The real process's streams and environment. */
+/**
+ * The real process's streams and environment. Its `signal` aborts on SIGINT or SIGTERM; the
+ * listeners are installed only when a command first reads it, so that one-shot commands keep
+ * the default behaviour (Ctrl-C ends them at once).
+ */
 export function denoIo(): CliIo {
+  let controller: AbortController | undefined;
   return {
     stdout: (text) => {
       try {
@@ -40,6 +45,19 @@ export function denoIo(): CliIo {
     stdoutIsTerminal: Deno.stdout.isTerminal(),
     stderrIsTerminal: Deno.stderr.isTerminal(),
     now: () => Date.now(),
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        const ours = new AbortController();
+        controller = ours;
+        const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+        const stop = () => {
+          for (const name of signals) Deno.removeSignalListener(name, stop);
+          ours.abort();
+        };
+        for (const name of signals) Deno.addSignalListener(name, stop);
+      }
+      return controller.signal;
+    },
   };
 }
 

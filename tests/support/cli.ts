@@ -67,3 +67,106 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     clearTimeout(timer);
   }
 }
+
+/** A CLI process left running (`yank watch`), with its stderr readable line by line. */
+export interface SpawnedCli {
+  child: Deno.ChildProcess;
+  /** Every stderr line so far. */
+  lines: string[];
+  /** Waits for a stderr line (seen before or after the call) that matches; throws on timeout. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends a signal and waits for the exit status and the whole output. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running. */
+export function spawnCli(args: string[]): SpawnedCli {
+  const env = Deno.env.toObject();
+  delete env.YANK_SOCKET;
+  delete env.NO_COLOR;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...compilePermissionFlags(),
+      new URL("main.ts", ROOT).pathname,
+      ...args,
+    ],
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const stdout = new Response(child.stdout).text();
+  const stderrDone = (async () => {
+    let pending = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      lines.push(...parts);
+      for (const wake of waiters) wake();
+    }
+    if (pending !== "") lines.push(pending);
+    for (const wake of waiters) wake();
+  })();
+  // A test that fails before stop() must not leave the process behind.
+  const safety = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, 120_000);
+  let ended = false;
+  child.status.then(() => {
+    ended = true;
+    clearTimeout(safety);
+  });
+  return {
+    child,
+    lines,
+    async waitForLine(pattern, timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      let from = 0;
+      for (;;) {
+        const found = lines.slice(from).find((line) => pattern.test(line));
+        if (found !== undefined) return found;
+        from = lines.length;
+        const left = until - Date.now();
+        if (left <= 0 || ended) {
+          await stderrDone;
+          const late = lines.find((line) => pattern.test(line));
+          if (late !== undefined) return late;
+          throw new Error(
+            `no stderr line matching ${pattern} within ${timeoutMs} ms:\n${lines.join("\n")}`,
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, left);
+          function done() {
+            clearTimeout(timer);
+            waiters.delete(done);
+            resolve();
+          }
+          waiters.add(done);
+        });
+      }
+    },
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      if (!ended) {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      }
+      const status = await child.status;
+      await stderrDone;
+      return { code: status.code, stdout: await stdout, stderr: lines.join("\n") };
+    },
+  };
+}

@@ -61,6 +61,15 @@ export class LabProcess {
     this.#frozen = false;
   }
 
+  /** SIGKILL, as a crash: QEMU leaves its socket files behind. Waits for the end. */
+  async kill(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.thaw();
+    this.#child.kill("SIGKILL");
+    await this.status;
+  }
+
   /** Stops the process (SIGTERM, then SIGKILL after a second) and waits for it. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -102,6 +111,8 @@ export interface QemuOptions {
   args?: string[];
   /** Name prefix of the sockets (default "vm"). */
   name?: string;
+  /** Path of the first monitor socket, e.g. to restart "the same VM" (default: in the lab). */
+  socket?: string;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -167,6 +178,7 @@ export class QemuLab implements AsyncDisposable {
       { length: options.monitors ?? 1 },
       (_, i) => this.path(i === 0 ? `${name}.qmp` : `${name}-extra${i}.qmp`),
     );
+    if (options.socket !== undefined) sockets[0] = options.socket;
     const log = this.path(`${name}.log`);
     const process = this.spawn(QEMU, [
       "-M",

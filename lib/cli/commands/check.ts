@@ -1,0 +1,75 @@
+/**
+ * `yank check`: a one-shot health probe for cron, Nagios, Icinga and Prometheus. The state of
+ * each socket is data (stdout and the exit code), not an error; only usage errors and an
+ * unwritable --textfile reach stderr.
+ */
+
+import type { CliArgs } from "../args.ts";
+import type { CliIo } from "../io.ts";
+import { traceTo } from "../monitor.ts";
+import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "../sockets.ts";
+import { probeMonitor } from "../../health/probe.ts";
+import {
+  type HealthReport,
+  splitRemedy,
+  STATE_EXIT_CODES,
+  worstState,
+} from "../../health/state.ts";
+import { renderHealthText } from "../../health/render_text.ts";
+import { renderHealthJson } from "../../health/render_json.ts";
+import { renderHealthPrometheus } from "../../health/render_prometheus.ts";
+import { writeTextfileAtomically } from "../../health/textfile.ts";
+
+/** Runs `yank check`; returns a Monitoring Plugins exit code (0 OK ... 3 UNKNOWN). */
+export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
+  const deadline = io.now() + args.timeoutMs;
+  const plan = planSockets(args.sockets);
+  const settled = await mapConcurrently(
+    plan.sockets,
+    SOCKET_CONCURRENCY,
+    (socket) =>
+      probeMonitor(socket, {
+        timeoutMs: args.timeoutMs,
+        deadline,
+        now: io.now,
+        ...(args.trace ? { trace: traceTo(io, socket) } : {}),
+      }),
+  );
+  const reports: HealthReport[] = settled.map((result) => {
+    // probeMonitor turns every failure into a report; a rejection here is a bug in yank.
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  });
+  for (const pattern of plan.unmatched) reports.push(noSocketReport(pattern));
+
+  const state = worstState(reports.map((report) => report.state));
+  if (args.textfile !== undefined) {
+    await writeTextfileAtomically(args.textfile, renderHealthPrometheus(reports));
+    return STATE_EXIT_CODES[state];
+  }
+  switch (args.format) {
+    case "text":
+      io.stdout(renderHealthText(reports, plan.multi));
+      break;
+    case "json":
+      io.stdout(renderHealthJson(reports, plan.multi));
+      break;
+    case "prometheus":
+      io.stdout(renderHealthPrometheus(reports));
+      break;
+  }
+  return STATE_EXIT_CODES[state];
+}
+
+function noSocketReport(pattern: string): HealthReport {
+  return {
+    socket: pattern,
+    state: "CRITICAL",
+    reason: "no-socket",
+    ...splitRemedy(noSocketMatches(pattern).message),
+    latencySeconds: undefined,
+    instances: undefined,
+    qemuVersion: undefined,
+    oob: undefined,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * `yank check`'s probe of one monitor: connect, greeting, negotiation, an in-band `query-status`
+ * (does the main loop answer, and how fast?) and `query-yank` (out-of-band when offered), all
+ * within one deadline. Every outcome is a HealthReport; the probe itself never throws.
+ */
+
+import { formatVersion, QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
+import {
+  QmpCommandError,
+  QmpConnectError,
+  QmpDisconnectedError,
+  QmpError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from "../qmp/errors.ts";
+import { queryYank, YankUnsupportedError } from "../yank/yank.ts";
+import type { HealthReason, HealthReport, HealthState } from "./state.ts";
+import { splitRemedy } from "./state.ts";
+
+/** Options of `probeMonitor`. */
+export interface ProbeOptions {
+  /** The whole probe's budget in milliseconds (`--timeout`). */
+  timeoutMs: number;
+  /** Absolute time (as `now` counts) past which nothing waits; defaults to now + timeoutMs. */
+  deadline?: number;
+  /** Wall clock for the deadline; defaults to Date.now. */
+  now?: () => number;
+  /** Monotonic clock for the latency; defaults to performance.now. */
+  monotonic?: () => number;
+  /** Called with every QMP message (`--trace`). */
+  trace?: (direction: QmpTraceDirection, text: string) => void;
+}
+
+/** Probes one monitor socket; the report says what state it is in and why. */
+export async function probeMonitor(socket: string, options: ProbeOptions): Promise<HealthReport> {
+  const now = options.now ?? Date.now;
+  const monotonic = options.monotonic ?? (() => performance.now());
+  const facts: Facts = { latencySeconds: undefined, instances: undefined, qemuVersion: undefined };
+  let client: QmpClient;
+  try {
+    client = await QmpClient.connect(socket, {
+      timeoutMs: options.timeoutMs,
+      deadline: options.deadline ?? now() + options.timeoutMs,
+      now,
+      ...(options.trace ? { trace: options.trace } : {}),
+    });
+  } catch (error) {
+    return failureReport(socket, error, facts, undefined);
+  }
+  facts.qemuVersion = formatVersion(client.greeting.version);
+  try {
+    const started = monotonic();
+    await client.execute("query-status");
+    facts.latencySeconds = (monotonic() - started) / 1000;
+    facts.instances = (await queryYank(client)).length;
+  } catch (error) {
+    return failureReport(socket, error, facts, client.oob);
+  } finally {
+    client.close();
+  }
+  const answered = `main loop answered in ${formatLatency(facts.latencySeconds)}, ${
+    countInstances(facts.instances)
+  }`;
+  if (!client.oob) {
+    return report(socket, "WARNING", "no-oob", facts, false, {
+      message: `${answered}, but ${
+        JSON.stringify(socket)
+      } does not offer out-of-band execution (oob), so yank cannot get through a hang`,
+      remedy:
+        "give QEMU a unix socket monitor (QEMU 4.0 or newer offers oob on it; Proxmox's build does not)",
+    });
+  }
+  return report(socket, "OK", "ok", facts, true, { message: answered, remedy: "" });
+}
+
+interface Facts {
+  latencySeconds: number | undefined;
+  instances: number | undefined;
+  qemuVersion: string | undefined;
+}
+
+function report(
+  socket: string,
+  state: HealthState,
+  reason: HealthReason,
+  facts: Facts,
+  oob: boolean | undefined,
+  text: { message: string; remedy: string },
+): HealthReport {
+  return { socket, state, reason, ...text, ...facts, oob };
+}
+
+/** Maps a failure of the conversation to the state table of `yank check --help`. */
+function failureReport(
+  socket: string,
+  error: unknown,
+  facts: Facts,
+  oob: boolean | undefined,
+): HealthReport {
+  const [state, reason] = classify(error);
+  let text = splitRemedy(error instanceof Error ? error.message : String(error));
+  if (reason === "no-yank") {
+    text = {
+      message: `main loop answered in ${formatLatency(facts.latencySeconds)}, but ${text.message}`,
+      remedy: text.remedy,
+    };
+  }
+  return report(socket, state, reason, facts, oob, text);
+}
+
+function classify(error: unknown): [HealthState, HealthReason] {
+  if (error instanceof QmpConnectError) {
+    switch (error.failure) {
+      case "missing":
+        return ["CRITICAL", "no-socket"];
+      case "refused":
+        return ["CRITICAL", "refused"];
+      case "denied":
+        // The probe, not QEMU, lacks something: Monitoring Plugins call that UNKNOWN.
+        return ["UNKNOWN", "denied"];
+      case "other":
+        return ["CRITICAL", "unreachable"];
+    }
+  }
+  if (error instanceof QmpTimeoutError) {
+    switch (error.phase) {
+      case "connect":
+        return ["CRITICAL", "unreachable"];
+      case "greeting":
+        return ["WARNING", "busy"];
+      case "negotiation":
+        return ["CRITICAL", "hung"];
+      case "command":
+        // In-band: the main loop. Out-of-band: even the monitor I/O thread. Both are hangs.
+        return ["CRITICAL", "hung"];
+    }
+  }
+  if (error instanceof YankUnsupportedError) return ["WARNING", "no-yank"];
+  if (error instanceof QmpDisconnectedError) return ["CRITICAL", "lost"];
+  if (error instanceof QmpProtocolError) return ["CRITICAL", "not-qmp"];
+  if (error instanceof QmpCommandError || error instanceof QmpError) return ["CRITICAL", "error"];
+  return ["UNKNOWN", "error"];
+}
+
+/** "0.8 ms", "12.3 ms", "1.25 s". */
+export function formatLatency(seconds: number | undefined): string {
+  if (seconds === undefined) return "(no answer)";
+  if (seconds < 1) return `${Number((seconds * 1000).toFixed(1))} ms`;
+  return `${Number(seconds.toFixed(2))} s`;
+}
+
+function countInstances(count: number | undefined): string {
+  return count === 1 ? "1 yank instance" : `${count ?? 0} yank instances`;
+}

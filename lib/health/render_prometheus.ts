@@ -1,0 +1,59 @@
+/**
+ * `yank check --format prometheus`: the Prometheus text exposition format that node_exporter's
+ * textfile collector reads, one family per fact, one sample per socket.
+ */
+
+import { type HealthReport, STATE_EXIT_CODES } from "./state.ts";
+
+interface Family {
+  name: string;
+  help: string;
+  value: (report: HealthReport) => number | undefined;
+}
+
+const FAMILIES: readonly Family[] = [
+  {
+    name: "yank_up",
+    help: "Whether QEMU's main loop answered the in-band probe (1) or not (0).",
+    value: (r) => r.latencySeconds === undefined ? 0 : 1,
+  },
+  {
+    name: "yank_state",
+    help: "Monitoring Plugins state of the monitor: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    value: (r) => STATE_EXIT_CODES[r.state],
+  },
+  {
+    name: "yank_main_loop_latency_seconds",
+    help: "How long QEMU's main loop took to answer query-status.",
+    value: (r) => r.latencySeconds,
+  },
+  {
+    name: "yank_instances",
+    help: "How many yank instances query-yank lists.",
+    value: (r) => r.instances,
+  },
+  {
+    name: "yank_oob",
+    help: "Whether the monitor negotiated out-of-band execution, which yank needs during a hang.",
+    value: (r) => r.oob === undefined ? undefined : Number(r.oob),
+  },
+];
+
+/** Renders every report as gauges labelled by socket; unmeasured values are left out. */
+export function renderHealthPrometheus(reports: readonly HealthReport[]): string {
+  const lines: string[] = [];
+  for (const family of FAMILIES) {
+    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} gauge`);
+    for (const report of reports) {
+      const value = family.value(report);
+      if (value === undefined) continue;
+      lines.push(`${family.name}{socket="${escapeLabelValue(report.socket)}"} ${value}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Escapes a label value as the exposition format demands: backslash, quote, newline. */
+export function escapeLabelValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}

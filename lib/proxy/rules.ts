@@ -1,0 +1,118 @@
+/**
+ * What the yank-only proxy answers to one client message, as a pure function of the session's
+ * state. It follows QEMU's own rules (shared/qmp-notes.md point 3, /tmp/qemu-findings.md §7):
+ * nothing but qmp_capabilities before negotiation, exec-oob only once oob is negotiated, the id
+ * echoed exactly. Only query-yank and yank are ever forwarded.
+ */
+
+/** A client session's negotiation state. */
+export interface ProxySession {
+  negotiated: boolean;
+  oob: boolean;
+}
+
+/** A QMP error reply body. */
+export interface QmpErrorBody {
+  class: string;
+  desc: string;
+}
+
+/** What to do with one message. */
+export type ProxyDecision =
+  /** Answer at once with this reply (the id is added by `withId`). */
+  | { kind: "reply"; reply: { return: unknown } | { error: QmpErrorBody } }
+  /** Negotiation succeeded: mark the session, then reply `{"return": {}}`. */
+  | { kind: "negotiate"; oob: boolean }
+  /** Forward out-of-band to QEMU. */
+  | { kind: "forward"; command: "query-yank" | "yank"; args: Record<string, unknown> | undefined };
+
+/** The commands the proxy forwards. */
+export const FORWARDED_COMMANDS: readonly string[] = ["query-yank", "yank"];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function error(errorClass: string, desc: string): ProxyDecision {
+  return { kind: "reply", reply: { error: { class: errorClass, desc } } };
+}
+
+/**
+ * Decides the answer to one parsed message. `ownChardev` is the chardev carrying the watchdog's
+ * own monitor connection: a yank naming it would cut the connection the proxy lives on.
+ */
+export function decideRequest(
+  session: ProxySession,
+  message: unknown,
+  ownChardev: string | undefined,
+): ProxyDecision {
+  if (!isObject(message)) return error("GenericError", "QMP input must be a JSON object");
+  const hasExecute = "execute" in message;
+  const hasOob = "exec-oob" in message;
+  if (hasExecute && hasOob) {
+    return error("GenericError", "QMP input member 'execute' clashes with 'exec-oob'");
+  }
+  if (!hasExecute && !hasOob) return error("GenericError", "QMP input lacks member 'execute'");
+  const member = hasOob ? "exec-oob" : "execute";
+  const command = message[member];
+  if (typeof command !== "string") {
+    return error("GenericError", `QMP input member '${member}' must be a string`);
+  }
+  if (hasOob && !session.oob) {
+    return error("GenericError", "QMP input member 'exec-oob' is unexpected");
+  }
+  const args = message.arguments;
+  if (args !== undefined && !isObject(args)) {
+    return error("GenericError", "QMP input member 'arguments' must be an object");
+  }
+  if (!session.negotiated) {
+    if (command !== "qmp_capabilities") {
+      return error("CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'");
+    }
+    const enable = args?.enable ?? [];
+    if (!Array.isArray(enable)) {
+      return error("GenericError", "Invalid parameter type for 'enable', expected: array");
+    }
+    for (const capability of enable) {
+      if (capability !== "oob") {
+        return error(
+          "GenericError",
+          `Parameter 'enable' does not accept value ${JSON.stringify(capability)}`,
+        );
+      }
+    }
+    return { kind: "negotiate", oob: enable.length > 0 };
+  }
+  if (command === "qmp_capabilities") {
+    return error(
+      "CommandNotFound",
+      "Capabilities negotiation is already complete, command ignored",
+    );
+  }
+  if (command !== "query-yank" && command !== "yank") {
+    return error(
+      "CommandNotFound",
+      `The command ${command} has not been found (this yank proxy forwards only query-yank and yank)`,
+    );
+  }
+  if (command === "yank" && ownChardev !== undefined && namesChardev(args, ownChardev)) {
+    return error(
+      "GenericError",
+      `Refusing to yank chardev ${
+        JSON.stringify(ownChardev)
+      }: it carries the watchdog's own monitor connection, which this proxy forwards through; nothing was yanked`,
+    );
+  }
+  return { kind: "forward", command, args };
+}
+
+function namesChardev(args: Record<string, unknown> | undefined, id: string): boolean {
+  const instances = args?.instances;
+  if (!Array.isArray(instances)) return false;
+  return instances.some((i) => isObject(i) && i.type === "chardev" && i.id === id);
+}
+
+/** The reply with the request's id, echoed exactly (any JSON value), or none if it had none. */
+export function withId(reply: Record<string, unknown>, message: unknown): Record<string, unknown> {
+  return isObject(message) && "id" in message ? { ...reply, id: message.id } : reply;
+}

@@ -1,0 +1,51 @@
+/**
+ * The watchdog's log: one logfmt line per state change or action, on stderr, so that journald,
+ * syslog and log shippers can read it as key=value pairs.
+ */
+
+/** The states and actions a watchdog logs. */
+export type WatchState =
+  | "connecting"
+  | "connected"
+  | "busy"
+  | "hung"
+  | "yanking"
+  | "would-yank"
+  | "recovered"
+  | "still-hung"
+  | "disconnected"
+  | "warning"
+  | "stopped";
+
+/** One log entry. */
+export interface WatchLogEntry {
+  /** Milliseconds since the epoch. */
+  time: number;
+  socket: string;
+  state: WatchState;
+  /** How many yank instances the last query-yank listed; undefined when unknown. */
+  instances: number | undefined;
+  message: string;
+}
+
+/**
+ * `time=ISO socket=PATH state=STATE instances=N msg="..."`; a value with spaces, quotes, `=` or
+ * control characters is quoted with JSON escapes, so that one entry is always one line.
+ */
+export function formatLogLine(entry: WatchLogEntry): string {
+  const fields: [string, string][] = [
+    ["time", new Date(entry.time).toISOString()],
+    ["socket", entry.socket],
+    ["state", entry.state],
+    ["instances", entry.instances === undefined ? "-" : String(entry.instances)],
+    ["msg", entry.message],
+  ];
+  return fields.map(([key, value]) => `${key}=${logfmtValue(value)}`).join(" ");
+}
+
+function logfmtValue(value: string): string {
+  // deno-lint-ignore no-control-regex -- control characters must be escaped, not printed.
+  return value === "" || /[\s"=\\\u0000-\u001f\u007f-\u009f]/u.test(value)
+    ? JSON.stringify(value)
+    : value;
+}

@@ -1,0 +1,441 @@
+/**
+ * The watchdog: one long-lived connection to a dedicated monitor, negotiated with out-of-band
+ * execution while QEMU is healthy, so that it can still run `query-yank` and `yank` when the
+ * main loop hangs (a new connection could not: shared/qmp-notes.md, point 12).
+ */
+
+import {
+  formatVersion,
+  type QemuVersion,
+  QmpClient,
+  type QmpTraceDirection,
+} from "../qmp/client.ts";
+import { QmpCommandError, QmpConnectError, QmpError, QmpTimeoutError } from "../qmp/errors.ts";
+import {
+  findMonitorChardev,
+  queryYank,
+  yankInstances,
+  YankUnsupportedError,
+} from "../yank/yank.ts";
+import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
+import { hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { planRecovery } from "./recovery.ts";
+import { formatLogLine, type WatchState } from "./log.ts";
+import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
+import type { HealthReport } from "../health/state.ts";
+import { formatSeconds } from "../qmp/errors.ts";
+
+/** The monitor offers no out-of-band execution, so a hang could never be yanked through it. */
+export class OobNotOfferedError extends QmpError {
+  override name = "OobNotOfferedError";
+  constructor(readonly socket: string) {
+    super(
+      `${
+        JSON.stringify(socket)
+      } does not offer out-of-band execution (oob), so yank watch could not yank through a hang (watch a unix socket monitor of QEMU 4.0 or newer; Proxmox's QEMU disables oob)`,
+    );
+  }
+}
+
+/** Options of a Watchdog. */
+export interface WatchdogOptions {
+  /** The dedicated monitor socket. */
+  socket: string;
+  /** What to yank on a hang; none means report only. */
+  selectors: YankSelectors;
+  /** Milliseconds between the starts of two probes. */
+  intervalMs: number;
+  /** Milliseconds a probe may stay unanswered before it counts as a hang. */
+  hangAfterMs: number;
+  /** Bounds connecting, negotiating and every out-of-band command, in milliseconds. */
+  timeoutMs: number;
+  /** Log what would be yanked, yank nothing. */
+  dryRun: boolean;
+  /** Receives each log line (without a newline). */
+  log: (line: string) => void;
+  /** Wall clock in milliseconds. */
+  now: () => number;
+  /** Ends the watchdog. */
+  signal?: AbortSignal | undefined;
+  /** Called with every QMP message (`--trace`). */
+  trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
+  /** Called after each probe with what `yank check` would report. */
+  onReport?: ((report: HealthReport) => Promise<void> | void) | undefined;
+}
+
+/** What the proxy needs from the watchdog: its connection, borrowed for out-of-band commands. */
+export interface YankUpstream {
+  /** QEMU's version from the last greeting, if QEMU was ever reached. */
+  readonly version: QemuVersion | undefined;
+  /** The chardev carrying the watchdog's own monitor connection, if known. */
+  readonly ownChardev: string | undefined;
+  /** Runs `query-yank` or `yank` out-of-band; rejects with a QmpError when QEMU is not reachable. */
+  execOob(
+    command: "query-yank" | "yank",
+    args: Record<string, unknown> | undefined,
+  ): Promise<unknown>;
+}
+
+/** Settles with "answered", or with the error that ended the probe. */
+type ProbeOutcome = "answered" | Error;
+
+/** A probe that is never abandoned while its connection lasts: at most one is ever in flight. */
+interface Probe {
+  sentAt: number;
+  outcome: Promise<ProbeOutcome>;
+  done: boolean;
+}
+
+/** Longest wait for the main loop after each recovery step, in milliseconds. */
+const STEP_WAIT_MS = 1000;
+/** setTimeout's largest delay: a probe waits for its reply as long as the connection lasts. */
+const FOREVER_MS = 2_147_483_647;
+
+/** The watchdog of one monitor. `run()` it; it ends when the signal aborts. */
+export class Watchdog implements YankUpstream {
+  #options: WatchdogOptions;
+  #client: QmpClient | undefined;
+  #version: QemuVersion | undefined;
+  #ownChardev: string | undefined;
+  #instances: number | undefined;
+  #lastLogged = "";
+  #stop: Promise<"stopped">;
+
+  constructor(options: WatchdogOptions) {
+    this.#options = options;
+    const signal = options.signal;
+    this.#stop = new Promise((resolve) => {
+      if (signal?.aborted) resolve("stopped");
+      signal?.addEventListener("abort", () => resolve("stopped"), { once: true });
+    });
+  }
+
+  /** QEMU's version from the last greeting. */
+  get version(): QemuVersion | undefined {
+    return this.#version;
+  }
+
+  /** The chardev of the watchdog's own monitor, learnt while the main loop was healthy. */
+  get ownChardev(): string | undefined {
+    return this.#ownChardev;
+  }
+
+  /** Borrows the watchdog's connection for an out-of-band `query-yank` or `yank`. */
+  execOob(
+    command: "query-yank" | "yank",
+    args: Record<string, unknown> | undefined,
+  ): Promise<unknown> {
+    const client = this.#client;
+    if (client === undefined || client.isClosed) {
+      return Promise.reject(
+        new QmpError(
+          `yank watch is not connected to QEMU at ${
+            JSON.stringify(this.#options.socket)
+          } right now (QEMU is absent, busy or restarting; try again shortly)`,
+        ),
+      );
+    }
+    return client.execute(command, args, { oob: true, timeoutMs: this.#options.timeoutMs });
+  }
+
+  /**
+   * Watches until the signal aborts. Throws OobNotOfferedError or YankUnsupportedError when
+   * this monitor can never be used to yank; every other failure means reconnecting.
+   */
+  async run(): Promise<void> {
+    let delay = BACKOFF_START_MS;
+    while (!this.#stopped) {
+      const client = await this.#connect();
+      if (client === undefined) {
+        await sleep(delay, this.#options.signal);
+        delay = nextBackoff(delay);
+        continue;
+      }
+      delay = BACKOFF_START_MS;
+      try {
+        await this.#watch(client);
+      } finally {
+        this.#client = undefined;
+        this.#instances = undefined;
+        client.close();
+      }
+      if (!this.#stopped) {
+        this.#log("disconnected", "the connection to QEMU ended; reconnecting");
+      }
+    }
+    this.#log("stopped", "stopped on a signal");
+  }
+
+  get #stopped(): boolean {
+    return this.#options.signal?.aborted ?? false;
+  }
+
+  /** One connection attempt; undefined (after logging why) when it should be retried. */
+  async #connect(): Promise<QmpClient | undefined> {
+    const { socket, timeoutMs, now, trace } = this.#options;
+    const attempt = QmpClient.connect(socket, {
+      timeoutMs,
+      now,
+      ...(trace ? { trace } : {}),
+    });
+    const first = await Promise.race([attempt.then((c) => c, (e: unknown) => e), this.#stop]);
+    if (first === "stopped") {
+      attempt.then((c) => c.close(), () => {});
+      return undefined;
+    }
+    if (!(first instanceof QmpClient)) {
+      this.#logRetry(first);
+      return undefined;
+    }
+    const client = first;
+    this.#version = client.greeting.version;
+    if (!client.oob) {
+      client.close();
+      throw new OobNotOfferedError(socket);
+    }
+    try {
+      // In-band, and so only now, while the main loop answers: later it may not.
+      this.#ownChardev = await findMonitorChardev(client);
+      this.#instances = (await queryYank(client)).length;
+    } catch (error) {
+      client.close();
+      if (error instanceof YankUnsupportedError) throw error;
+      this.#logRetry(error);
+      return undefined;
+    }
+    this.#client = client;
+    const own = this.#ownChardev === undefined
+      ? "cannot tell which chardev carries this monitor"
+      : `own monitor chardev ${JSON.stringify(this.#ownChardev)}`;
+    const mode = !hasSelectors(this.#options.selectors)
+      ? "no selectors: reporting hangs only"
+      : this.#options.dryRun
+      ? "dry run: logging what would be yanked"
+      : "yanking on a hang";
+    this.#log(
+      "connected",
+      `connected to QEMU ${formatVersion(client.greeting.version)} with oob; ${own}; ${mode}`,
+    );
+    if (this.#ownChardev === undefined && this.#options.selectors.chardev.length > 0) {
+      this.#log(
+        "warning",
+        "--chardev globs might match this monitor's own chardev and cut watch's connection; name the chardevs exactly",
+      );
+    }
+    return client;
+  }
+
+  #logRetry(error: unknown): void {
+    if (error instanceof QmpTimeoutError && error.phase === "greeting") {
+      this.#log("busy", `${error.message}; retrying`);
+    } else if (error instanceof QmpTimeoutError && error.phase !== "connect") {
+      this.#log("hung", `${error.message}; retrying`);
+    } else if (error instanceof QmpConnectError || error instanceof QmpError) {
+      this.#log("connecting", `${error.message}; retrying`);
+    } else {
+      const text = error instanceof Error ? error.message : String(error);
+      this.#log("connecting", `unexpected failure: ${text}; retrying`);
+    }
+  }
+
+  /** Probes every interval until the connection ends or the signal aborts. */
+  async #watch(client: QmpClient): Promise<void> {
+    const { intervalMs, hangAfterMs, now } = this.#options;
+    const ended = client.closed.then(() => "ended" as const);
+    while (!this.#stopped && !client.isClosed) {
+      const probe = this.#sendProbe(client);
+      const hangTimer = new AbortController();
+      const first = await Promise.race([
+        probe.outcome,
+        sleep(hangAfterMs, hangTimer.signal).then(() =>
+          hangTimer.signal.aborted ? "cancelled" as const : "hang" as const
+        ),
+        this.#stop,
+        ended,
+      ]);
+      hangTimer.abort();
+      if (first === "stopped" || first === "ended" || first instanceof Error) return;
+      if (first === "hang") {
+        const answered = await this.#recover(client, probe);
+        if (!answered) return;
+      } else {
+        await this.#report("OK", (now() - probe.sentAt) / 1000);
+      }
+      const next = probe.sentAt + intervalMs - now();
+      await Promise.race([sleep(next, this.#options.signal), ended]);
+    }
+  }
+
+  #sendProbe(client: QmpClient): Probe {
+    const sentAt = this.#options.now();
+    const probe: Probe = { sentAt, done: false, outcome: Promise.resolve("answered") };
+    probe.outcome = client.execute("query-status", undefined, { timeoutMs: FOREVER_MS }).then(
+      () => "answered" as const,
+      (error: unknown) => error instanceof Error ? error : new Error(String(error)),
+    ).finally(() => probe.done = true);
+    return probe;
+  }
+
+  /**
+   * A probe went unanswered for --hang-after: list the instances out-of-band, yank step by step
+   * and wait for the probe after each step. Resolves true once the probe is answered, false if
+   * the connection ended or the signal aborted first.
+   */
+  async #recover(client: QmpClient, probe: Probe): Promise<boolean> {
+    const { selectors, dryRun, hangAfterMs, now } = this.#options;
+    await this.#report("CRITICAL", undefined);
+    let instances: YankInstance[];
+    try {
+      instances = await queryYank(client);
+      this.#instances = instances.length;
+    } catch (error) {
+      this.#log(
+        "hung",
+        `main loop did not answer query-status within ${
+          formatSeconds(hangAfterMs)
+        }, and query-yank failed: ${errorText(error)}`,
+      );
+      return await this.#awaitRecovery(client, probe);
+    }
+    if (!hasSelectors(selectors)) {
+      this.#log(
+        "hung",
+        `main loop did not answer query-status within ${
+          formatSeconds(hangAfterMs)
+        }; no selectors given, so nothing is yanked`,
+      );
+      return await this.#awaitRecovery(client, probe);
+    }
+    const steps = planRecovery(instances, selectors, this.#ownChardev);
+    this.#log(
+      "hung",
+      `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}; ${
+        steps.length === 0
+          ? "no instance matches the selectors"
+          : `will yank in ${steps.length} step(s): ${
+            steps.map((s) => describeInstances(s.instances)).join("; ")
+          }`
+      }`,
+    );
+    const yanked: YankInstance[] = [];
+    for (const step of steps) {
+      if (probe.done) break;
+      if (dryRun) {
+        this.#log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
+        continue;
+      }
+      this.#log("yanking", `yanking ${describeInstances(step.instances)}`);
+      try {
+        yanked.push(...await this.#yankStep(client, step.instances));
+      } catch (error) {
+        this.#log(
+          "hung",
+          `yank of ${describeInstances(step.instances)} failed: ${errorText(error)}`,
+        );
+        if (client.isClosed) return false;
+        continue;
+      }
+      const first = await Promise.race([
+        probe.outcome,
+        sleep(Math.min(STEP_WAIT_MS, hangAfterMs)).then(() => "waiting" as const),
+        this.#stop,
+      ]);
+      if (first === "stopped") return false;
+      if (first instanceof Error) return false;
+      if (first === "answered") break;
+    }
+    if (probe.done) {
+      return await this.#awaitRecovery(client, probe, yanked);
+    }
+    this.#log(
+      "still-hung",
+      `main loop still hung ${formatSeconds(now() - probe.sentAt)} after the probe${
+        yanked.length > 0 ? ` and after yanking ${describeInstances(yanked)}` : ""
+      }; waiting for it`,
+    );
+    return await this.#awaitRecovery(client, probe, yanked);
+  }
+
+  /** Yanks one step's instances; when one vanished meanwhile, yanks the rest once more. */
+  async #yankStep(client: QmpClient, instances: YankInstance[]): Promise<YankInstance[]> {
+    try {
+      await yankInstances(client, instances);
+      return instances;
+    } catch (error) {
+      if (!(error instanceof QmpCommandError && error.errorClass === "DeviceNotFound")) throw error;
+    }
+    const current = await queryYank(client);
+    const present = instances.filter((i) => current.some((c) => sameInstance(i, c)));
+    if (present.length > 0) await yankInstances(client, present);
+    return present;
+  }
+
+  /** Waits for the hung probe; logs the recovery. False if the connection ended first. */
+  async #awaitRecovery(
+    client: QmpClient,
+    probe: Probe,
+    yanked: YankInstance[] = [],
+  ): Promise<boolean> {
+    const first = await Promise.race([
+      probe.outcome,
+      this.#stop,
+      client.closed.then(() => "ended" as const),
+    ]);
+    if (first !== "answered") return false;
+    const tookMs = this.#options.now() - probe.sentAt;
+    const took = formatSeconds(tookMs);
+    this.#log(
+      "recovered",
+      `main loop answered again, ${took} after the probe was sent${
+        yanked.length > 0 ? `, after yanking ${describeInstances(yanked)}` : ""
+      }`,
+    );
+    await this.#report("OK", tookMs / 1000);
+    return true;
+  }
+
+  async #report(state: "OK" | "CRITICAL", latencySeconds: number | undefined): Promise<void> {
+    const onReport = this.#options.onReport;
+    if (!onReport) return;
+    const { socket, hangAfterMs } = this.#options;
+    try {
+      await onReport({
+        socket,
+        state,
+        reason: state === "OK" ? "ok" : "hung",
+        message: state === "OK"
+          ? "main loop answers"
+          : `QEMU's main loop is hung: it did not answer query-status within ${
+            formatSeconds(hangAfterMs)
+          }`,
+        remedy: "",
+        latencySeconds,
+        instances: this.#instances,
+        qemuVersion: this.#version ? formatVersion(this.#version) : undefined,
+        oob: true,
+      });
+    } catch (error) {
+      this.#log("warning", errorText(error));
+    }
+  }
+
+  /** Logs a line unless it repeats the previous state and message. */
+  #log(state: WatchState, message: string): void {
+    const key = `${state} ${message}`;
+    if (key === this.#lastLogged && state !== "yanking") return;
+    this.#lastLogged = key;
+    this.#options.log(
+      formatLogLine({
+        time: this.#options.now(),
+        socket: this.#options.socket,
+        state,
+        instances: this.#instances,
+        message,
+      }),
+    );
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

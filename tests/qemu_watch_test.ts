@@ -1,0 +1,237 @@
+/**
+ * `yank watch` against real QEMU 7.2: it recovers a hung main loop, its --listen proxy keeps
+ * list and yank working during the hang (and refuses everything else), it survives a QEMU
+ * restart, and it ends with 0 on SIGTERM.
+ */
+
+import assert from "node:assert/strict";
+import { runCli, spawnCli, type SpawnedCli } from "./support/cli.ts";
+import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
+import { startMiniQmp } from "./support/mini_qmp.ts";
+import { QmpClient } from "../lib/qmp/client.ts";
+import { QmpCommandError } from "../lib/qmp/errors.ts";
+
+const LOG_LINE =
+  /^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z socket=\S+ state=[a-z-]+ instances=(\d+|-) msg=/;
+
+async function stopWatch(watch: SpawnedCli) {
+  const result = await watch.stop("SIGTERM");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "");
+  for (const line of result.stderr.split("\n")) assert.match(line, LOG_LINE);
+  assert.match(result.stderr.split("\n").at(-1)!, /state=stopped/);
+  return result;
+}
+
+Deno.test("watch --block-node nbd0 recovers a hung main loop within --hang-after + a few seconds", async () => {
+  await using lab = await QemuLab.create();
+  let watch: SpawnedCli | undefined;
+  try {
+    const { qemu, hang } = await hungMainLoop(lab, {
+      beforeHang: async (qemu) => {
+        watch = spawnCli([
+          "watch",
+          "--socket",
+          qemu.extraSockets[0]!,
+          "--block-node",
+          "nbd0",
+          "--interval",
+          "0.2",
+          "--hang-after",
+          "1",
+        ]);
+        await watch.waitForLine(/state=connected .*own monitor chardev \\"compat_monitor1\\"/);
+      },
+    });
+    const hungAt = performance.now();
+    await hang;
+    const recoveredMs = performance.now() - hungAt;
+    // hungMainLoop returns about 0.5 s into the hang, once a probe proved it.
+    console.log(`hang confirmed to recovery under watch: ${recoveredMs.toFixed(0)} ms`);
+    assert.ok(recoveredMs < 1000 + 3000, `took ${recoveredMs} ms`);
+    await watch!.waitForLine(/state=yanking .*block-node \\"nbd0\\"/);
+    await watch!.waitForLine(/state=recovered/);
+
+    const list = await runCli(["list", "--socket", qemu.socket, "--timeout", "2"]);
+    assert.equal(list.code, 0, list.stderr);
+    // Still running and probing: another second of probes passes without a new state.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.match(watch!.lines.at(-1)!, /state=recovered/);
+    const { stderr } = await stopWatch(watch!);
+    assert.ok(!/state=hung .*state=hung/s.test(stderr), "one hang, one recovery");
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("watch --listen serves list and yank through a hang and refuses everything else", async (t) => {
+  await using lab = await QemuLab.create();
+  const proxy = lab.path("proxy.qmp");
+  let watch: SpawnedCli | undefined;
+  try {
+    const { qemu, hang } = await hungMainLoop(lab, {
+      beforeHang: async (qemu) => {
+        watch = spawnCli([
+          "watch",
+          "--socket",
+          qemu.extraSockets[0]!,
+          "--block-node",
+          "nbd0",
+          "--dry-run",
+          "--interval",
+          "0.2",
+          "--hang-after",
+          "0.5",
+          "--listen",
+          proxy,
+        ]);
+        await watch.waitForLine(/state=connected/);
+      },
+    });
+    let recovered = false;
+    hang.then(() => recovered = true);
+
+    await t.step("the proxy socket has mode 0660", () => {
+      assert.equal(Deno.statSync(proxy).mode! & 0o777, 0o660);
+    });
+
+    await t.step("--dry-run logs what it would yank and yanks nothing", async () => {
+      await watch!.waitForLine(/state=would-yank .*block-node \\"nbd0\\"/);
+      await watch!.waitForLine(/state=still-hung/);
+      assert.equal(recovered, false);
+    });
+
+    await t.step("yank list through the proxy works during the hang", async () => {
+      const run = await runCli(["list", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      assert.match(run.stdout, /^block-node +nbd0$/m);
+      assert.match(run.stdout, /^chardev +compat_monitor1$/m);
+    });
+
+    await t.step("a yank of the watchdog's own monitor chardev is refused", async () => {
+      const run = await runCli(["chardev", "compat_monitor1", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      assert.match(run.stderr, /^yank: .*GenericError: Refusing to yank chardev "compat_monitor1"/);
+    });
+
+    await t.step("quit and other commands get CommandNotFound; QEMU stays alive", async () => {
+      const client = await QmpClient.connect(proxy, { timeoutMs: 2000 });
+      try {
+        assert.ok(client.oob);
+        for (const command of ["quit", "query-status", "human-monitor-command"]) {
+          await assert.rejects(
+            client.execute(command),
+            (e) => e instanceof QmpCommandError && e.errorClass === "CommandNotFound",
+          );
+        }
+        await assert.rejects(
+          client.execute("quit", undefined, { oob: true }),
+          (e) => e instanceof QmpCommandError && e.errorClass === "CommandNotFound",
+        );
+      } finally {
+        client.close();
+      }
+      const alive = await Promise.race([
+        qemu.process.status.then(() => false),
+        new Promise((resolve) => setTimeout(() => resolve(true), 200)),
+      ]);
+      assert.equal(alive, true);
+    });
+
+    await t.step("several clients at once each get their own greeting and replies", async () => {
+      const clients = await Promise.all(
+        [1, 2, 3].map(() => QmpClient.connect(proxy, { timeoutMs: 2000 })),
+      );
+      try {
+        const lists = await Promise.all(
+          clients.map((c) => c.execute("query-yank", undefined, { oob: true })),
+        );
+        for (const list of lists) assert.equal((list as unknown[]).length, 4);
+      } finally {
+        for (const client of clients) client.close();
+      }
+    });
+
+    await t.step("yank block-node nbd0 through the proxy ends the hang", async () => {
+      const run = await runCli(["block-node", "nbd0", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      assert.equal(run.stdout, "yanked block-node nbd0\n");
+      assert.ok(await eventually(() => recovered, 2000));
+      await watch!.waitForLine(/state=recovered/);
+    });
+
+    await t.step("SIGTERM ends watch with 0 and removes the proxy socket", async () => {
+      await stopWatch(watch!);
+      assert.throws(() => Deno.statSync(proxy));
+    });
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("watch reconnects when QEMU restarts on the same socket", async () => {
+  await using lab = await QemuLab.create();
+  const socket = lab.path("restart.qmp");
+  const proxy = lab.path("proxy.qmp");
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    socket,
+    "--interval",
+    "0.2",
+    "--timeout",
+    "1",
+    "--listen",
+    proxy,
+  ]);
+  try {
+    await watch.waitForLine(/state=connecting .*no such file/);
+    // While QEMU is absent the proxy answers at once with an error, rather than hanging.
+    const early = await runCli(["list", "--socket", proxy, "--timeout", "2"]);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /^yank: .*GenericError: yank watch is not connected to QEMU/);
+    assert.ok(early.elapsedMs < 1500, `took ${early.elapsedMs} ms`);
+    const first = await lab.startQemu({ socket });
+    await watch.waitForLine(/state=connected/);
+    await first.process.stop();
+    await watch.waitForLine(/state=disconnected/);
+    const before = watch.lines.length;
+    await lab.startQemu({ socket });
+    await eventually(() => watch.lines.slice(before).some((l) => /state=connected/.test(l)), 8000);
+    assert.ok(
+      watch.lines.slice(before).some((l) => /state=connected/.test(l)),
+      watch.lines.join("\n"),
+    );
+    await stopWatch(watch);
+  } finally {
+    await watch.stop("SIGKILL");
+  }
+});
+
+Deno.test("watch refuses a monitor without OOB with exit 6, and bad usage with exit 2", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const fake = startMiniQmp(`${dir}/no-oob.qmp`, { capabilities: [] });
+  try {
+    await t.step("no OOB: exit 6 with the reason", async () => {
+      const run = await runCli(["watch", "--socket", fake.path, "--block-node", "nbd0"]);
+      assert.equal(run.code, 6);
+      assert.equal(run.stdout, "");
+      assert.match(
+        run.stderr,
+        /^yank: "[^"]+no-oob\.qmp" does not offer out-of-band execution \(oob\), so yank watch could not yank through a hang \(.+\)\n$/,
+      );
+    });
+
+    await t.step("two sockets: exit 2", async () => {
+      const run = await runCli(["watch", "--socket", fake.path, "--socket", fake.path]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /^yank: "yank watch" watches exactly one monitor socket/);
+    });
+  } finally {
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { formatLogLine } from "../lib/watch/log.ts";
+import { planRecovery } from "../lib/watch/recovery.ts";
+import { nextBackoff } from "../lib/watch/timing.ts";
+import { decideRequest, withId } from "../lib/proxy/rules.ts";
+import type { YankInstance } from "../lib/yank/instances.ts";
+
+const INSTANCES: YankInstance[] = [
+  { type: "chardev", id: "compat_monitor0" },
+  { type: "block-node", "node-name": "nbd0" },
+  { type: "chardev", id: "yankmon" },
+  { type: "chardev", id: "charnet0" },
+  { type: "migration" },
+];
+
+Deno.test("the watchdog's log lines are logfmt, one per entry", async (t) => {
+  await t.step("plain values stay bare, others are quoted with JSON escapes", () => {
+    assert.equal(
+      formatLogLine({
+        time: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+        socket: "/run/vm1-yank.qmp",
+        state: "hung",
+        instances: 3,
+        message: 'yanking block-node "nbd0"',
+      }),
+      'time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=3 msg="yanking block-node \\"nbd0\\""',
+    );
+  });
+
+  await t.step("unknown instances are '-', and a newline cannot split the line", () => {
+    assert.equal(
+      formatLogLine({
+        time: 0,
+        socket: "/tmp/a b\n.qmp",
+        state: "connecting",
+        instances: undefined,
+        message: "x",
+      }),
+      'time=1970-01-01T00:00:00.000Z socket="/tmp/a b\\n.qmp" state=connecting instances=- msg=x',
+    );
+  });
+});
+
+Deno.test("a recovery yanks least harm first and never the watchdog's own chardev", async (t) => {
+  await t.step("migration, then chardevs, then block nodes, one type per step", () => {
+    const steps = planRecovery(INSTANCES, {
+      chardev: ["char*"],
+      blockNode: ["nbd0"],
+      migration: true,
+    }, "yankmon");
+    assert.deepEqual(steps, [
+      { type: "migration", instances: [{ type: "migration" }] },
+      { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }] },
+      { type: "block-node", instances: [{ type: "block-node", "node-name": "nbd0" }] },
+    ]);
+  });
+
+  await t.step("the own chardev is spared by a glob and by its exact name", () => {
+    const byGlob = planRecovery(
+      INSTANCES,
+      { chardev: ["*"], blockNode: [], migration: false },
+      "yankmon",
+    );
+    assert.deepEqual(byGlob[0]!.instances.map((i) => i.type === "chardev" && i.id), [
+      "compat_monitor0",
+      "charnet0",
+    ]);
+    assert.deepEqual(
+      planRecovery(INSTANCES, { chardev: ["yankmon"], blockNode: [], migration: false }, "yankmon"),
+      [],
+    );
+  });
+
+  await t.step("the backoff doubles from 0.1 s up to 5 s", () => {
+    const delays = [100];
+    while (delays.length < 8) delays.push(nextBackoff(delays.at(-1)!));
+    assert.deepEqual(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+  });
+});
+
+Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", async (t) => {
+  const fresh = { negotiated: false, oob: false };
+  const ready = { negotiated: true, oob: true };
+
+  await t.step("before negotiation only qmp_capabilities works", () => {
+    assert.deepEqual(decideRequest(fresh, { execute: "query-yank", id: 1 }, undefined), {
+      kind: "reply",
+      reply: {
+        error: {
+          class: "CommandNotFound",
+          desc: "Expecting capabilities negotiation with 'qmp_capabilities'",
+        },
+      },
+    });
+    assert.deepEqual(
+      decideRequest(
+        fresh,
+        { execute: "qmp_capabilities", arguments: { enable: ["oob"] } },
+        undefined,
+      ),
+      { kind: "negotiate", oob: true },
+    );
+    assert.deepEqual(decideRequest(fresh, { "exec-oob": "query-yank" }, undefined), {
+      kind: "reply",
+      reply: {
+        error: { class: "GenericError", desc: "QMP input member 'exec-oob' is unexpected" },
+      },
+    });
+  });
+
+  await t.step("exec-oob needs oob negotiated", () => {
+    const noOob = { negotiated: true, oob: false };
+    assert.equal(decideRequest(noOob, { "exec-oob": "yank" }, undefined).kind, "reply");
+    assert.equal(decideRequest(noOob, { execute: "query-yank" }, undefined).kind, "forward");
+  });
+
+  await t.step("query-yank and yank are forwarded with their arguments", () => {
+    const args = { instances: [{ type: "block-node", "node-name": "nbd0" }] };
+    assert.deepEqual(decideRequest(ready, { "exec-oob": "yank", arguments: args }, "yankmon"), {
+      kind: "forward",
+      command: "yank",
+      args,
+    });
+  });
+
+  await t.step("everything else is CommandNotFound, as QEMU says of unknown commands", () => {
+    for (const command of ["quit", "query-chardev", "human-monitor-command", "system_reset"]) {
+      const decision = decideRequest(ready, { execute: command }, undefined);
+      assert.equal(decision.kind, "reply");
+      assert.equal(
+        decision.kind === "reply" && "error" in decision.reply && decision.reply.error.class,
+        "CommandNotFound",
+      );
+    }
+    assert.equal(
+      decideRequest(ready, { execute: "qmp_capabilities" }, undefined).kind,
+      "reply",
+    );
+  });
+
+  await t.step("a yank naming the watchdog's own chardev is refused", () => {
+    const decision = decideRequest(ready, {
+      execute: "yank",
+      arguments: {
+        instances: [{ type: "chardev", id: "charnet0" }, { type: "chardev", id: "yankmon" }],
+      },
+    }, "yankmon");
+    assert.equal(decision.kind, "reply");
+    assert.match(
+      decision.kind === "reply" && "error" in decision.reply ? decision.reply.error.desc : "",
+      /^Refusing to yank chardev "yankmon"/,
+    );
+  });
+
+  await t.step("malformed input gets QEMU's errors; ids are echoed exactly", () => {
+    assert.deepEqual(decideRequest(ready, [1, 2], undefined), {
+      kind: "reply",
+      reply: { error: { class: "GenericError", desc: "QMP input must be a JSON object" } },
+    });
+    assert.deepEqual(decideRequest(ready, { execute: "yank", "exec-oob": "yank" }, undefined), {
+      kind: "reply",
+      reply: {
+        error: {
+          class: "GenericError",
+          desc: "QMP input member 'execute' clashes with 'exec-oob'",
+        },
+      },
+    });
+    const id = { complex: ["id", 1] };
+    assert.deepEqual(withId({ return: {} }, { execute: "x", id }), { return: {}, id });
+    assert.deepEqual(withId({ return: {} }, { execute: "x" }), { return: {} });
+  });
+});
