@@ -178,7 +178,10 @@ export async function yankSelected(
   const monitorChardev = selectors.chardev.length > 0
     ? await findMonitorChardev(client)
     : undefined;
-  const match = matchInstances(instances, selectors, { monitorChardev, force: options.force ?? false });
+  const match = matchInstances(instances, selectors, {
+    monitorChardev,
+    force: options.force ?? false,
+  });
   if (match.refusedMonitor) {
     throw new MonitorChardevRefusedError(client.socket, monitorChardev!);
   }
@@ -228,6 +231,8 @@ function checkEverySelectorMatched(socket: string, match: InstanceMatch): void {
   const onlyExact = empty.every((s) => s.type !== "migration" && !isGlob(s.pattern));
   const lead = onlyExact ? "No yank instance" : "Nothing matches";
   throw new NothingMatchedError(
-    `${lead} ${names.join(", ")} on ${JSON.stringify(socket)} (run "yank list" to see the instances)`,
+    `${lead} ${names.join(", ")} on ${
+      JSON.stringify(socket)
+    } (run "yank list" to see the instances)`,
   );
 }
