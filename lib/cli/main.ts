@@ -6,6 +6,7 @@ import { type CliArgs, parseCliArgs } from "./args.ts";
 import { exitCodeFor, messageFor } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
 import { type CliIo, denoIo } from "./io.ts";
+import { completionsCommand } from "./commands/completions.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
 
@@ -37,6 +38,8 @@ function run(args: CliArgs, io: CliIo): Promise<number> {
     case "block-node":
     case "migration":
       return yankCommand(args, io);
+    case "completions":
+      return completionsCommand(args, io);
     default:
       throw new Error(`"yank ${args.command}" is not implemented yet`);
   }
