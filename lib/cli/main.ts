@@ -5,7 +5,7 @@
 import { type CliArgs, parseCliArgs } from "./args.ts";
 import { exitCodeFor, messageFor } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
-import { type CliIo, denoIo } from "./io.ts";
+import { type CliIo, denoIo, reportFailure } from "./io.ts";
 import { completionsCommand } from "./commands/completions.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
@@ -24,7 +24,7 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
     }
     return await run(parsed, io);
   } catch (error) {
-    io.stderr(`yank: ${messageFor(error)}\n`);
+    reportFailure(io, messageFor(error));
     return exitCodeFor(error);
   }
 }
