@@ -194,6 +194,66 @@ Deno.test("the bash script completes commands, options and QEMU's instance names
   });
 });
 
+/**
+ * Types `line` and TAB into an interactive zsh (in a zpty) with the script on $fpath, then
+ * returns the edited line (zle's $BUFFER, written to a file by a widget bound to ^X).
+ */
+async function zshComplete(
+  lab: QemuLab,
+  script: string,
+  line: string,
+  env: Record<string, string>,
+): Promise<string> {
+  const dir = lab.path(`zsh-${crypto.randomUUID()}`);
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/_yank`, script);
+  const setup = [
+    `fpath=(${dir} $fpath)`,
+    "autoload -Uz compinit",
+    "compinit -u -D",
+    `yank-dump() { print -r -- "$BUFFER" > ${dir}/buffer }`,
+    "zle -N yank-dump",
+    "bindkey '^X' yank-dump",
+  ].join("; ");
+  const driver = [
+    "zmodload zsh/zpty",
+    "zpty z 'zsh -f -i'",
+    `zpty -w z ${single(setup)}`,
+    `zpty -w -n z ${single(`${line}\t`)}`,
+    "zpty -w -n z $'\\C-x'",
+    `for i in {1..200}; do [[ -s ${dir}/buffer ]] && break; zpty -r -t z out; sleep 0.05; done`,
+    "zpty -d z",
+  ].join("\n");
+  const run = await shell("zsh", ["-f", "-c", driver], env);
+  assert.equal(run.code, 0, run.stderr);
+  return (await Deno.readTextFile(`${dir}/buffer`)).replace(/\n$/, "");
+}
+
+Deno.test("the zsh script completes commands, options and QEMU's instance names", async (t) => {
+  await using lab = await Lab.create();
+  const { qemu } = await chardevConnectedToPeer(lab);
+  const script = (await runCli(["completions", "zsh"])).stdout;
+  const env = { PATH: `${await yankOnPath(lab)}:${Deno.env.get("PATH")}` };
+
+  await t.step("yank bl<TAB> completes block-node", async () => {
+    assert.equal(await zshComplete(lab, script, "yank bl", env), "yank block-node ");
+  });
+  await t.step("yank list --js<TAB> completes --json", async () => {
+    assert.equal(await zshComplete(lab, script, "yank list --js", env), "yank list --json ");
+  });
+  await t.step("yank -s S chardev charnet<TAB> completes charnet0 from QEMU", async () => {
+    const line = `yank -s ${qemu.socket} chardev charnet`;
+    assert.equal(await zshComplete(lab, script, line, env), `${line}0 `);
+  });
+  await t.step("yank --chardev charn<TAB> with YANK_SOCKET completes charnet0", async () => {
+    const shown = await zshComplete(lab, script, "yank --chardev charn", {
+      ...env,
+      YANK_SOCKET: qemu.socket,
+    });
+    assert.equal(shown, "yank --chardev charnet0 ");
+  });
+});
+
 Deno.test("the fish script completes commands, options and QEMU's instance names", async (t) => {
   await using lab = await Lab.create();
   const { qemu } = await chardevConnectedToPeer(lab);

@@ -4,7 +4,13 @@
  * and a 1 s timeout.
  */
 
-import type { CommandSpec, CompletionSpec, OptionSpec, ValueCompletion } from "./spec.ts";
+import {
+  type CommandSpec,
+  type CompletionSpec,
+  type OptionSpec,
+  type ValueCompletion,
+  valueOptions,
+} from "./spec.ts";
 
 /** Quotes text for a single-quoted zsh word. */
 function quote(text: string): string {
@@ -57,6 +63,9 @@ export function zshScript(spec: CompletionSpec): string {
   const commandList = spec.commands.map((c) => `    ${quote(`${c.name}:${c.summary}`)}`).join(
     "\n",
   );
+  const skipValue = valueOptions(spec).flatMap((o) =>
+    o.short ? [`--${o.long}`, `-${o.short}`] : [`--${o.long}`]
+  ).join("|");
   const arms = spec.commands.map((command) =>
     `    ${command.name})\n      ${argumentsCall(command, operandSpec(command))} && ret=0\n      ;;`
   ).join("\n");
@@ -65,9 +74,11 @@ export function zshScript(spec: CompletionSpec): string {
 # Install: yank completions zsh > "\${fpath[1]}/_yank"     (then start a new shell)
 #      or: source <(yank completions zsh)                 (in ~/.zshrc, after compinit)
 
-# Completes the names of yank instances of type $1 from the QEMU behind the sockets on the
-# line (or $YANK_SOCKET), asking yank itself with a 1 s timeout so a hung VM never hangs the shell.
+# Completes the names of yank instances of the type given last (_arguments puts compadd
+# options first) from the QEMU behind the sockets on the line (or $YANK_SOCKET), asking yank
+# itself with a 1 s timeout so a hung VM never hangs the shell.
 _yank_names() {
+  local type=\${@[-1]}
   local -a sockets names
   local i w program=\${(Q)_yank_words[1]}
   for ((i = 2; i < _yank_current; i++)); do
@@ -81,29 +92,39 @@ _yank_names() {
         ;;
     esac
   done
-  names=(\${(f)"$(\${program/#\\~/$HOME} completions --list-names $1 --timeout 1 "\${sockets[@]}" 2>/dev/null)"})
-  _wanted $1 expl "$1 name" compadd -a names
+  names=(\${(f)"$(\${program/#\\~/$HOME} completions --list-names $type --timeout 1 "\${sockets[@]}" 2>/dev/null)"})
+  compadd "\${@[1,-2]}" -a names
 }
 
 _yank() {
   local -a _yank_words=("\${words[@]}")
   local _yank_current=$CURRENT
-  local curcontext=$curcontext state state_descr line ret=1
+  local curcontext=$curcontext state state_descr line ret=1 i at=0
   typeset -A opt_args
   local -a commands=(
 ${commandList}
   )
-  ${argumentsCall(spec.selectorForm, ["'1: :->command'", "'*:: :->args'"], "-C -s -S")} && ret=0
-  case $state in
-    command)
+  # The command word, if one comes before the cursor: options may precede it.
+  for ((i = 2; i < CURRENT; i++)); do
+    case \$words[i] in
+      ${skipValue}) ((i++)) ;;
+      -*) ;;
+      *) at=$i; break ;;
+    esac
+  done
+  if ((at == 0)); then
+    ${argumentsCall(spec.selectorForm, ["'1: :->command'"], "-C -s -S")} && ret=0
+    if [[ $state == command ]]; then
       _describe -t commands 'yank command' commands && ret=0
-      ;;
-    args)
-      curcontext=\${curcontext%:*:*}:yank-\$words[1]:
-      case \$words[1] in
-${arms.replace(/^/gm, "    ")}
-      esac
-      ;;
+    fi
+    return ret
+  fi
+  # Complete as if the line started at the command word.
+  words=("\${(@)words[at,-1]}")
+  ((CURRENT -= at - 1))
+  curcontext=\${curcontext%:*:*}:yank-\$words[1]:
+  case \$words[1] in
+${arms}
   esac
   return ret
 }
