@@ -4,6 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { compileGlob, GlobSyntaxError, hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { YANK_INSTANCE_TYPES, type YankInstanceType } from "../yank/instances.ts";
 import { UsageError } from "./exit_codes.ts";
 
 /** The commands, as typed. */
@@ -21,7 +22,8 @@ export const COMMANDS = [
 /** A command name. `yank` alone (selector form) is "yank". */
 export type CommandName = typeof COMMANDS[number] | "yank";
 
-const OPTIONS = {
+/** Every option, as node:util's parseArgs takes them. */
+export const OPTIONS = {
   "socket": { type: "string", short: "s", multiple: true },
   "timeout": { type: "string", short: "t" },
   "json": { type: "boolean" },
@@ -38,16 +40,55 @@ const OPTIONS = {
   "listen": { type: "string" },
   "help": { type: "boolean", short: "h" },
   "version": { type: "boolean", short: "V" },
+  // Hidden: used by the shell completion scripts to complete instance names.
+  "list-names": { type: "string" },
 } as const;
 
-type OptionName = keyof typeof OPTIONS;
+/** An option's long name, without the dashes. */
+export type OptionName = keyof typeof OPTIONS;
+
+/** Options that completion scripts use but users need not see. */
+export const HIDDEN_OPTIONS: readonly OptionName[] = ["list-names"];
+
+/** One line per option, for completion scripts (help.ts has the full story). */
+export const OPTION_SUMMARIES: Record<OptionName, string> = {
+  "socket": "QMP monitor socket (path or glob)",
+  "timeout": "bound on the whole run, in seconds",
+  "json": "print JSON",
+  "trace": "print every QMP message on stderr",
+  "chardev": "yank chardevs with this id or glob",
+  "block-node": "yank NBD block nodes with this node-name or glob",
+  "migration": "yank the running migration",
+  "dry-run": "print what would be yanked, yank nothing",
+  "force": "allow yanking the monitor's own chardev",
+  "format": "output format",
+  "textfile": "also write the result to this file",
+  "interval": "seconds between probes",
+  "hang-after": "seconds without an answer that count as a hang",
+  "listen": "serve metrics on this address",
+  "help": "show help",
+  "version": "print the version",
+  "list-names": "print the names of one instance type, one a line",
+};
+
+/** One line per command, for completion scripts. */
+export const COMMAND_SUMMARIES: Record<typeof COMMANDS[number], string> = {
+  "list": "list the yank instances",
+  "chardev": "yank socket chardevs by id",
+  "block-node": "yank NBD block nodes by node-name",
+  "migration": "yank the running migration",
+  "check": "health probe for cron and monitoring",
+  "watch": "watchdog that yanks when the main loop hangs",
+  "completions": "print a shell completion script",
+  "help": "help for one command",
+};
 
 const COMMON: OptionName[] = ["socket", "timeout", "trace", "help"];
 const YANK_OPTIONS: OptionName[] = [...COMMON, "json", "dry-run", "force"];
 const SELECTORS: OptionName[] = ["chardev", "block-node", "migration"];
 
-/** Which options each command takes. */
-const ALLOWED: Record<CommandName, OptionName[]> = {
+/** Which options each command takes ("yank" is the selector form). */
+export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
   "yank": [...YANK_OPTIONS, ...SELECTORS, "version"],
   "list": [...COMMON, "json"],
   "chardev": YANK_OPTIONS,
@@ -55,12 +96,15 @@ const ALLOWED: Record<CommandName, OptionName[]> = {
   "migration": YANK_OPTIONS,
   "check": [...COMMON, "format", "textfile"],
   "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
-  "completions": ["help", "socket", "timeout"],
+  "completions": ["help", "socket", "timeout", "list-names"],
   "help": ["help"],
 };
 
 /** Output formats of `check`. */
-export type CheckFormat = "text" | "json" | "prometheus";
+export const CHECK_FORMATS = ["text", "json", "prometheus"] as const;
+
+/** An output format of `check`. */
+export type CheckFormat = typeof CHECK_FORMATS[number];
 
 /** A parsed command line. */
 export interface CliArgs {
@@ -82,6 +126,8 @@ export interface CliArgs {
   intervalMs: number;
   hangAfterMs: number;
   listen: string | undefined;
+  /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
+  listNames: YankInstanceType | undefined;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
   rest: string[];
 }
@@ -138,7 +184,7 @@ export function parseCliArgs(
     }
   }
   for (const name of given) {
-    if (!ALLOWED[command].includes(name)) {
+    if (!COMMAND_OPTIONS[command].includes(name)) {
       const where = command === "yank" ? "yank" : `yank ${command}`;
       throw new UsageError(`"${where}" does not take --${name} (see "${where} --help")`);
     }
@@ -164,6 +210,7 @@ export function parseCliArgs(
     intervalMs: 1000,
     hangAfterMs: 5000,
     listen: values.listen,
+    listNames: undefined,
     rest,
   };
   if (help || result.version) return result;
@@ -201,7 +248,12 @@ export function parseCliArgs(
       `Say what to yank: "yank list" shows the instances, "yank chardev ID" yanks one (see "yank --help")`,
     );
   }
-  if (command === "completions" && rest.length !== 1) {
+  if (values["list-names"] !== undefined) {
+    result.listNames = parseInstanceType(values["list-names"]);
+    if (rest.length > 0) {
+      throw new UsageError(`"yank completions --list-names" takes no shell name`);
+    }
+  } else if (command === "completions" && rest.length !== 1) {
     throw new UsageError(`"yank completions" takes one shell: bash, zsh or fish`);
   }
 
@@ -209,7 +261,7 @@ export function parseCliArgs(
   for (const socket of result.sockets) {
     if (socket.trim() === "") throw new UsageError(`--socket needs a path, got ""`);
   }
-  if (result.sockets.length === 0 && command !== "completions") {
+  if (result.sockets.length === 0 && (command !== "completions" || result.listNames)) {
     throw new UsageError(
       `No socket given: use --socket PATH or set YANK_SOCKET (e.g. --socket /run/vm1.qmp)`,
     );
@@ -295,8 +347,15 @@ function parseSeconds(flag: string, text: string): number {
 }
 
 function parseFormat(text: string): CheckFormat {
-  if (text === "text" || text === "json" || text === "prometheus") return text;
+  if ((CHECK_FORMATS as readonly string[]).includes(text)) return text as CheckFormat;
   throw new UsageError(`--format takes text, json or prometheus, got ${JSON.stringify(text)}`);
+}
+
+function parseInstanceType(text: string): YankInstanceType {
+  if ((YANK_INSTANCE_TYPES as readonly string[]).includes(text)) return text as YankInstanceType;
+  throw new UsageError(
+    `--list-names takes ${YANK_INSTANCE_TYPES.join(", ")}, got ${JSON.stringify(text)}`,
+  );
 }
 
 function cleanParseError(error: unknown): string {

@@ -1,6 +1,7 @@
 /**
  * Help texts. Each command's help says what it does, shows examples, and lists the exit codes
- * that scripts rely on.
+ * that scripts rely on. Examples are `$ COMMAND` lines followed by what yank prints;
+ * tests/help_test.ts runs them against a real QEMU set up as they describe, so they cannot drift.
  */
 
 import type { CommandName } from "./args.ts";
@@ -32,12 +33,21 @@ the monitor yank talks through (yanking it would cut yank's own connection); nam
 chardev exactly needs --force. All matches go into one "yank" command, which QEMU runs
 out-of-band, so it works even while QEMU's main loop is busy.`;
 
+const EXAMPLE_VM = `The examples talk to a VM started with
+  -qmp unix:/run/vm1.qmp,server=on,wait=off
+  -chardev socket,id=charnet0,host=10.0.0.2,port=4444      (and charnet1 likewise)
+  -blockdev driver=nbd,node-name=nbd0,server.type=unix,server.path=/run/nbd0.sock`;
+
 const TOPICS: Record<string, string> = {
   yank: `yank ${VERSION}: get a hung QEMU back by yanking its network connections.
 
-QEMU 6.0 and newer can shut down, out-of-band, the connections behind a chardev (a socket
-character device), an NBD block node or a migration: a QEMU blocked on a dead peer then
-recovers. yank talks to QEMU's QMP monitor socket to list these "yank instances" and yank them.
+QEMU 6.0 and newer can shut down, on request, the network connections behind a chardev (a
+socket character device, e.g. a serial port or a vhost-user backend), an NBD block node (a disk
+served over the network) or a migration. A QEMU stuck waiting on a dead peer then recovers.
+QEMU calls each of these a "yank instance". yank asks QEMU for them and yanks them through the
+VM's QMP socket: the JSON control socket QEMU opens when started with
+  -qmp unix:/run/vm1.qmp,server=on,wait=off
+Yanking runs "out-of-band", so it gets through even while QEMU's main loop is busy.
 
 Usage:
   yank list [--json]                       list the yank instances
@@ -51,14 +61,26 @@ Usage:
   yank completions bash|zsh|fish           print a shell completion script
   yank help [COMMAND]                      help for one command
 
+Selector form (no command word): yank every instance the patterns match, in one request.
+      --chardev P       chardevs whose id is P, or matches the glob P; repeatable
+      --block-node P    NBD block nodes whose node-name is P or matches P; repeatable
+      --migration       the running migration
+      --dry-run         print what would be yanked, yank nothing
+      --force           allow yanking the chardev of the monitor yank talks through
+                        (it cuts yank's own connection; globs never match it)
+      --json            print the yanked instances as JSON instead of text
+A pattern that matches nothing is an error (exit 3), and then nothing is yanked.
+
 ${COMMON}
   -V, --version         print the version
 
 Examples:
-  yank list --socket /run/vm1.qmp
-  yank chardev charnet0 --socket /run/vm1.qmp
-  YANK_SOCKET=/run/vm1.qmp yank --block-node 'nbd*' --dry-run
-  yank list --socket '/run/qemu/*.qmp' --json
+  $ yank list --socket /run/vm1.qmp
+  $ yank chardev charnet0 --socket /run/vm1.qmp
+  $ YANK_SOCKET=/run/vm1.qmp yank --block-node 'nbd*' --dry-run
+  $ yank --chardev 'charnet*' --migration --socket /run/vm1.qmp
+  $ yank list --socket '/run/qemu/*.qmp' --json
+Run "yank help COMMAND" for each command's options and what it prints.
 
 ${EXIT_CODES}
 `,
@@ -74,15 +96,21 @@ Options:
       --json            print JSON instead of a table
 ${COMMON}
 
+compat_monitor0 is the chardev of the QMP socket itself; yanking it ends the monitor
+connection (see "yank help chardev").
+
+${EXAMPLE_VM}
+
 Examples:
-  yank list --socket /run/vm1.qmp
+  $ yank list --socket /run/vm1.qmp
   TYPE        NAME
   chardev     compat_monitor0
   chardev     charnet0
+  chardev     charnet1
   block-node  nbd0
 
-  yank list --socket /run/vm1.qmp --json
-  [{"type":"chardev","id":"compat_monitor0"},{"type":"chardev","id":"charnet0"},{"node-name":"nbd0","type":"block-node"}]
+  $ yank list --socket /run/vm1.qmp --json
+  [{"type":"chardev","id":"compat_monitor0"},{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"},{"node-name":"nbd0","type":"block-node"}]
 
 ${EXIT_CODES}
 `,
@@ -99,13 +127,18 @@ Options:
       --json            print the yanked instances as JSON
 ${COMMON}
 
+${EXAMPLE_VM}
+
 Examples:
-  yank chardev charnet0 --socket /run/vm1.qmp
+  $ yank chardev charnet0 --socket /run/vm1.qmp
   yanked chardev charnet0
 
-  yank chardev 'charnet*' --socket /run/vm1.qmp --dry-run
+  $ yank chardev 'charnet*' --socket /run/vm1.qmp --dry-run
   would yank chardev charnet0
   would yank chardev charnet1
+
+  $ yank chardev '*' --socket /run/vm1.qmp --json
+  [{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"}]
 
 ${EXIT_CODES}
 `,
@@ -123,8 +156,13 @@ Options:
       --json            print the yanked instances as JSON
 ${COMMON}
 
+${EXAMPLE_VM}
+
 Examples:
-  yank block-node nbd0 --socket /run/vm1.qmp
+  $ yank block-node nbd0 --socket /run/vm1.qmp --dry-run
+  would yank block-node nbd0
+
+  $ yank block-node nbd0 --socket /run/vm1.qmp
   yanked block-node nbd0
 
 ${EXIT_CODES}
@@ -141,8 +179,15 @@ Options:
       --json            print the yanked instance as JSON
 ${COMMON}
 
+The examples talk to a VM migrating to a peer that stopped reading.
+
 Examples:
-  yank migration --socket /run/vm1.qmp
+  $ yank list --socket /run/vm1.qmp
+  TYPE       NAME
+  chardev    compat_monitor0
+  migration  -
+
+  $ yank migration --socket /run/vm1.qmp
   yanked migration
 
 ${EXIT_CODES}
@@ -253,6 +298,29 @@ Examples:
 Ends with exit 0 on SIGTERM or SIGINT.
 
 ${EXIT_CODES}
+`,
+  completions: `yank completions: print a shell completion script.
+
+Usage: yank completions bash|zsh|fish
+
+The script completes commands and options, and the names of the chardevs and NBD block nodes
+of a running VM after "yank chardev", "yank block-node", --chardev and --block-node. For those
+it runs "yank completions --list-names chardev|block-node" with the --socket on the line being
+completed (or $YANK_SOCKET) and a 1 second timeout, so a hung VM never hangs your shell.
+
+Install:
+  bash  $ yank completions bash > ~/.local/share/bash-completion/completions/yank
+        or add to ~/.bashrc:  source <(yank completions bash)
+  zsh   $ yank completions zsh > "\${fpath[1]}/_yank"      (then start a new shell)
+        or add to ~/.zshrc after compinit:  source <(yank completions zsh)
+  fish  $ yank completions fish > ~/.config/fish/completions/yank.fish
+
+Options:
+  -s, --socket PATH     with --list-names: the QMP socket to ask (default: $YANK_SOCKET)
+  -t, --timeout SECONDS with --list-names: how long to wait for QEMU
+  -h, --help            show help
+
+Exit codes: 0 success, 2 unknown shell; with --list-names as for "yank list".
 `,
 };
 

@@ -2,6 +2,8 @@
  * The world a command runs in: output streams, environment, clock. Tests pass their own.
  */
 
+import { paint } from "../render/colour.ts";
+
 /** What a command may touch outside itself. */
 export interface CliIo {
   /** Writes data to stdout. */
@@ -66,4 +68,14 @@ export function useColour(io: CliIo, stream: "stdout" | "stderr"): boolean {
   const terminal = stream === "stdout" ? io.stdoutIsTerminal : io.stderrIsTerminal;
   const noColour = io.env("NO_COLOR");
   return terminal && (noColour === undefined || noColour === "");
+}
+
+/** Writes a failure as one line on stderr, `yank: MESSAGE`, the prefix red on a colour terminal. */
+export function reportFailure(io: CliIo, message: string): void {
+  io.stderr(`${paint("yank:", "red", useColour(io, "stderr"))} ${message}\n`);
+}
+
+/** Writes a warning as one line on stderr, `yank: warning: MESSAGE`. */
+export function reportWarning(io: CliIo, message: string): void {
+  io.stderr(`yank: ${paint("warning:", "yellow", useColour(io, "stderr"))} ${message}\n`);
 }

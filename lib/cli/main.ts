@@ -5,7 +5,8 @@
 import { type CliArgs, type CommandName, guessCommand, parseCliArgs } from "./args.ts";
 import { exitCodeFor, messageFor } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
-import { type CliIo, denoIo } from "./io.ts";
+import { type CliIo, denoIo, reportFailure } from "./io.ts";
+import { completionsCommand } from "./commands/completions.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
 import { checkCommand } from "./commands/check.ts";
@@ -28,7 +29,7 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
     }
     return await run(parsed, io);
   } catch (error) {
-    io.stderr(`yank: ${messageFor(error)}\n`);
+    reportFailure(io, messageFor(error));
     return exitCodeFor(error, command);
   }
 }
@@ -46,6 +47,8 @@ function run(args: CliArgs, io: CliIo): Promise<number> {
       return checkCommand(args, io);
     case "watch":
       return watchCommand(args, io);
+    case "completions":
+      return completionsCommand(args, io);
     default:
       throw new Error(`"yank ${args.command}" is not implemented yet`);
   }

@@ -5,9 +5,9 @@
 
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
 import type { CliArgs } from "./args.ts";
-import type { CliIo } from "./io.ts";
+import { type CliIo, reportFailure, reportWarning } from "./io.ts";
+import { jsonPrintable, printable } from "../render/printable.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
-import { printable } from "../render/printable.ts";
 import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "./sockets.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
@@ -16,11 +16,17 @@ const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   drop: "<- (dropped)",
 };
 
-/** A trace sink that writes `TIME SOCKET -> {...}` lines on stderr. */
-export function traceTo(io: CliIo, socket: string) {
-  return (direction: QmpTraceDirection, text: string) => {
+/**
+ * A trace sink that writes one line per QMP message on stderr: `TIME SOCKET -> {...}` for sent,
+ * `<-` for received and `<- (dropped)` for replies that were not ours (stale or id-less).
+ * The JSON is kept valid, but characters that could drive the terminal (C1 controls, bidi
+ * overrides, which JSON.stringify leaves alone) are written as \u escapes.
+ */
+export function traceTo(io: CliIo, socket: string): (d: QmpTraceDirection, text: string) => void {
+  const where = printable(socket);
+  return (direction, text) => {
     const time = new Date(io.now()).toISOString();
-    io.stderr(`${time} ${printable(socket)} ${TRACE_ARROWS[direction]} ${printable(text)}\n`);
+    io.stderr(`${time} ${where} ${TRACE_ARROWS[direction]} ${jsonPrintable(text)}\n`);
   };
 }
 
@@ -38,10 +44,11 @@ export async function openMonitor(
     ...(args.trace ? { trace: traceTo(io, socket) } : {}),
   });
   if (!client.oob) {
-    io.stderr(
-      `yank: warning: ${
-        printable(JSON.stringify(socket))
-      } does not offer out-of-band execution (oob), so yank uses in-band commands, which cannot get through a hung main loop\n`,
+    reportWarning(
+      io,
+      `${
+        JSON.stringify(socket)
+      } does not offer out-of-band execution (oob), so yank uses in-band commands, which cannot get through a hung main loop`,
     );
   }
   return client;
@@ -82,7 +89,7 @@ export async function visitSockets<R>(
   let exitCode: number = ExitCode.ok;
   for (const outcome of outcomes) {
     if (!("error" in outcome)) continue;
-    io.stderr(`yank: ${messageFor(outcome.error)}\n`);
+    reportFailure(io, messageFor(outcome.error));
     exitCode = Math.max(exitCode, exitCodeFor(outcome.error));
   }
   return { outcomes, multi: plan.multi, exitCode };

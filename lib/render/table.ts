@@ -4,6 +4,7 @@
  * pay for it at start-up.
  */
 
+import { paint } from "./colour.ts";
 import { printable } from "./printable.ts";
 
 /** Options of `renderTable`. */
@@ -20,7 +21,7 @@ export async function renderTable(
 ): Promise<string> {
   const { default: Table } = await import("cli-table3");
   const table = new Table({
-    head: head.map((h) => options.bold ? `\x1b[1m${h}\x1b[22m` : h),
+    head: head.map((h) => paint(h, "bold", options.bold ?? false)),
     chars: {
       "top": "",
       "top-mid": "",

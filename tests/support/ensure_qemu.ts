@@ -1,10 +1,11 @@
 /**
  * Makes sure QEMU is installed before the tests or the demo run: when it is missing and we are
  * root on Debian, installs it with apt-get; otherwise says how, and fails. Tests never skip.
+ * zsh and fish come along (a few MB): the completion tests run their scripts in them.
  */
 
-const PROGRAMS = ["qemu-system-x86_64", "qemu-img", "qemu-nbd"];
-const PACKAGES = ["qemu-system-x86", "qemu-utils"];
+const PROGRAMS = ["qemu-system-x86_64", "qemu-img", "qemu-nbd", "zsh", "fish"];
+const PACKAGES = ["qemu-system-x86", "qemu-utils", "zsh", "fish"];
 
 function onPath(program: string): boolean {
   return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {

@@ -4,7 +4,8 @@
  */
 
 import type { CliArgs } from "../args.ts";
-import type { CliIo } from "../io.ts";
+import { type CliIo, reportFailure, useColour } from "../io.ts";
+import { paint } from "../../render/colour.ts";
 import { visitSockets } from "../monitor.ts";
 import { InstanceNotFoundError, yankSelected } from "../../yank/yank.ts";
 import { exitCodeFor, messageFor } from "../exit_codes.ts";
@@ -30,7 +31,7 @@ export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
         outcome.value.vanished,
         " any more (it vanished before the yank; the rest was yanked)",
       );
-      io.stderr(`yank: ${messageFor(error)}\n`);
+      reportFailure(io, messageFor(error));
       code = Math.max(code, exitCodeFor(error));
     }
   }
@@ -40,7 +41,7 @@ export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
     io.stdout(`${renderJson(items)}\n`);
     return code;
   }
-  const verb = args.dryRun ? "would yank" : "yanked";
+  const verb = args.dryRun ? "would yank" : paint("yanked", "green", useColour(io, "stdout"));
   for (const { socket, instance } of done) {
     const name = instance.type === "migration" ? "" : ` ${printable(instanceName(instance))}`;
     const where = multi ? `${printable(socket)}: ` : "";

@@ -1,0 +1,134 @@
+/**
+ * The examples in `yank COMMAND --help` are real: each `$ yank ...` line is run against a real
+ * QEMU set up as the help describes, and must print exactly the output shown under it.
+ */
+
+import assert from "node:assert/strict";
+import { runCli } from "./support/cli.ts";
+import { eventually, migrationStatus, type Qemu, QemuLab } from "./support/qemu_lab.ts";
+import { QmpClient } from "../lib/qmp/client.ts";
+import { helpText } from "../lib/cli/help.ts";
+import { type CommandName, parseCliArgs } from "../lib/cli/args.ts";
+
+/** The socket the help's examples name; replaced by the lab's. */
+const EXAMPLE_SOCKET = "/run/vm1.qmp";
+
+interface Example {
+  env: Record<string, string>;
+  args: string[];
+  /** What the help shows under the command ("" when it shows nothing). */
+  output: string;
+}
+
+/** Splits a shell command line with '...' quoting and leading NAME=value assignments. */
+function shellWords(line: string): { env: Record<string, string>; args: string[] } {
+  const words = [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+  const env: Record<string, string> = {};
+  while (words.length > 0 && /^[A-Z_]+=/.test(words[0]!)) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name!] = value.join("=");
+  }
+  assert.equal(words.shift(), "yank", `an example runs yank: ${line}`);
+  return { env, args: words };
+}
+
+/** The `$ ` examples of a help topic, each with the output lines under it. */
+function examples(topic: CommandName): Example[] {
+  const text = helpText(topic);
+  const section = text.split("\nExamples:\n")[1];
+  assert.ok(section, `"yank help ${topic}" has examples`);
+  const found: Example[] = [];
+  for (const line of section.split("\n")) {
+    if (!line.startsWith("  ")) {
+      if (line === "") continue;
+      break;
+    }
+    const body = line.slice(2);
+    if (body.startsWith("$ ")) {
+      found.push({ ...shellWords(body.slice(2)), output: "" });
+    } else {
+      assert.ok(found.length > 0, `output before any command in "yank help ${topic}"`);
+      found.at(-1)!.output += `${body}\n`;
+    }
+  }
+  return found;
+}
+
+/** The VM of the help's examples: charnet0 and charnet1 on TCP peers, nbd0 on qemu-nbd. */
+async function exampleVm(lab: QemuLab): Promise<Qemu> {
+  const [peer0, peer1] = [lab.tcpPeer(), lab.tcpPeer()];
+  const nbd = await lab.startNbd();
+  const qemu = await lab.startQemu({
+    args: [
+      "-chardev",
+      `socket,id=charnet0,host=127.0.0.1,port=${peer0.port}`,
+      "-chardev",
+      `socket,id=charnet1,host=127.0.0.1,port=${peer1.port}`,
+      "-blockdev",
+      `driver=nbd,node-name=nbd0,server.type=unix,server.path=${nbd.socket}`,
+    ],
+  });
+  await Promise.all([peer0.accepted, peer1.accepted]);
+  return qemu;
+}
+
+async function runExamples(t: Deno.TestContext, topic: CommandName, qemu: Qemu): Promise<void> {
+  const list = examples(topic);
+  assert.ok(list.length > 0);
+  for (const example of list) {
+    const shown = [...Object.entries(example.env).map(([k, v]) => `${k}=${v}`), ...example.args];
+    await t.step(`yank ${shown.join(" ")}`, async () => {
+      const swap = (s: string) => s.replaceAll(EXAMPLE_SOCKET, qemu.socket);
+      const env = Object.fromEntries(Object.entries(example.env).map(([k, v]) => [k, swap(v)]));
+      const run = await runCli(example.args.map(swap), { env });
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      assert.equal(run.stdout, example.output);
+    });
+  }
+}
+
+for (const topic of ["list", "chardev", "block-node"] as const) {
+  Deno.test(`the examples in "yank ${topic} --help" print what they show`, async (t) => {
+    await using lab = await QemuLab.create();
+    await runExamples(t, topic, await exampleVm(lab));
+  });
+}
+
+Deno.test(`the examples in "yank migration --help" print what they show`, async (t) => {
+  await using lab = await QemuLab.create();
+  // As in the help: one QMP socket, and a migration to a peer that accepts and never reads.
+  const peer = lab.tcpPeer({ read: false });
+  const qemu = await lab.startQemu({ args: ["-m", "8G"] });
+  const setup = await QmpClient.connect(qemu.socket, { timeoutMs: 10_000 });
+  try {
+    await setup.execute("migrate", { uri: `tcp:127.0.0.1:${peer.port}` });
+    await peer.accepted;
+    assert.ok(await eventually(async () => (await migrationStatus(setup)) === "active", 3000));
+  } finally {
+    setup.close(); // frees the only QMP socket for the examples
+  }
+  await runExamples(t, "migration", qemu);
+});
+
+Deno.test("every example in the overview and in completions is a valid command line", () => {
+  for (const [topic, count] of [["yank", 5], ["completions", 3]] as const) {
+    let checked = 0;
+    for (const line of helpText(topic).split("\n")) {
+      const command = /^\s+(?:\w+\s+)?\$ (.*?)(?:\s{2,}\(.*)?$/.exec(line)?.[1];
+      if (command === undefined) continue;
+      const { env, args } = shellWords(command.replace(/\s*>.*$/, ""));
+      assert.doesNotThrow(() => parseCliArgs(args, (name) => env[name]), command);
+      checked++;
+    }
+    assert.equal(checked, count, `examples found in "yank help ${topic}"`);
+  }
+});
+
+Deno.test("the overview explains each selector-form option", () => {
+  const overview = helpText("yank");
+  for (const option of ["--chardev", "--block-node", "--migration", "--dry-run", "--force"]) {
+    assert.match(overview, new RegExp(`^ +${option} .*\\w`, "m"), option);
+  }
+  assert.match(overview, /^ +--json +\w/m);
+});
