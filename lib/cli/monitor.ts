@@ -6,7 +6,8 @@
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
 import type { CliArgs } from "./args.ts";
 import { type CliIo, reportFailure, reportWarning } from "./io.ts";
-import { jsonPrintable, printable } from "../render/printable.ts";
+import { printable } from "../render/printable.ts";
+import { jsonPrintable } from "../render/json.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
 import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "./sockets.ts";
 

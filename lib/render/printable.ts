@@ -8,14 +8,6 @@
 // deno-lint-ignore no-control-regex -- matching control characters is the point.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu;
 
-/**
- * Makes JSON text safe for a terminal and still valid JSON: the characters `printable` escapes
- * can only occur inside strings there, so they become `\u` escapes.
- */
-export function jsonPrintable(json: string): string {
-  return json.replace(UNSAFE, (char) => `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`);
-}
-
 /** Replaces control characters with visible escapes such as `\x1b`. */
 export function printable(text: string): string {
   return text.replace(UNSAFE, (char) => {
