@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "./support/cli.ts";
 import { hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
-import { startMiniQmp } from "./support/mini_qmp.ts";
+import { startFakeQmp } from "./support/fake_qmp.ts";
 
 const OK_LINE =
   /^YANK OK - main loop answered in \d+(\.\d)? ms, 1 yank instance \| latency=[\d.]+s instances=1\n$/;
@@ -107,21 +107,15 @@ Deno.test("check says CRITICAL within --timeout + 1 s when the main loop is hung
 });
 
 Deno.test("check says CRITICAL when the connection is lost mid-probe", async () => {
-  const dir = await Deno.makeTempDir();
-  const fake = startMiniQmp(`${dir}/lost.qmp`, {
-    answer: (command) => command === "query-status" ? "close" : undefined,
+  await using fake = await startFakeQmp({
+    reply: (command) => command.name === "query-status" ? { close: true } : undefined,
   });
-  try {
-    const run = await runCli(["check", "--socket", fake.path]);
-    assert.equal(run.code, 2);
-    assert.equal(
-      run.stdout,
-      `YANK CRITICAL - Connection to "${fake.path}" was lost while waiting for the reply to query-status | latency=U instances=U\n`,
-    );
-  } finally {
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const run = await runCli(["check", "--socket", fake.path]);
+  assert.equal(run.code, 2);
+  assert.equal(
+    run.stdout,
+    `YANK CRITICAL - Connection to "${fake.path}" was lost while waiting for the reply to query-status | latency=U instances=U\n`,
+  );
 });
 
 Deno.test("check says WARNING within --timeout + 1 s when another client holds the monitor", async () => {
@@ -139,16 +133,18 @@ Deno.test("check says WARNING within --timeout + 1 s when another client holds t
 });
 
 Deno.test("check says WARNING for a monitor without OOB and for a QEMU without yank", async (t) => {
-  const dir = await Deno.makeTempDir();
-  const noOob = startMiniQmp(`${dir}/no-oob.qmp`, { capabilities: [] });
-  const noYank = startMiniQmp(`${dir}/no-yank.qmp`, {
+  await using noOob = await startFakeQmp({
+    capabilities: [],
+    instances: [{ type: "chardev", id: "compat_monitor0" }],
+  });
+  await using noYank = await startFakeQmp({
     version: { major: 5, minor: 2, micro: 0 },
-    answer: (command) =>
-      command === "query-yank"
+    reply: (command) =>
+      command.name === "query-yank"
         ? { error: { class: "CommandNotFound", desc: "The command query-yank has not been found" } }
         : undefined,
   });
-  try {
+  {
     await t.step("no OOB: yank could not get through a hang", async () => {
       const run = await runCli(["check", "--socket", noOob.path]);
       assert.equal(run.code, 1);
@@ -157,11 +153,7 @@ Deno.test("check says WARNING for a monitor without OOB and for a QEMU without y
         run.stdout,
         /^YANK WARNING - main loop answered in [\d.]+ ms, 1 yank instance, but "[^"]+" does not offer out-of-band execution \(oob\), so yank cannot get through a hang \| latency=[\d.]+s instances=1\n$/,
       );
-      assert.deepEqual(noOob.received, [
-        "execute:qmp_capabilities",
-        "execute:query-status",
-        "execute:query-yank",
-      ]);
+      assert.deepEqual(noOob.commandNames, ["qmp_capabilities", "query-status", "query-yank"]);
     });
 
     await t.step("no yank: QEMU older than 6.0", async () => {
@@ -177,10 +169,6 @@ Deno.test("check says WARNING for a monitor without OOB and for a QEMU without y
       );
       assert.equal(report.remedy, "it needs QEMU 6.0 or newer; upgrade QEMU");
     });
-  } finally {
-    await noOob.close();
-    await noYank.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { runCli, spawnCli, type SpawnedCli } from "./support/cli.ts";
 import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
-import { startMiniQmp } from "./support/mini_qmp.ts";
+import { startFakeQmp } from "./support/fake_qmp.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { QmpCommandError } from "../lib/qmp/errors.ts";
 
@@ -212,16 +212,15 @@ Deno.test("watch reconnects when QEMU restarts on the same socket", async () => 
 });
 
 Deno.test("watch refuses a monitor without OOB with exit 6, and bad usage with exit 2", async (t) => {
-  const dir = await Deno.makeTempDir();
-  const fake = startMiniQmp(`${dir}/no-oob.qmp`, { capabilities: [] });
-  try {
+  await using fake = await startFakeQmp({ capabilities: [] });
+  {
     await t.step("no OOB: exit 6 with the reason", async () => {
       const run = await runCli(["watch", "--socket", fake.path, "--block-node", "nbd0"]);
       assert.equal(run.code, 6);
       assert.equal(run.stdout, "");
       assert.match(
         run.stderr,
-        /^yank: "[^"]+no-oob\.qmp" does not offer out-of-band execution \(oob\), so yank watch could not yank through a hang \(.+\)\n$/,
+        /^yank: "[^"]+qmp\.sock" does not offer out-of-band execution \(oob\), so yank watch could not yank through a hang \(.+\)\n$/,
       );
     });
 
@@ -230,8 +229,5 @@ Deno.test("watch refuses a monitor without OOB with exit 6, and bad usage with e
       assert.equal(run.code, 2);
       assert.match(run.stderr, /^yank: "yank watch" watches exactly one monitor socket/);
     });
-  } finally {
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

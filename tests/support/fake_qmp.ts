@@ -310,6 +310,8 @@ export class FakeQmpServer implements AsyncDisposable {
         return { return: this.instances };
       case "query-chardev":
         return { return: this.options.chardevs ?? [] };
+      case "query-status":
+        return { return: { status: "running", singlestep: false, running: true } };
       case "yank": {
         const wanted = (command.args?.instances ?? []) as Record<string, unknown>[];
         const known = (i: Record<string, unknown>) =>
