@@ -55,7 +55,10 @@ async function main(): Promise<void> {
   console.log(
     "QEMU talks to its operators over QMP, a JSON protocol on a unix socket (the monitor).",
   );
-  console.log("It has three: $LAB/vm1.qmp for us, one for the watchdog, one to play the guest.");
+  console.log(
+    `It has three: ${qemu.socket.replace(lab.dir, "$LAB")} for us, one for the watchdog, ` +
+      "one to play the guest.",
+  );
 
   say("2. List what can be yanked: the monitors' own sockets and the NBD disk connection.");
   await yank(lab, ["list", "--socket", qemu.socket]);
