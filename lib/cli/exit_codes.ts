@@ -14,8 +14,8 @@ import { GlobSyntaxError } from "../yank/match.ts";
 import { printable } from "../render/printable.ts";
 import { STATE_EXIT_CODES } from "../health/state.ts";
 import { TextfileError } from "../health/textfile.ts";
-import { OobNotOfferedError } from "../watch/watchdog.ts";
-import { ProxyListenError } from "../proxy/server.ts";
+import { OobNotOfferedError } from "../watch/errors.ts";
+import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./args.ts";
 import {
   InstanceNotFoundError,

@@ -6,11 +6,8 @@ import { type CliArgs, type CommandName, guessCommand, parseCliArgs } from "./ar
 import { exitCodeFor, messageFor } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
 import { type CliIo, denoIo, reportFailure } from "./io.ts";
-import { completionsCommand } from "./commands/completions.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
-import { checkCommand } from "./commands/check.ts";
-import { watchCommand } from "./commands/watch.ts";
 
 /** Runs the CLI with `args` and returns the exit code; never calls Deno.exit. */
 export async function main(args: readonly string[], io: CliIo = denoIo()): Promise<number> {
@@ -34,22 +31,26 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
   }
 }
 
-function run(args: CliArgs, io: CliIo): Promise<number> {
+/**
+ * Dispatches to the command. `list` and the yank forms are loaded with the program; the other
+ * commands only when used, so that the paths scripts run most start fastest.
+ */
+async function run(args: CliArgs, io: CliIo): Promise<number> {
   switch (args.command) {
     case "list":
-      return listCommand(args, io);
+      return await listCommand(args, io);
     case "yank":
     case "chardev":
     case "block-node":
     case "migration":
-      return yankCommand(args, io);
+      return await yankCommand(args, io);
     case "check":
-      return checkCommand(args, io);
+      return await (await import("./commands/check.ts")).checkCommand(args, io);
     case "watch":
-      return watchCommand(args, io);
+      return await (await import("./commands/watch.ts")).watchCommand(args, io);
     case "completions":
-      return completionsCommand(args, io);
+      return await (await import("./commands/completions.ts")).completionsCommand(args, io);
     default:
-      throw new Error(`"yank ${args.command}" is not implemented yet`);
+      throw new Error(`"yank ${args.command}" has no implementation`);
   }
 }

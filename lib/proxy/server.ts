@@ -8,11 +8,7 @@ import { JsonStreamError, JsonStreamParser } from "../qmp/json_stream.ts";
 import { QmpCommandError } from "../qmp/errors.ts";
 import type { YankUpstream } from "../watch/watchdog.ts";
 import { decideRequest, type ProxySession, withId } from "./rules.ts";
-
-/** The proxy socket could not be created; the message says why and what to do. */
-export class ProxyListenError extends Error {
-  override name = "ProxyListenError";
-}
+import { ProxyListenError } from "./errors.ts";
 
 /** Requests are small: a yank of many instances fits in far less. */
 const MAX_REQUEST_BYTES = 64 * 1024;

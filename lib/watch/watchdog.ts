@@ -10,32 +10,21 @@ import {
   QmpClient,
   type QmpTraceDirection,
 } from "../qmp/client.ts";
-import { QmpCommandError, QmpConnectError, QmpError, QmpTimeoutError } from "../qmp/errors.ts";
+import { QmpConnectError, QmpError, QmpTimeoutError } from "../qmp/errors.ts";
+import { OobNotOfferedError } from "./errors.ts";
 import {
   findMonitorChardev,
   queryYank,
-  yankInstances,
+  yankRetryingOnce,
   YankUnsupportedError,
 } from "../yank/yank.ts";
-import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
+import { describeInstances, type YankInstance } from "../yank/instances.ts";
 import { hasSelectors, type YankSelectors } from "../yank/match.ts";
 import { planRecovery } from "./recovery.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
 import { formatSeconds } from "../qmp/errors.ts";
-
-/** The monitor offers no out-of-band execution, so a hang could never be yanked through it. */
-export class OobNotOfferedError extends QmpError {
-  override name = "OobNotOfferedError";
-  constructor(readonly socket: string) {
-    super(
-      `${
-        JSON.stringify(socket)
-      } does not offer out-of-band execution (oob), so yank watch could not yank through a hang (watch a unix socket monitor of QEMU 4.0 or newer; Proxmox's QEMU disables oob)`,
-    );
-  }
-}
 
 /** Options of a Watchdog. */
 export interface WatchdogOptions {
@@ -326,7 +315,7 @@ export class Watchdog implements YankUpstream {
       }
       this.#log("yanking", `yanking ${describeInstances(step.instances)}`);
       try {
-        yanked.push(...await this.#yankStep(client, step.instances));
+        yanked.push(...(await yankRetryingOnce(client, step.instances)).yanked);
       } catch (error) {
         this.#log(
           "hung",
@@ -354,20 +343,6 @@ export class Watchdog implements YankUpstream {
       }; waiting for it`,
     );
     return await this.#awaitRecovery(client, probe, yanked);
-  }
-
-  /** Yanks one step's instances; when one vanished meanwhile, yanks the rest once more. */
-  async #yankStep(client: QmpClient, instances: YankInstance[]): Promise<YankInstance[]> {
-    try {
-      await yankInstances(client, instances);
-      return instances;
-    } catch (error) {
-      if (!(error instanceof QmpCommandError && error.errorClass === "DeviceNotFound")) throw error;
-    }
-    const current = await queryYank(client);
-    const present = instances.filter((i) => current.some((c) => sameInstance(i, c)));
-    if (present.length > 0) await yankInstances(client, present);
-    return present;
   }
 
   /** Waits for the hung probe; logs the recovery. False if the connection ended first. */

@@ -189,20 +189,32 @@ export async function yankSelected(
   checkEverySelectorMatched(client.socket, match);
   if (options.dryRun) return { yanked: match.instances, vanished: [], match };
 
+  const { yanked, vanished } = await yankRetryingOnce(client, match.instances, monitorChardev);
+  return { yanked, vanished, match };
+}
+
+/**
+ * Yanks `instances` in one command. QEMU's "Instance not found" does not say which is missing,
+ * so on that error it lists the instances again and retries once with those still present.
+ * Returns what was yanked and what had vanished; throws InstanceNotFoundError if all vanished.
+ * `monitorChardev` is the chardev carrying this connection, whose yank ends it without a reply.
+ */
+export async function yankRetryingOnce(
+  client: QmpClient,
+  instances: readonly YankInstance[],
+  monitorChardev?: string,
+): Promise<{ yanked: YankInstance[]; vanished: YankInstance[] }> {
   const cutsOwnConnection = (list: readonly YankInstance[]) =>
     list.some((i) => i.type === "chardev" && i.id === monitorChardev);
   try {
-    await yankInstances(client, match.instances, {
-      cutsOwnConnection: cutsOwnConnection(match.instances),
-    });
-    return { yanked: match.instances, vanished: [], match };
+    await yankInstances(client, instances, { cutsOwnConnection: cutsOwnConnection(instances) });
+    return { yanked: [...instances], vanished: [] };
   } catch (error) {
     if (!isDeviceNotFound(error)) throw error;
   }
-  // QEMU's "Instance not found" does not say which: compare with a fresh query, retry once.
   const current = await queryYank(client);
-  const present = match.instances.filter((i) => current.some((c) => sameInstance(i, c)));
-  const vanished = match.instances.filter((i) => !present.includes(i));
+  const present = instances.filter((i) => current.some((c) => sameInstance(i, c)));
+  const vanished = instances.filter((i) => !present.includes(i));
   if (present.length === 0) {
     throw new InstanceNotFoundError(client.socket, vanished, " any more (it vanished)");
   }
@@ -214,7 +226,7 @@ export async function yankSelected(
     }
     throw error;
   }
-  return { yanked: present, vanished, match };
+  return { yanked: present, vanished };
 }
 
 function isDeviceNotFound(error: unknown): boolean {
