@@ -194,6 +194,38 @@ Deno.test("yank --chardev 'charnet*' across three QEMUs: every peer sees EOF", a
   );
 });
 
+Deno.test("across many VMs a selector need only match on some; matching nowhere exits 3", async (t) => {
+  await using lab = await QemuLab.create();
+  const { qemu: withPeer, peer } = await chardevConnectedToPeer(lab);
+  const plain = await lab.startQemu();
+  const sockets = ["--socket", withPeer.socket, "--socket", plain.socket];
+
+  await t.step("charnet0 exists on one VM only: yanked there, the other left alone", async () => {
+    let eof = false;
+    peer.closed.then(() => eof = true);
+    const run = await runCli(["--chardev", "charnet*", ...sockets]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout, `${withPeer.socket}: yanked chardev charnet0\n`);
+    assert.ok(await eventually(() => eof, 3000), "the peer saw EOF");
+  });
+
+  await t.step("a selector that matches on no VM is exit 3, named once", async () => {
+    const run = await runCli([
+      "--chardev",
+      "charnet*",
+      "--block-node",
+      "nbd*",
+      "--dry-run",
+      ...sockets,
+    ]);
+    assert.equal(run.code, 3);
+    assert.equal(run.stdout, `${withPeer.socket}: would yank chardev charnet0\n`);
+    assert.equal(stderrLines(run.stderr).length, 1, run.stderr);
+    assert.match(run.stderr, /block-node "nbd\*" on any of the 2 sockets that answered/);
+  });
+});
+
 Deno.test("busy sockets among healthy ones: exit 5, the healthy ones' data printed, within one --timeout", async () => {
   await using lab = await QemuLab.create();
   const healthy = (await threeQemus(lab)).map((qemu) => qemu.socket);

@@ -26,7 +26,12 @@ export function planSockets(given: readonly string[]): SocketPlan {
     if (found.length === 0) unmatched.push(pattern);
     for (const socket of found) if (!sockets.includes(socket)) sockets.push(socket);
   }
-  return { sockets, unmatched, multi: given.length > 1 || given.some(isGlob) };
+  return { sockets, unmatched, multi: isMultiSocket(given) };
+}
+
+/** Whether output must name sockets: several were given, or a glob that may match several. */
+export function isMultiSocket(given: readonly string[]): boolean {
+  return given.length > 1 || given.some(isGlob);
 }
 
 /** The error for a socket glob that matched nothing. */

@@ -14,7 +14,13 @@ import {
   sameInstance,
   type YankInstance,
 } from "./instances.ts";
-import { type InstanceMatch, isGlob, matchInstances, type YankSelectors } from "./match.ts";
+import {
+  type InstanceMatch,
+  isGlob,
+  matchInstances,
+  type SelectorMatch,
+  type YankSelectors,
+} from "./match.ts";
 
 /** This QEMU has no yank (older than 6.0, or a build without it). */
 export class YankUnsupportedError extends QmpError {
@@ -161,6 +167,11 @@ export interface YankSelectedOptions {
   force?: boolean;
   /** Only plan: query and match, but do not yank. */
   dryRun?: boolean;
+  /**
+   * Fail when a selector matches nothing here (the default). Across many VMs a selector need
+   * only match somewhere; the caller then checks that, and a VM with no match is left alone.
+   */
+  requireEveryMatch?: boolean;
 }
 
 /**
@@ -186,8 +197,10 @@ export async function yankSelected(
   if (match.refusedMonitor) {
     throw new MonitorChardevRefusedError(client.socket, monitorChardev!);
   }
-  checkEverySelectorMatched(client.socket, match);
-  if (options.dryRun) return { yanked: match.instances, vanished: [], match };
+  if (options.requireEveryMatch ?? true) checkEverySelectorMatched(client.socket, match);
+  if (options.dryRun || match.instances.length === 0) {
+    return { yanked: match.instances, vanished: [], match };
+  }
 
   const { yanked, vanished } = await yankRetryingOnce(client, match.instances, monitorChardev);
   return { yanked, vanished, match };
@@ -235,7 +248,14 @@ function isDeviceNotFound(error: unknown): boolean {
 
 function checkEverySelectorMatched(socket: string, match: InstanceMatch): void {
   const empty = match.selectors.filter((s) => s.matched.length === 0);
-  if (empty.length === 0) return;
+  if (empty.length > 0) throw nothingMatched(empty, `on ${JSON.stringify(socket)}`);
+}
+
+/** The error for selectors that matched nothing `where` ("on "/run/vm1.qmp""). */
+export function nothingMatched(
+  empty: readonly SelectorMatch[],
+  where: string,
+): NothingMatchedError {
   const names = empty.map((s) => {
     if (s.type === "migration") return "migration (none is running)";
     const what = `${s.type} ${JSON.stringify(s.pattern)}`;
@@ -243,9 +263,7 @@ function checkEverySelectorMatched(socket: string, match: InstanceMatch): void {
   });
   const onlyExact = empty.every((s) => s.type !== "migration" && !isGlob(s.pattern));
   const lead = onlyExact ? "No yank instance" : "Nothing matches";
-  throw new NothingMatchedError(
-    `${lead} ${names.join(", ")} on ${
-      JSON.stringify(socket)
-    } (run "yank list" to see the instances)`,
+  return new NothingMatchedError(
+    `${lead} ${names.join(", ")} ${where} (run "yank list" to see the instances)`,
   );
 }

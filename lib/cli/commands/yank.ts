@@ -7,7 +7,8 @@ import type { CliArgs } from "../args.ts";
 import { type CliIo, reportFailure, useColour } from "../io.ts";
 import { paint } from "../../render/colour.ts";
 import { visitSockets } from "../monitor.ts";
-import { InstanceNotFoundError, yankSelected } from "../../yank/yank.ts";
+import { InstanceNotFoundError, nothingMatched, yankSelected } from "../../yank/yank.ts";
+import { isMultiSocket } from "../sockets.ts";
 import { exitCodeFor, messageFor } from "../exit_codes.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import { printable } from "../../render/printable.ts";
@@ -15,12 +16,34 @@ import { renderJson } from "../../render/json.ts";
 
 /** Runs a yank command; returns the exit code. */
 export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
+  // Across many VMs a selector need only match on some of them (checked below).
+  const requireEveryMatch = !isMultiSocket(args.sockets);
   const { outcomes, multi, exitCode } = await visitSockets(
     args,
     io,
-    (client) => yankSelected(client, args.selectors, { force: args.force, dryRun: args.dryRun }),
+    (client) =>
+      yankSelected(client, args.selectors, {
+        force: args.force,
+        dryRun: args.dryRun,
+        requireEveryMatch,
+      }),
   );
   let code = exitCode;
+  const answered = outcomes.flatMap((outcome) => "value" in outcome ? [outcome.value] : []);
+  if (!requireEveryMatch && answered.length > 0) {
+    const first = answered[0]!.match.selectors;
+    const nowhere = first.filter((_, i) =>
+      answered.every((value) => value.match.selectors[i]!.matched.length === 0)
+    );
+    if (nowhere.length > 0) {
+      const error = nothingMatched(
+        nowhere,
+        `on any of the ${answered.length} sockets that answered`,
+      );
+      reportFailure(io, messageFor(error));
+      code = Math.max(code, exitCodeFor(error));
+    }
+  }
   const done: { socket: string; instance: YankInstance }[] = [];
   for (const outcome of outcomes) {
     if (!("value" in outcome)) continue;
