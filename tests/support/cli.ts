@@ -31,12 +31,15 @@ export interface RunCliOptions {
   onSpawn?: (child: Deno.ChildProcess) => void;
 }
 
-/** Spawns `deno run <compile flags> main.ts ARGS` and collects its output. */
-export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
-  const env = { ...Deno.env.toObject(), ...options.env };
-  if (!options.env?.YANK_SOCKET) delete env.YANK_SOCKET;
-  if (!options.env?.NO_COLOR) delete env.NO_COLOR;
-  const command = new Deno.Command(Deno.execPath(), {
+/**
+ * `deno run <compile flags> main.ts ARGS` with piped output, in this process's environment less
+ * YANK_SOCKET and NO_COLOR (a test sets those explicitly), plus `env`.
+ */
+function cliCommand(args: string[], env: Record<string, string> = {}): Deno.Command {
+  const inherited = Deno.env.toObject();
+  delete inherited.YANK_SOCKET;
+  delete inherited.NO_COLOR;
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
@@ -44,14 +47,18 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
       new URL("main.ts", ROOT).pathname,
       ...args,
     ],
-    env,
+    env: { ...inherited, ...env },
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/** Spawns `deno run <compile flags> main.ts ARGS` and collects its output. */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
   const started = performance.now();
-  const child = command.spawn();
+  const child = cliCommand(args, options.env).spawn();
   options.onSpawn?.(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
   try {
@@ -81,23 +88,7 @@ export interface SpawnedCli {
 
 /** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running. */
 export function spawnCli(args: string[]): SpawnedCli {
-  const env = Deno.env.toObject();
-  delete env.YANK_SOCKET;
-  delete env.NO_COLOR;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...compilePermissionFlags(),
-      new URL("main.ts", ROOT).pathname,
-      ...args,
-    ],
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = cliCommand(args).spawn();
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const stdout = new Response(child.stdout).text();
