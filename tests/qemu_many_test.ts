@@ -247,3 +247,49 @@ Deno.test("busy sockets among healthy ones: exit 5, the healthy ones' data print
   // One deadline for the whole run: three busy sockets cost one --timeout, not three.
   assert.ok(run.elapsedMs >= 2000 && run.elapsedMs < 4000, `took ${run.elapsedMs} ms`);
 });
+
+Deno.test("sockets never reached within --timeout are 'not tried', not misjudged as busy or hung", async (t) => {
+  await using lab = await QemuLab.create();
+  // 70 monitors that accept and never greet, then one healthy QEMU, last in line.
+  const held: Deno.Listener[] = [];
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < 70; i++) {
+    const listener = Deno.listen({ transport: "unix", path: lab.path(`held${i}.sock`) });
+    held.push(listener);
+    (async () => {
+      for await (const conn of listener) conns.push(conn);
+    })().catch(() => {});
+  }
+  const qemu = await lab.startQemu({ name: "zz" });
+  const sockets = ["--socket", `${lab.dir}/held*.sock`, "--socket", qemu.socket];
+  try {
+    await t.step("list: exit 5; the healthy QEMU's line says it was not tried", async () => {
+      const run = await runCli(["list", ...sockets, "--timeout", "1"]);
+      assert.equal(run.code, 5);
+      assert.equal(run.stdout, "");
+      const lines = stderrLines(run.stderr);
+      assert.equal(lines.length, 71, run.stderr);
+      assert.equal(lines.filter((l) => l.includes("is busy")).length, 64);
+      assert.ok(
+        lines.some((l) => l.includes(`"${qemu.socket}" was not tried: --timeout 1 s ran out`)),
+        run.stderr,
+      );
+    });
+
+    await t.step(
+      "check: WARNING for the busy ones, UNKNOWN (not CRITICAL) for the rest",
+      async () => {
+        const run = await runCli(["check", ...sockets, "--timeout", "1", "--format", "json"]);
+        assert.equal(run.code, 1);
+        const reports = JSON.parse(run.stdout).sockets as { socket: string; state: string }[];
+        const healthy = reports.find((r) => r.socket === qemu.socket)!;
+        assert.equal(healthy.state, "UNKNOWN");
+        assert.equal(reports.filter((r) => r.state === "WARNING").length, 64);
+        assert.equal(reports.filter((r) => r.state === "CRITICAL").length, 0);
+      },
+    );
+  } finally {
+    for (const conn of conns) conn.close();
+    for (const listener of held) listener.close();
+  }
+});

@@ -196,3 +196,31 @@ Deno.test("a client negotiated before the hang yanks through it and the main loo
   const run = await runCli(["list", "--socket", qemu.socket, "--timeout", "2"]);
   assert.equal(run.code, 0, run.stderr);
 });
+
+Deno.test("a monitor held long enough to fill its queue is still 'busy' (exit 5), never exit 4", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu();
+  await lab.qmp(qemu.socket); // holds the monitor; each timed-out attempt stays queued
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const run = await runCli(["list", "--socket", qemu.socket, "--timeout", "0.3"]);
+    assert.equal(run.code, 5, `attempt ${attempt}: ${run.stderr}`);
+    assertOneLine(run.stderr, "busy", qemu.socket);
+    assert.doesNotMatch(run.stderr, /os error/);
+  }
+  const check = await runCli(["check", "--socket", qemu.socket, "--timeout", "0.3"]);
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stdout, /^YANK WARNING - The monitor .* is busy/);
+});
+
+Deno.test("a path that is not a socket says so (exit 4)", async (t) => {
+  await using lab = await QemuLab.create();
+  const file = lab.path("vm1.pid");
+  await Deno.writeTextFile(file, "1234\n");
+  for (const path of [file, lab.dir]) {
+    await t.step(path === file ? "a regular file" : "a directory", async () => {
+      const run = await runCli(["list", "--socket", path]);
+      assert.equal(run.code, 4);
+      assertOneLine(run.stderr, JSON.stringify(path), "not a socket");
+    });
+  }
+});

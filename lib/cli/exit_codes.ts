@@ -17,6 +17,7 @@ import { TextfileError } from "../health/textfile.ts";
 import { OobNotOfferedError } from "../watch/errors.ts";
 import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./args.ts";
+import { SocketNotTriedError } from "./sockets.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,
@@ -60,11 +61,14 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
   if (error instanceof InstanceNotFoundError || error instanceof NothingMatchedError) {
     return ExitCode.notFound;
   }
+  if (error instanceof QmpConnectError && error.failure === "busy") return ExitCode.timeout;
   if (
     error instanceof QmpConnectError || error instanceof QmpProtocolError ||
     error instanceof QmpDisconnectedError || error instanceof MalformedReplyError
   ) return ExitCode.connection;
-  if (error instanceof QmpTimeoutError) return ExitCode.timeout;
+  if (error instanceof QmpTimeoutError || error instanceof SocketNotTriedError) {
+    return ExitCode.timeout;
+  }
   if (error instanceof YankUnsupportedError || error instanceof OobNotOfferedError) {
     return ExitCode.unsupported;
   }

@@ -9,7 +9,7 @@ import { type CliIo, reportFailure, reportWarning } from "./io.ts";
 import { printable } from "../render/printable.ts";
 import { jsonPrintable } from "../render/json.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
-import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "./sockets.ts";
+import { noSocketMatches, planSockets, visitWithinDeadline } from "./sockets.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   send: "->",
@@ -70,7 +70,8 @@ export async function visitSockets<R>(
 ): Promise<{ outcomes: SocketOutcome<R>[]; multi: boolean; exitCode: number }> {
   const deadline = io.now() + args.timeoutMs;
   const plan = planSockets(args.sockets);
-  const settled = await mapConcurrently(plan.sockets, SOCKET_CONCURRENCY, async (socket) => {
+  const timing = { deadline, timeoutMs: args.timeoutMs, now: io.now };
+  const settled = await visitWithinDeadline(plan.sockets, timing, async (socket) => {
     const client = await openMonitor(socket, args, io, deadline);
     try {
       return await task(client);

@@ -4,7 +4,7 @@
  */
 
 import { compileGlob, isGlob } from "../yank/match.ts";
-import { QmpConnectError } from "../qmp/errors.ts";
+import { formatSeconds, QmpConnectError, QmpError } from "../qmp/errors.ts";
 
 /** At most this many sockets are talked to at once. */
 export const SOCKET_CONCURRENCY = 64;
@@ -114,4 +114,35 @@ export async function mapConcurrently<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** A socket the run never got to: too little of --timeout was left when its turn came. */
+export class SocketNotTriedError extends QmpError {
+  override name = "SocketNotTriedError";
+  constructor(readonly socket: string, timeoutMs: number) {
+    super(
+      `${JSON.stringify(socket)} was not tried: --timeout ${
+        formatSeconds(timeoutMs)
+      } ran out while other sockets were handled, ${SOCKET_CONCURRENCY} at a time (raise --timeout)`,
+    );
+  }
+}
+
+/**
+ * Runs `task` for each socket, SOCKET_CONCURRENCY at a time, all within one deadline so that the
+ * whole run ends within --timeout. A socket whose turn comes with less than half of --timeout
+ * left is not tried (SocketNotTriedError) rather than given too little time and misjudged as
+ * busy or hung.
+ */
+export function visitWithinDeadline<R>(
+  sockets: readonly string[],
+  timing: { deadline: number; timeoutMs: number; now: () => number },
+  task: (socket: string) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  return mapConcurrently(sockets, SOCKET_CONCURRENCY, (socket) => {
+    if (timing.deadline - timing.now() < timing.timeoutMs / 2) {
+      return Promise.reject(new SocketNotTriedError(socket, timing.timeoutMs));
+    }
+    return task(socket);
+  });
 }

@@ -115,6 +115,10 @@ function classify(error: unknown): [HealthState, HealthReason] {
         return ["CRITICAL", "no-socket"];
       case "refused":
         return ["CRITICAL", "refused"];
+      case "not-socket":
+        return ["CRITICAL", "no-socket"];
+      case "busy":
+        return ["WARNING", "busy"];
       case "denied":
         // The probe, not QEMU, lacks something: Monitoring Plugins call that UNKNOWN.
         return ["UNKNOWN", "denied"];

@@ -19,6 +19,7 @@ export type HealthReason =
   | "busy"
   | "no-oob"
   | "no-yank"
+  | "not-tried"
   | "error";
 
 /** The exit code of each state (Monitoring Plugins' contract). */

@@ -5,6 +5,8 @@
  * echoed exactly. Only query-yank and yank are ever forwarded.
  */
 
+import { isJsonObject } from "../qmp/json_object.ts";
+
 /** A client session's negotiation state. */
 export interface ProxySession {
   negotiated: boolean;
@@ -29,10 +31,6 @@ export type ProxyDecision =
 /** The commands the proxy forwards. */
 export const FORWARDED_COMMANDS: readonly string[] = ["query-yank", "yank"];
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function error(errorClass: string, desc: string): ProxyDecision {
   return { kind: "reply", reply: { error: { class: errorClass, desc } } };
 }
@@ -46,7 +44,7 @@ export function decideRequest(
   message: unknown,
   ownChardev: string | undefined,
 ): ProxyDecision {
-  if (!isObject(message)) return error("GenericError", "QMP input must be a JSON object");
+  if (!isJsonObject(message)) return error("GenericError", "QMP input must be a JSON object");
   const hasExecute = "execute" in message;
   const hasOob = "exec-oob" in message;
   if (hasExecute && hasOob) {
@@ -62,7 +60,7 @@ export function decideRequest(
     return error("GenericError", "QMP input member 'exec-oob' is unexpected");
   }
   const args = message.arguments;
-  if (args !== undefined && !isObject(args)) {
+  if (args !== undefined && !isJsonObject(args)) {
     return error("GenericError", "QMP input member 'arguments' must be an object");
   }
   if (!session.negotiated) {
@@ -109,10 +107,10 @@ export function decideRequest(
 function namesChardev(args: Record<string, unknown> | undefined, id: string): boolean {
   const instances = args?.instances;
   if (!Array.isArray(instances)) return false;
-  return instances.some((i) => isObject(i) && i.type === "chardev" && i.id === id);
+  return instances.some((i) => isJsonObject(i) && i.type === "chardev" && i.id === id);
 }
 
 /** The reply with the request's id, echoed exactly (any JSON value), or none if it had none. */
 export function withId(reply: Record<string, unknown>, message: unknown): Record<string, unknown> {
-  return isObject(message) && "id" in message ? { ...reply, id: message.id } : reply;
+  return isJsonObject(message) && "id" in message ? { ...reply, id: message.id } : reply;
 }

@@ -16,6 +16,7 @@ import {
   QmpTimeoutError,
 } from "./errors.ts";
 import { startTimeout, type Timeout } from "./timer.ts";
+import { isJsonObject } from "./json_object.ts";
 
 /** QEMU's version as announced in the greeting. */
 export interface QemuVersion {
@@ -86,10 +87,6 @@ function makeIdPrefix(): string {
 
 const READ_CHUNK_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** A negotiated QMP connection. Create with `QmpClient.connect`; always `close()` it. */
 export class QmpClient {
@@ -302,7 +299,7 @@ export class QmpClient {
 
   #dispatch(message: unknown): void {
     const trace = this.#options.trace;
-    if (!isObject(message)) {
+    if (!isJsonObject(message)) {
       throw new QmpProtocolError(this.socket, "received a JSON value that is not an object");
     }
     if (typeof message.event === "string") {
@@ -338,7 +335,7 @@ export class QmpClient {
     if ("error" in message) {
       const error = message.error;
       pending.reject(
-        isObject(error) && typeof error.class === "string"
+        isJsonObject(error) && typeof error.class === "string"
           ? new QmpCommandError(
             this.socket,
             pending.command,
@@ -386,7 +383,7 @@ function remaining(timeoutMs: number, deadline: number | undefined, now: () => n
 }
 
 function parseGreeting(socket: string, qmp: unknown): QmpGreeting {
-  if (!isObject(qmp)) throw new QmpProtocolError(socket, "the greeting is not an object");
+  if (!isJsonObject(qmp)) throw new QmpProtocolError(socket, "the greeting is not an object");
   const capabilities = qmp.capabilities;
   if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string")) {
     throw new QmpProtocolError(socket, "the greeting has no list of capabilities");
@@ -395,7 +392,7 @@ function parseGreeting(socket: string, qmp: unknown): QmpGreeting {
 }
 
 function parseVersion(version: unknown): QemuVersion | undefined {
-  if (!isObject(version) || !isObject(version.qemu)) return undefined;
+  if (!isJsonObject(version) || !isJsonObject(version.qemu)) return undefined;
   const { major, minor, micro } = version.qemu;
   if (typeof major !== "number" || typeof minor !== "number" || typeof micro !== "number") {
     return undefined;
@@ -438,9 +435,22 @@ function toConnectError(socket: string, error: unknown): Error {
   if (error instanceof QmpError) return error;
   if (error instanceof Deno.errors.NotFound) return new QmpConnectError(socket, "missing");
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return new QmpConnectError(socket, "refused");
+    // Also what a directory or a regular file gives: tell those from a stale socket.
+    return new QmpConnectError(socket, isSocketFile(socket) ? "refused" : "not-socket");
   }
+  // EAGAIN: the listen backlog is full, the way a held monitor's queue fills up.
+  if (error instanceof Deno.errors.WouldBlock) return new QmpConnectError(socket, "busy");
   if (error instanceof Deno.errors.PermissionDenied) return new QmpConnectError(socket, "denied");
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = error instanceof Error
+    ? error.message.replace(/ \(os error \d+\)$/, "")
+    : String(error);
   return new QmpConnectError(socket, "other", detail);
+}
+
+function isSocketFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket !== false;
+  } catch {
+    return true;
+  }
 }

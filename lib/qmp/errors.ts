@@ -8,8 +8,11 @@ export class QmpError extends Error {
   override name = "QmpError";
 }
 
-/** Why a connection could not be made. */
-export type ConnectFailure = "missing" | "refused" | "denied" | "other";
+/**
+ * Why a connection could not be made. "busy": the monitor's queue of waiting connections is
+ * full, because a client holds the monitor and others already wait (QEMU's backlog is 1).
+ */
+export type ConnectFailure = "missing" | "not-socket" | "refused" | "busy" | "denied" | "other";
 
 /** The socket could not be connected to. */
 export class QmpConnectError extends QmpError {
@@ -24,8 +27,14 @@ function connectMessage(socket: string, failure: ConnectFailure, detail: string)
   switch (failure) {
     case "missing":
       return `${where}: no such file (is the VM running, and is this its QMP socket?)`;
+    case "not-socket":
+      return `${where}: it is not a socket (check the path given with --socket)`;
     case "refused":
       return `${where}: connection refused (nothing listens there; is the VM running?)`;
+    case "busy":
+      return `The monitor ${
+        JSON.stringify(socket)
+      } is busy: its queue of waiting connections is full (another client holds it and others wait; close them or give QEMU a second monitor)`;
     case "denied":
       return `${where}: permission denied (run as the user that owns the socket, or as root)`;
     case "other":

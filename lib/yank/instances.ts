@@ -2,6 +2,8 @@
  * Yank instances as QEMU reports them in `query-yank` and accepts them in `yank`.
  */
 
+import { isJsonObject } from "../qmp/json_object.ts";
+
 /** The instance types QEMU 6.0 to 7.2 know. */
 export type YankInstanceType = "chardev" | "block-node" | "migration";
 
@@ -23,10 +25,6 @@ export class MalformedYankReplyError extends Error {
   override name = "MalformedYankReplyError";
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /**
  * Checks a `query-yank` return value. Instances of types this version does not know are
  * skipped rather than rejected: a newer QEMU may add some.
@@ -37,7 +35,7 @@ export function parseYankInstances(value: unknown): YankInstance[] {
   }
   const instances: YankInstance[] = [];
   for (const item of value) {
-    if (!isObject(item) || typeof item.type !== "string") {
+    if (!isJsonObject(item) || typeof item.type !== "string") {
       throw new MalformedYankReplyError("query-yank returned an instance without a type");
     }
     if (item.type === "chardev" && typeof item.id !== "string") {

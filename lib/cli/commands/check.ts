@@ -7,9 +7,15 @@
 import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { traceTo } from "../monitor.ts";
-import { mapConcurrently, noSocketMatches, planSockets, SOCKET_CONCURRENCY } from "../sockets.ts";
+import {
+  noSocketMatches,
+  planSockets,
+  SocketNotTriedError,
+  visitWithinDeadline,
+} from "../sockets.ts";
 import { probeMonitor } from "../../health/probe.ts";
 import {
+  type HealthReason,
   type HealthReport,
   splitRemedy,
   STATE_EXIT_CODES,
@@ -24,9 +30,9 @@ import { writeTextfileAtomically } from "../../health/textfile.ts";
 export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   const deadline = io.now() + args.timeoutMs;
   const plan = planSockets(args.sockets);
-  const settled = await mapConcurrently(
+  const settled = await visitWithinDeadline(
     plan.sockets,
-    SOCKET_CONCURRENCY,
+    { deadline, timeoutMs: args.timeoutMs, now: io.now },
     (socket) =>
       probeMonitor(socket, {
         timeoutMs: args.timeoutMs,
@@ -35,10 +41,13 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
         ...(args.trace ? { trace: traceTo(io, socket) } : {}),
       }),
   );
-  const reports: HealthReport[] = settled.map((result) => {
-    // probeMonitor turns every failure into a report; a rejection here is a bug in yank.
-    if (result.status === "rejected") throw result.reason;
-    return result.value;
+  const reports: HealthReport[] = settled.map((result, index) => {
+    if (result.status === "fulfilled") return result.value;
+    // probeMonitor turns every failure into a report; only a socket never tried gets here.
+    if (result.reason instanceof SocketNotTriedError) {
+      return unknownReport(plan.sockets[index]!, "not-tried", result.reason.message);
+    }
+    throw result.reason;
   });
   for (const pattern of plan.unmatched) reports.push(noSocketReport(pattern));
 
@@ -63,10 +72,17 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
 
 function noSocketReport(pattern: string): HealthReport {
   return {
-    socket: pattern,
+    ...unknownReport(pattern, "no-socket", noSocketMatches(pattern).message),
     state: "CRITICAL",
-    reason: "no-socket",
-    ...splitRemedy(noSocketMatches(pattern).message),
+  };
+}
+
+function unknownReport(socket: string, reason: HealthReason, message: string): HealthReport {
+  return {
+    socket,
+    state: "UNKNOWN",
+    reason,
+    ...splitRemedy(message),
     latencySeconds: undefined,
     instances: undefined,
     qemuVersion: undefined,
