@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { main } from "../lib/cli/main.ts";
 import { captureIo } from "./support/capture_io.ts";
 import { type FakeQmpOptions, startFakeQmp } from "./support/fake_qmp.ts";
-import { runCli } from "./support/cli.ts";
+import { compilePermissionFlags, runCli } from "./support/cli.ts";
 
 /** The outcome of one in-process run. */
 interface Run {
@@ -257,5 +257,40 @@ Deno.test("the spawned CLI never shows a stack trace", async (t) => {
     } finally {
       await Deno.remove(dir);
     }
+  });
+});
+
+Deno.test("output that cannot be written keeps its exit code and blames no bug", async (t) => {
+  const flags = compilePermissionFlags().join(" ");
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const shell = async (redirect: string, socket: string) => {
+    const output = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `"${Deno.execPath()}" run --quiet ${flags} "${main}" list -s "${socket}" ${redirect}`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+  };
+  await using fake = await startFakeQmp();
+
+  await t.step("stdout on a full disk: exit 1, says so", async () => {
+    const run = await shell(">/dev/full", fake.path);
+    assert.equal(run.code, 1);
+    assertOneError(run.stderr, /^yank: Cannot write to standard output: No space left on device/);
+    assert.doesNotMatch(run.stderr, /Internal error/);
+  });
+
+  await t.step("stderr closed by its reader: the documented exit code stays", async () => {
+    const run = await shell("2>&1 | head -c 0; exit ${PIPESTATUS[0]}", `${fake.path}.missing`);
+    assert.equal(run.code, 4);
+  });
+
+  await t.step("stdout closed by its reader: exit 0", async () => {
+    const run = await shell("| head -c 0; exit ${PIPESTATUS[0]}", fake.path);
+    assert.equal(run.code, 0);
   });
 });

@@ -18,6 +18,7 @@ import { OobNotOfferedError } from "../watch/errors.ts";
 import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./args.ts";
 import { SocketNotTriedError } from "./sockets.ts";
+import { OutputError } from "./io.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,
@@ -85,7 +86,7 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
 export function messageFor(error: unknown): string {
   const known = error instanceof UsageError || error instanceof GlobSyntaxError ||
     error instanceof QmpCommandError || error instanceof TextfileError ||
-    error instanceof ProxyListenError ||
+    error instanceof ProxyListenError || error instanceof OutputError ||
     exitCodeFor(error) !== ExitCode.qemuError;
   const text = error instanceof Error ? error.message : String(error);
   const line = printable(text.replace(/\s*\n\s*/g, " "));

@@ -12,7 +12,7 @@ export const VERSION = "0.1.0";
 
 const EXIT_CODES = `Exit codes:
   0  success
-  1  QEMU returned an error
+  1  QEMU returned an error (or stdout could not be written)
   2  usage error (including naming yank's own monitor chardev without --force)
   3  instance not found, or a selector matched nothing
   4  cannot connect, not a QMP server, or connection lost

@@ -26,6 +26,18 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
 }
 
+/** Standard output cannot be written (a full disk, a closed file): the data is lost. */
+export class OutputError extends Error {
+  override name = "OutputError";
+  constructor(detail: string) {
+    super(
+      `Cannot write to standard output: ${
+        detail.replace(/ \(os error \d+\)$/, "")
+      } (check where the output goes)`,
+    );
+  }
+}
+
 /**
  * The real process's streams and environment. Its `signal` aborts on SIGINT or SIGTERM; the
  * listeners are installed only when a command first reads it, so that one-shot commands keep
@@ -39,10 +51,17 @@ export function denoIo(): CliIo {
         writeAll(Deno.stdout, text);
       } catch (error) {
         // The reader went away (`yank list | head -1`): nobody is left to read the data.
-        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+        if (error instanceof Deno.errors.BrokenPipe) return;
+        throw new OutputError(error instanceof Error ? error.message : String(error));
       }
     },
-    stderr: (text) => writeAll(Deno.stderr, text),
+    stderr: (text) => {
+      try {
+        writeAll(Deno.stderr, text);
+      } catch {
+        // Nowhere left to say anything; the exit code still tells.
+      }
+    },
     env: (name) => Deno.env.get(name),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
     stderrIsTerminal: Deno.stderr.isTerminal(),
