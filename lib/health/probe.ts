@@ -4,7 +4,8 @@
  * within one deadline. Every outcome is a HealthReport; the probe itself never throws.
  */
 
-import { formatVersion, QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
+import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
+import { formatVersion } from "../qmp/greeting.ts";
 import {
   QmpCommandError,
   QmpConnectError,

@@ -9,29 +9,15 @@
 import { DEFAULT_JSON_STREAM_LIMITS, JsonStreamError, JsonStreamParser } from "./json_stream.ts";
 import {
   QmpCommandError,
-  QmpConnectError,
   QmpDisconnectedError,
   QmpError,
   QmpProtocolError,
   QmpTimeoutError,
 } from "./errors.ts";
 import { startTimeout, type Timeout } from "./timer.ts";
+import { connectUnix, remaining } from "./connect.ts";
+import { parseGreeting, type QmpGreeting } from "./greeting.ts";
 import { isJsonObject } from "./json_object.ts";
-
-/** QEMU's version as announced in the greeting. */
-export interface QemuVersion {
-  major: number;
-  minor: number;
-  micro: number;
-  package: string;
-}
-
-/** The greeting a QMP server sends first. */
-export interface QmpGreeting {
-  /** Undefined when the server announced no version we could read. */
-  version: QemuVersion | undefined;
-  capabilities: string[];
-}
 
 /** An asynchronous event (`{"event", "data", "timestamp"}`). */
 export interface QmpEvent {
@@ -374,83 +360,5 @@ export class QmpClient {
       );
     }
     this.#pending.clear();
-  }
-}
-
-function remaining(timeoutMs: number, deadline: number | undefined, now: () => number): number {
-  if (deadline === undefined) return timeoutMs;
-  return Math.max(0, Math.min(timeoutMs, deadline - now()));
-}
-
-function parseGreeting(socket: string, qmp: unknown): QmpGreeting {
-  if (!isJsonObject(qmp)) throw new QmpProtocolError(socket, "the greeting is not an object");
-  const capabilities = qmp.capabilities;
-  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string")) {
-    throw new QmpProtocolError(socket, "the greeting has no list of capabilities");
-  }
-  return { version: parseVersion(qmp.version), capabilities };
-}
-
-function parseVersion(version: unknown): QemuVersion | undefined {
-  if (!isJsonObject(version) || !isJsonObject(version.qemu)) return undefined;
-  const { major, minor, micro } = version.qemu;
-  if (typeof major !== "number" || typeof minor !== "number" || typeof micro !== "number") {
-    return undefined;
-  }
-  const pkg = typeof version.package === "string" ? version.package : "";
-  return { major, minor, micro, package: pkg };
-}
-
-/** Formats a version as "7.2.0". */
-export function formatVersion(version: QemuVersion | undefined): string {
-  return version ? `${version.major}.${version.minor}.${version.micro}` : "(unknown version)";
-}
-
-async function connectUnix(
-  socket: string,
-  options: QmpClientOptions,
-  now: () => number,
-): Promise<Deno.UnixConn> {
-  const attempt = Deno.connect({ transport: "unix", path: socket });
-  let timer: Timeout | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = startTimeout(remaining(options.timeoutMs, options.deadline, now), () => {
-      timedOut = true;
-      reject(new QmpTimeoutError(socket, "connect", options.timeoutMs));
-    });
-  });
-  // A connect that completes after we gave up must not leak its socket.
-  attempt.then((conn) => timedOut && conn.close(), () => {});
-  try {
-    return await Promise.race([attempt, timeout]);
-  } catch (error) {
-    throw toConnectError(socket, error);
-  } finally {
-    timer?.cancel();
-  }
-}
-
-function toConnectError(socket: string, error: unknown): Error {
-  if (error instanceof QmpError) return error;
-  if (error instanceof Deno.errors.NotFound) return new QmpConnectError(socket, "missing");
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    // Also what a directory or a regular file gives: tell those from a stale socket.
-    return new QmpConnectError(socket, isSocketFile(socket) ? "refused" : "not-socket");
-  }
-  // EAGAIN: the listen backlog is full, the way a held monitor's queue fills up.
-  if (error instanceof Deno.errors.WouldBlock) return new QmpConnectError(socket, "busy");
-  if (error instanceof Deno.errors.PermissionDenied) return new QmpConnectError(socket, "denied");
-  const detail = error instanceof Error
-    ? error.message.replace(/ \(os error \d+\)$/, "")
-    : String(error);
-  return new QmpConnectError(socket, "other", detail);
-}
-
-function isSocketFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isSocket !== false;
-  } catch {
-    return true;
   }
 }

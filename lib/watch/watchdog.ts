@@ -4,12 +4,8 @@
  * main loop hangs (a new connection could not: shared/qmp-notes.md, point 12).
  */
 
-import {
-  formatVersion,
-  type QemuVersion,
-  QmpClient,
-  type QmpTraceDirection,
-} from "../qmp/client.ts";
+import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
+import { formatVersion, type QemuVersion } from "../qmp/greeting.ts";
 import { QmpConnectError, QmpError, QmpTimeoutError } from "../qmp/errors.ts";
 import { OobNotOfferedError } from "./errors.ts";
 import {

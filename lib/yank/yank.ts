@@ -4,7 +4,7 @@
  */
 
 import type { QmpClient } from "../qmp/client.ts";
-import { formatVersion } from "../qmp/client.ts";
+import { formatVersion } from "../qmp/greeting.ts";
 import { QmpCommandError, QmpDisconnectedError, QmpError } from "../qmp/errors.ts";
 import {
   canonicalInstance,
