@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli } from "./support/cli.ts";
+import { runCli, spawnCli } from "./support/cli.ts";
 import {
   chardevConnectedToPeer,
   eventually,
@@ -223,4 +223,33 @@ Deno.test("a path that is not a socket says so (exit 4)", async (t) => {
       assertOneLine(run.stderr, JSON.stringify(path), "not a socket");
     });
   }
+});
+
+Deno.test("a stale reply left by a client that hung up is dropped by id, before negotiation ends", async () => {
+  await using lab = await QemuLab.create();
+  let early: QmpClient | undefined;
+  const { qemu, hangClient } = await hungMainLoop(lab, {
+    beforeHang: async (qemu) => {
+      early = await lab.qmp(qemu.extraSockets[0]!, 2000);
+    },
+  });
+  // The client whose command blocks the main loop hangs up; QEMU will hand that command's
+  // reply to the next client of the same monitor.
+  const monitor = qemu.extraSockets[1]!;
+  hangClient.close();
+  const run = spawnCli(["list", "--json", "--trace", "--socket", monitor, "--timeout", "20"]);
+  // yank's qmp_capabilities now waits behind the blocked main loop.
+  await run.waitForLine(/-> \{"execute":"qmp_capabilities"/);
+  await early!.execute("yank", { instances: [{ type: "block-node", "node-name": "nbd0" }] }, {
+    oob: true,
+  });
+  const { code, stdout, stderr } = await run.wait();
+  assert.equal(code, 0, stderr);
+  assert.ok(JSON.parse(stdout).some((i: { type: string }) => i.type === "block-node"));
+  const lines = stderr.trimEnd().split("\n");
+  const dropped = lines.findIndex((l) => l.includes("<- (dropped)"));
+  const capsReply = lines.findIndex((l) => /<- \{"return":\{\},"id":"yank-/.test(l));
+  assert.ok(dropped >= 0, `a dropped stale reply in:\n${stderr}`);
+  assert.match(lines[dropped]!, /"return":""/, "the stale reply is the hung qemu-io's");
+  assert.ok(dropped < capsReply, "it came before the reply to qmp_capabilities");
 });

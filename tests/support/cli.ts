@@ -82,6 +82,8 @@ export interface SpawnedCli {
   lines: string[];
   /** Waits for a stderr line (seen before or after the call) that matches; throws on timeout. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits for the process to end by itself; resolves with its exit status and whole output. */
+  wait(): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Sends a signal and waits for the exit status and the whole output. */
   stop(signal?: Deno.Signal): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -147,7 +149,12 @@ export function spawnCli(args: string[]): SpawnedCli {
         });
       }
     },
-    async stop(signal: Deno.Signal = "SIGTERM") {
+    async wait() {
+      const status = await child.status;
+      await stderrDone;
+      return { code: status.code, stdout: await stdout, stderr: lines.join("\n") };
+    },
+    stop(signal: Deno.Signal = "SIGTERM") {
       if (!ended) {
         try {
           child.kill(signal);
@@ -155,9 +162,7 @@ export function spawnCli(args: string[]): SpawnedCli {
           // Already gone.
         }
       }
-      const status = await child.status;
-      await stderrDone;
-      return { code: status.code, stdout: await stdout, stderr: lines.join("\n") };
+      return this.wait();
     },
   };
 }

@@ -341,13 +341,13 @@ export async function jobState(
 
 /**
  * QEMU whose main loop is hung: an in-band `qemu-io` read on an NBD node whose server is
- * frozen, started from the last of three monitors. The first monitor (`socket`) is free; the
- * second can be given a client negotiated before the hang (`beforeHang`).
+ * frozen, started by `hangClient` on the last of three monitors. The first monitor (`socket`) is
+ * free; the second can be given a client negotiated before the hang (`beforeHang`).
  */
 export async function hungMainLoop(
   lab: QemuLab,
   options: { beforeHang?: (qemu: Qemu) => Promise<void> } = {},
-): Promise<{ qemu: Qemu; nbd: NbdServer; hang: Promise<unknown> }> {
+): Promise<{ qemu: Qemu; nbd: NbdServer; hang: Promise<unknown>; hangClient: QmpClient }> {
   const qemu = await lab.startQemu({ monitors: 3 });
   const nbd = await lab.startNbd();
   const setup = await lab.qmp(qemu.extraSockets[1]!);
@@ -367,7 +367,7 @@ export async function hungMainLoop(
     (error) => error,
   );
   if (probe === "answered") throw new Error("the main loop did not hang");
-  return { qemu, nbd, hang };
+  return { qemu, nbd, hang, hangClient: setup };
 }
 
 /** QEMU (8 GiB of RAM) migrating to a TCP peer that accepts and never reads. */
