@@ -205,7 +205,8 @@ the yank instances with query-yank (out-of-band). The whole probe ends within --
   CRITICAL  no socket or connection refused; QEMU hung (greeting, then nothing); connection lost
   WARNING   monitor busy (another client holds it); OOB not offered (so yank would be
             unreachable during a hang); yank not supported (QEMU older than 6.0)
-  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
+  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket;
+            a socket not tried because --timeout ran out while many others were probed
 
 The state is data: it goes to stdout and the exit code, never to stderr. With several sockets
 (repeat --socket or use a glob) the worst state wins, ranked as Monitoring Plugins'
