@@ -1,14 +1,16 @@
 /**
  * `deno task demo`: the whole story against a throwaway QEMU that this script starts itself.
  *
- * A VM's disk is served over NBD; the NBD server freezes, and QEMU's main loop hangs waiting
- * for it. `yank check` says so, a fresh `yank list` cannot get through, and `yank watch` (which
- * connected before the hang) yanks the NBD connection and QEMU comes back. Every process the
- * demo starts is stopped at the end.
+ * A VM's disks are served over NBD. First a backup job gets stuck on a frozen NBD server and a
+ * one-shot `yank block-node` ends it. Then QEMU's main loop hangs on another frozen server:
+ * `yank check` says so, a fresh connection cannot get through, and `yank watch` (connected
+ * before the hang) yanks the NBD connection and QEMU comes back. Every process the demo starts
+ * is stopped at the end.
  */
 
 import { compilePermissionFlags } from "./support/cli.ts";
 import { QemuLab } from "./support/qemu_lab.ts";
+import type { QmpClient } from "../lib/qmp/client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
@@ -41,17 +43,21 @@ async function main(): Promise<void> {
   await using lab = await QemuLab.create();
   console.log(`A throwaway lab in ${lab.dir} (shown as $LAB below).`);
 
-  say("1. Start a VM (QEMU without a guest) with a disk served by an NBD server.");
-  const nbd = await lab.startNbd();
+  say("1. Start a VM (QEMU without a guest) with two disks, each served by an NBD server.");
+  const dataServer = await lab.startNbd();
+  const systemServer = await lab.startNbd();
   // Monitor 1 is for people and scripts, monitor 2 for the watchdog, monitor 3 plays the guest.
   const qemu = await lab.startQemu({ monitors: 3, name: "vm" });
   const [watchSocket, guestSocket] = qemu.extraSockets as [string, string];
   const guest = await lab.qmp(guestSocket);
-  await guest.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  for (const [node, server] of [["nbd0", dataServer], ["nbd1", systemServer]] as const) {
+    await guest.execute("blockdev-add", {
+      driver: "nbd",
+      "node-name": node,
+      server: { type: "unix", path: server.socket },
+    });
+  }
+  await guest.execute("blockdev-add", { driver: "null-co", "node-name": "backup", size: 64 << 20 });
   console.log(
     "QEMU talks to its operators over QMP, a JSON protocol on a unix socket (the monitor).",
   );
@@ -60,17 +66,35 @@ async function main(): Promise<void> {
       "one to play the guest.",
   );
 
-  say("2. List what can be yanked: the monitors' own sockets and the NBD disk connection.");
+  say("2. List what can be yanked: the monitors' own sockets and the two NBD disk connections.");
   await yank(lab, ["list", "--socket", qemu.socket]);
 
-  say("3. Start the watchdog on its own monitor. It connects now, while QEMU is healthy.");
+  say("3. A backup of disk nbd0 starts, and nbd0's NBD server freezes (its host died).");
+  dataServer.process.freeze();
+  await guest.execute("blockdev-backup", {
+    "job-id": "backup0",
+    device: "nbd0",
+    target: "backup",
+    sync: "full",
+    "auto-dismiss": false,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  console.log(`The backup job is stuck: ${await jobSummary(guest, "backup0")}.`);
+
+  say("4. QEMU's main loop is still fine, so a one-shot yank gets the job unstuck:");
+  await yank(lab, ["block-node", "nbd0", "--socket", qemu.socket]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  console.log(`The job failed at once instead of hanging: ${await jobSummary(guest, "backup0")}.`);
+
+  say("5. Worse: a hang of the main loop. Start the watchdog on its own monitor first; it");
+  console.log("connects now, while QEMU is healthy, and keeps that connection ready.");
   const proxy = lab.path("vm-yank-proxy.qmp");
   const watchArgs = [
     "watch",
     "--socket",
     watchSocket,
     "--block-node",
-    "nbd0",
+    "nbd1",
     "--interval",
     "0.5",
     "--hang-after",
@@ -90,31 +114,31 @@ async function main(): Promise<void> {
   });
   await waitFor(() => exists(proxy), 5000);
 
-  say("4. Check the VM's health, as a cron job or Nagios would:");
+  say("6. Check the VM's health, as a cron job or Nagios would:");
   await yank(lab, ["check", "--socket", qemu.socket]);
 
-  say("5. The NBD server freezes (like a storage host that died), and the guest reads its disk.");
-  nbd.process.freeze();
+  say("7. Disk nbd1's server freezes too, and the guest reads from nbd1.");
+  systemServer.process.freeze();
   const read = guest.execute(
     "human-monitor-command",
-    { "command-line": 'qemu-io nbd0 "read 0 4096"' },
+    { "command-line": 'qemu-io nbd1 "read 0 4096"' },
     { timeoutMs: 120_000 },
   );
   read.catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("QEMU's main loop now waits for the dead server, and stops answering commands.");
 
-  say("6. The health check notices within its --timeout:");
+  say("8. The health check notices within its --timeout:");
   await yank(lab, ["check", "--socket", qemu.socket, "--timeout", "1"]);
 
-  say("7. A new connection cannot get through a hung main loop, not even to yank:");
-  await yank(lab, ["block-node", "nbd0", "--socket", qemu.socket, "--timeout", "1"]);
+  say("9. A new connection cannot get through a hung main loop, not even to yank:");
+  await yank(lab, ["block-node", "nbd1", "--socket", qemu.socket, "--timeout", "1"]);
 
-  say("8. Only a connection made before the hang can. The watchdog has one; through its proxy");
+  say("10. Only a connection made before the hang can. The watchdog has one; through its proxy");
   console.log("socket, operators and scripts can still list and yank during the hang:");
   await yank(lab, ["list", "--socket", proxy, "--timeout", "1"]);
 
-  say("9. After --hang-after 5 seconds without an answer, the watchdog yanks nbd0 itself:");
+  say("11. After --hang-after 5 seconds without an answer, the watchdog yanks nbd1 itself:");
   const recovered = await Promise.race([
     read.then(() => true, () => true),
     new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000)),
@@ -123,14 +147,31 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("The guest's read failed with an I/O error instead of hanging forever.");
 
-  say("10. QEMU answers again:");
+  say("12. QEMU answers again:");
   await yank(lab, ["check", "--socket", qemu.socket]);
 
-  say("11. Clean up: stop the watchdog, QEMU and the NBD server (only what the demo started).");
+  say("13. Clean up: stop the watchdog, QEMU and the NBD servers (only what the demo started).");
   watch.kill("SIGTERM");
   const status = await watch.status;
   await watchLog;
   console.log(`The watchdog exited with code ${status.code}.`);
+}
+
+/** "running, 0 of 64 MiB copied" or "concluded, error: Input/output error". */
+async function jobSummary(client: QmpClient, id: string): Promise<string> {
+  const jobs = await client.execute("query-jobs") as {
+    id: string;
+    status: string;
+    error?: string;
+    "current-progress": number;
+    "total-progress": number;
+  }[];
+  const job = jobs.find((j) => j.id === id);
+  if (!job) return "gone";
+  const mib = (bytes: number) => `${Math.round(bytes / (1 << 20))} MiB`;
+  return job.error
+    ? `${job.status}, error: ${job.error}`
+    : `${job.status}, ${mib(job["current-progress"])} of ${mib(job["total-progress"])} copied`;
 }
 
 async function relayLines(
