@@ -139,10 +139,12 @@ async function main(): Promise<void> {
   await yank(lab, ["list", "--socket", proxy, "--timeout", "1"]);
 
   say("11. After --hang-after 5 seconds without an answer, the watchdog yanks nbd1 itself:");
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const recovered = await Promise.race([
     read.then(() => true, () => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000)),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 20_000)),
   ]);
+  clearTimeout(timer);
   if (!recovered) throw new Error("the watchdog did not get QEMU back within 20 s");
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("The guest's read failed with an I/O error instead of hanging forever.");
