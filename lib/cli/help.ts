@@ -266,8 +266,10 @@ disconnected, stopped.
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
 (sent with execute or exec-oob) over the watchdog's pre-negotiated out-of-band connection, so
-"yank list" and "yank chardev X" keep working through it during a hang. Every other command
-gets CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
+"yank list" and "yank chardev X" keep working through it during a hang. It answers
+query-chardev itself, listing only the watchdog's own monitor chardev as the proxy socket's, so
+yank's globs spare that chardev as they spare any monitor's own. Every other command gets
+CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
 QEMU is unreachable every forwarded command gets GenericError at once. Give a user yank rights
 without full QMP rights by giving them access to this socket only.
 

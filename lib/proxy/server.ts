@@ -24,6 +24,8 @@ const encoder = new TextEncoder();
 /** A running proxy. `close()` it: it stops, drops its clients and removes its socket file. */
 export class ProxyServer {
   readonly path: string;
+  /** `path` resolved, for the chardev the proxy presents as its own (see ownChardevList). */
+  #realPath: string;
   #listener: Deno.Listener;
   #upstream: YankUpstream;
   #clients = new Set<Deno.Conn>();
@@ -32,6 +34,7 @@ export class ProxyServer {
 
   private constructor(path: string, listener: Deno.Listener, upstream: YankUpstream) {
     this.path = path;
+    this.#realPath = resolvedPath(path);
     this.#listener = listener;
     this.#upstream = upstream;
     this.#accepting = this.#accept();
@@ -125,7 +128,10 @@ export class ProxyServer {
         return;
       }
       for (const message of messages) {
-        const decision = decideRequest(session, message, this.#upstream.ownChardev);
+        const decision = decideRequest(session, message, {
+          ownChardev: this.#upstream.ownChardev,
+          path: this.#realPath,
+        });
         switch (decision.kind) {
           case "reply":
             send(withId(decision.reply, message));
@@ -211,6 +217,14 @@ async function listenUnix(path: string): Promise<Deno.Listener> {
     return Deno.listen({ transport: "unix", path });
   } catch (error) {
     throw new ProxyListenError(`Cannot listen on ${JSON.stringify(path)}: ${describe(error)}`);
+  }
+}
+
+function resolvedPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
   }
 }
 
