@@ -96,7 +96,7 @@ export class ProxyServer {
     const parser = new JsonStreamParser({ maxMessageBytes: MAX_REQUEST_BYTES, maxDepth: 32 });
     let pendingBytes = 0;
     let writing = Promise.resolve();
-    let inFlight = 0;
+    const inFlight = new Set<Promise<void>>();
     const send = (message: Record<string, unknown>) => {
       const bytes = encoder.encode(`${JSON.stringify(message)}\r\n`);
       pendingBytes += bytes.length;
@@ -112,6 +112,41 @@ export class ProxyServer {
       }).catch(() => tryClose(conn));
     };
 
+    const answer = (message: unknown) => {
+      const decision = decideRequest(session, message, {
+        ownChardev: this.#upstream.ownChardev,
+        path: this.#realPath,
+      });
+      switch (decision.kind) {
+        case "reply":
+          send(withId(decision.reply, message));
+          break;
+        case "negotiate":
+          session.negotiated = true;
+          session.oob = decision.oob;
+          send(withId({ return: {} }, message));
+          break;
+        case "forward": {
+          if (inFlight.size >= MAX_IN_FLIGHT_PER_CLIENT) {
+            send(withId({
+              error: {
+                class: "GenericError",
+                desc:
+                  `Too many commands in flight (at most ${MAX_IN_FLIGHT_PER_CLIENT}); wait for their replies`,
+              },
+            }, message));
+            break;
+          }
+          const forwarded = this.#upstream.execOob(decision.command, decision.args).then(
+            (value) => send(withId({ return: value }, message)),
+            (error) => send(withId({ error: errorBody(error) }, message)),
+          ).finally(() => inFlight.delete(forwarded));
+          inFlight.add(forwarded);
+          break;
+        }
+      }
+    };
+
     send(this.#greeting());
     const buffer = new Uint8Array(16 * 1024);
     for (;;) {
@@ -122,44 +157,16 @@ export class ProxyServer {
         messages = parser.push(buffer.subarray(0, count));
       } catch (error) {
         if (!(error instanceof JsonStreamError)) throw error;
-        // Framing is lost: say why (without an id, as QEMU does) and hang up.
+        // The requests completed before the bad bytes are intact: answer them as usual.
+        for (const message of error.values) answer(message);
+        // Framing is lost: say why (without an id, as QEMU does), let the forwarded commands
+        // reply (each is bounded by --timeout), and hang up.
         send({ error: { class: "GenericError", desc: `JSON parse error, ${error.message}` } });
+        await Promise.all(inFlight);
         await writing;
         return;
       }
-      for (const message of messages) {
-        const decision = decideRequest(session, message, {
-          ownChardev: this.#upstream.ownChardev,
-          path: this.#realPath,
-        });
-        switch (decision.kind) {
-          case "reply":
-            send(withId(decision.reply, message));
-            break;
-          case "negotiate":
-            session.negotiated = true;
-            session.oob = decision.oob;
-            send(withId({ return: {} }, message));
-            break;
-          case "forward":
-            if (inFlight >= MAX_IN_FLIGHT_PER_CLIENT) {
-              send(withId({
-                error: {
-                  class: "GenericError",
-                  desc:
-                    `Too many commands in flight (at most ${MAX_IN_FLIGHT_PER_CLIENT}); wait for their replies`,
-                },
-              }, message));
-              break;
-            }
-            inFlight++;
-            this.#upstream.execOob(decision.command, decision.args).then(
-              (value) => send(withId({ return: value }, message)),
-              (error) => send(withId({ error: errorBody(error) }, message)),
-            ).finally(() => inFlight--);
-            break;
-        }
-      }
+      for (const message of messages) answer(message);
     }
   }
 

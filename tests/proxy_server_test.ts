@@ -1,0 +1,76 @@
+/**
+ * The yank-only proxy server over a real unix socket, with a scripted upstream in place of the
+ * watchdog: what a client sees when it sends garbage.
+ */
+
+import assert from "node:assert/strict";
+import { ProxyServer } from "../lib/proxy/server.ts";
+import type { YankUpstream } from "../lib/watch/watchdog.ts";
+
+const INSTANCES = [{ type: "chardev", id: "charnet0" }, {
+  type: "block-node",
+  "node-name": "nbd0",
+}];
+
+/** An upstream that answers query-yank after `delayMs`, as the watchdog's connection would. */
+function fakeUpstream(delayMs = 0): YankUpstream {
+  return {
+    version: { major: 7, minor: 2, micro: 22, package: "" },
+    ownChardev: "yankmon",
+    execOob: async (command) => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return command === "query-yank" ? INSTANCES : {};
+    },
+  };
+}
+
+async function withProxy(
+  upstream: YankUpstream,
+  body: (proxy: ProxyServer) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "yank-proxy-test-" });
+  const proxy = await ProxyServer.listen(`${dir}/proxy.qmp`, upstream);
+  try {
+    await body(proxy);
+  } finally {
+    await proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Reads until EOF and returns the parsed CRLF-framed lines. */
+async function readToEnd(conn: Deno.Conn): Promise<unknown[]> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  for (let count; (count = await conn.read(buffer)) !== null;) {
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+  return text.split("\r\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+}
+
+Deno.test("requests before a JSON parse error in the same write are answered first", async () => {
+  await withProxy(fakeUpstream(50), async (proxy) => {
+    const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+    try {
+      await conn.write(new TextEncoder().encode(
+        '{"execute":"qmp_capabilities","id":1}\n{"execute":"query-yank","id":2}\ngarbage\n',
+      ));
+      const [greeting, ...replies] = await readToEnd(conn);
+      assert.ok(greeting && typeof greeting === "object" && "QMP" in greeting);
+      assert.deepEqual(replies, [
+        { return: {}, id: 1 },
+        {
+          error: {
+            class: "GenericError",
+            desc: `JSON parse error, unexpected character "g" between JSON messages`,
+          },
+        },
+        // The forwarded query-yank still gets its reply before the proxy hangs up.
+        { return: INSTANCES, id: 2 },
+      ]);
+    } finally {
+      conn.close();
+    }
+  });
+});
