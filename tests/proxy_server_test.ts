@@ -1,11 +1,12 @@
 /**
  * The yank-only proxy server over a real unix socket, with a scripted upstream in place of the
- * watchdog: what a client sees when it sends garbage.
+ * watchdog: what a client sees when it sends garbage, and when too many clients connect.
  */
 
 import assert from "node:assert/strict";
 import { ProxyServer } from "../lib/proxy/server.ts";
 import type { YankUpstream } from "../lib/watch/watchdog.ts";
+import { runCli } from "./support/cli.ts";
 
 const INSTANCES = [{ type: "chardev", id: "charnet0" }, {
   type: "block-node",
@@ -49,6 +50,18 @@ async function readToEnd(conn: Deno.Conn): Promise<unknown[]> {
   return text.split("\r\n").filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
+/** Reads one CRLF-framed line. */
+async function readLine(conn: Deno.Conn): Promise<unknown> {
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  while (!text.includes("\r\n")) {
+    const count = await conn.read(buffer);
+    if (count === null) throw new Error(`EOF after ${JSON.stringify(text)}`);
+    text += new TextDecoder().decode(buffer.subarray(0, count));
+  }
+  return JSON.parse(text.slice(0, text.indexOf("\r\n")));
+}
+
 Deno.test("requests before a JSON parse error in the same write are answered first", async () => {
   await withProxy(fakeUpstream(50), async (proxy) => {
     const conn = await Deno.connect({ transport: "unix", path: proxy.path });
@@ -71,6 +84,45 @@ Deno.test("requests before a JSON parse error in the same write are answered fir
       ]);
     } finally {
       conn.close();
+    }
+  });
+});
+
+Deno.test("the client past the limit is told why, and yank list says so", async () => {
+  await withProxy(fakeUpstream(), async (proxy) => {
+    const held: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 64; i++) {
+        const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+        held.push(conn);
+        assert.ok(typeof await readLine(conn) === "object");
+      }
+      const extra = await Deno.connect({ transport: "unix", path: proxy.path });
+      assert.deepEqual(await readToEnd(extra), [{
+        error: {
+          class: "GenericError",
+          desc:
+            "Too many clients on this yank proxy: it serves at most 64 at once (close idle connections to it, or try again shortly)",
+        },
+      }]);
+      extra.close();
+
+      const run = await runCli(["list", "--socket", proxy.path, "--timeout", "2"]);
+      assert.equal(run.code, 4);
+      assert.equal(run.stdout, "");
+      assert.equal(
+        run.stderr,
+        `yank: ${
+          JSON.stringify(proxy.path)
+        } turned the connection away: GenericError: Too many clients on this yank proxy: it serves at most 64 at once (close idle connections to it, or try again shortly)\n`,
+      );
+
+      held.pop()!.close();
+      const again = await runCli(["list", "--socket", proxy.path, "--timeout", "2"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^block-node +nbd0$/m);
+    } finally {
+      for (const conn of held) conn.close();
     }
   });
 });

@@ -76,7 +76,7 @@ export class ProxyServer {
     try {
       for await (const conn of this.#listener) {
         if (this.#clients.size >= MAX_CLIENTS) {
-          tryClose(conn);
+          this.#turnAway(conn);
           continue;
         }
         this.#clients.add(conn);
@@ -88,6 +88,28 @@ export class ProxyServer {
     } catch {
       // The listener was closed.
     }
+  }
+
+  /**
+   * Tells a client past MAX_CLIENTS why, instead of the greeting (yank's CLI shows the desc),
+   * and hangs up. The write is small and bounded in time, so a client that never reads costs
+   * nothing.
+   */
+  #turnAway(conn: Deno.Conn): void {
+    const line = encoder.encode(`${
+      JSON.stringify({
+        error: {
+          class: "GenericError",
+          desc:
+            `Too many clients on this yank proxy: it serves at most ${MAX_CLIENTS} at once (close idle connections to it, or try again shortly)`,
+        },
+      })
+    }\r\n`);
+    const timer = setTimeout(() => tryClose(conn), 1000);
+    conn.write(line).catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      tryClose(conn);
+    });
   }
 
   /** One client: its own parser, its own negotiation, its own bounded output queue. */
