@@ -50,16 +50,21 @@ async function readToEnd(conn: Deno.Conn): Promise<unknown[]> {
   return text.split("\r\n").filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
-/** Reads one CRLF-framed line. */
-async function readLine(conn: Deno.Conn): Promise<unknown> {
+/** Reads CRLF-framed lines one by one, keeping what a read brought beyond the first. */
+function lineReader(conn: Deno.Conn): () => Promise<unknown> {
   let text = "";
+  const decoder = new TextDecoder();
   const buffer = new Uint8Array(4096);
-  while (!text.includes("\r\n")) {
-    const count = await conn.read(buffer);
-    if (count === null) throw new Error(`EOF after ${JSON.stringify(text)}`);
-    text += new TextDecoder().decode(buffer.subarray(0, count));
-  }
-  return JSON.parse(text.slice(0, text.indexOf("\r\n")));
+  return async () => {
+    while (!text.includes("\r\n")) {
+      const count = await conn.read(buffer);
+      if (count === null) throw new Error(`EOF after ${JSON.stringify(text)}`);
+      text += decoder.decode(buffer.subarray(0, count), { stream: true });
+    }
+    const line = text.slice(0, text.indexOf("\r\n"));
+    text = text.slice(line.length + 2);
+    return JSON.parse(line);
+  };
 }
 
 Deno.test("requests before a JSON parse error in the same write are answered first", async () => {
@@ -95,7 +100,7 @@ Deno.test("the client past the limit is told why, and yank list says so", async 
       for (let i = 0; i < 64; i++) {
         const conn = await Deno.connect({ transport: "unix", path: proxy.path });
         held.push(conn);
-        assert.ok(typeof await readLine(conn) === "object");
+        assert.ok(typeof await lineReader(conn)() === "object");
       }
       const extra = await Deno.connect({ transport: "unix", path: proxy.path });
       assert.deepEqual(await readToEnd(extra), [{
@@ -123,6 +128,35 @@ Deno.test("the client past the limit is told why, and yank list says so", async 
       assert.match(again.stdout, /^block-node +nbd0$/m);
     } finally {
       for (const conn of held) conn.close();
+    }
+  });
+});
+
+Deno.test("a client may have 4 forwarded commands in flight; the 5th is refused at once", async () => {
+  await withProxy(fakeUpstream(100), async (proxy) => {
+    const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+    try {
+      const requests = [
+        '{"execute":"qmp_capabilities","arguments":{"enable":["oob"]},"id":0}',
+        ...[1, 2, 3, 4, 5].map((id) => `{"exec-oob":"query-yank","id":${id}}`),
+      ];
+      await conn.write(new TextEncoder().encode(`${requests.join("\n")}\n`));
+      const readLine = lineReader(conn);
+      const replies = [];
+      for (let i = 0; i < 7; i++) replies.push(await readLine());
+      assert.deepEqual(replies.slice(1, 3), [
+        { return: {}, id: 0 },
+        {
+          error: {
+            class: "GenericError",
+            desc: "Too many commands in flight (at most 4); wait for their replies",
+          },
+          id: 5,
+        },
+      ]);
+      assert.deepEqual(replies.slice(3), [1, 2, 3, 4].map((id) => ({ return: INSTANCES, id })));
+    } finally {
+      conn.close();
     }
   });
 });

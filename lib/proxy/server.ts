@@ -14,8 +14,14 @@ import { ProxyListenError } from "./errors.ts";
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** A client that stops reading is dropped once this much output waits for it. */
 const MAX_PENDING_OUTPUT_BYTES = 1024 * 1024;
-/** Forwarded commands one client may have in flight; QEMU's own queue holds 8. */
-const MAX_IN_FLIGHT_PER_CLIENT = 8;
+/**
+ * Forwarded commands one client may have in flight. They are all out-of-band, which QEMU runs
+ * at once in the monitor I/O thread without queueing (its limit of 8 is for in-band commands
+ * only), so this is not QEMU's limit but ours: every client shares the watchdog's one
+ * connection, and each command may wait up to --timeout. A yank run needs one at a time; 4
+ * leaves room for a script that pipelines a few, and bounds the shared connection to 256.
+ */
+const MAX_IN_FLIGHT_PER_CLIENT = 4;
 /** At most this many clients at once; more are turned away. */
 const MAX_CLIENTS = 64;
 
