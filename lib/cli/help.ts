@@ -256,6 +256,8 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
   - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
     of least harm: the migration, then chardevs, then block nodes, one type per step, waiting
     for the main loop after each step and stopping as soon as it answers;
+  - while the main loop stays hung it does all that again, with a fresh list each time, after a
+    pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
   - it never yanks the chardev of its own monitor; without selectors it only reports.
 
 Every state change and action is one logfmt line on stderr:
