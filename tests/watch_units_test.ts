@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { formatLogLine } from "../lib/watch/log.ts";
+import { formatLogLine, WATCH_STATES } from "../lib/watch/log.ts";
+import { helpText } from "../lib/cli/help.ts";
+import { OPTION_SUMMARIES } from "../lib/cli/args.ts";
 import { planRecovery } from "../lib/watch/recovery.ts";
 import { nextBackoff } from "../lib/watch/timing.ts";
 import { decideRequest, type ProxyContext, withId } from "../lib/proxy/rules.ts";
@@ -194,5 +196,16 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
     const id = { complex: ["id", 1] };
     assert.deepEqual(withId({ return: {} }, { execute: "x", id }), { return: {}, id });
     assert.deepEqual(withId({ return: {} }, { execute: "x" }), { return: {} });
+  });
+});
+
+Deno.test("watch's help and option summaries describe what watch really does", async (t) => {
+  await t.step("the help lists every state the watchdog logs, in order", () => {
+    const listed = /\nStates: ([^.]+)\./.exec(helpText("watch"))![1]!.split(/,\s+/);
+    assert.deepEqual(listed, [...WATCH_STATES]);
+  });
+
+  await t.step("--listen is summarised as the proxy socket it serves", () => {
+    assert.equal(OPTION_SUMMARIES.listen, "serve the yank-only QMP proxy socket at this path");
   });
 });

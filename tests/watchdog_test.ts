@@ -48,7 +48,7 @@ async function hangingQemu(options: { failQueryYank: number; release: number }) 
 }
 
 /** Runs a watchdog until a line matches `until` (or 5 s pass); returns every line. */
-async function watchUntil(socket: string, until: RegExp): Promise<string[]> {
+async function watchUntil(socket: string, until: RegExp, timeoutMs = 2000): Promise<string[]> {
   const lines: string[] = [];
   const stop = new AbortController();
   const watchdog = new Watchdog({
@@ -56,7 +56,7 @@ async function watchUntil(socket: string, until: RegExp): Promise<string[]> {
     selectors: { chardev: [], blockNode: ["nbd0"], migration: false },
     intervalMs: 50,
     hangAfterMs: 200,
-    timeoutMs: 2000,
+    timeoutMs,
     dryRun: false,
     log: (line) => {
       lines.push(line);
@@ -114,4 +114,17 @@ Deno.test("while the main loop stays hung, the watchdog runs recovery passes aga
     // One probe stayed in flight through both passes; each pass listed the instances afresh.
     assert.deepEqual(counts(), { queryYanksInHang: 2, yanks: 2, statusesWhenReleased: 2 });
   });
+});
+
+Deno.test("a hang met while connecting is logged as watch's own situation, not the one-shot advice", async () => {
+  await using fake = await startFakeQmp({
+    reply: (command) => command.name === "qmp_capabilities" ? { silent: true } : undefined,
+  });
+  const lines = await watchUntil(fake.path, /state=hung/, 200);
+  const hung = lines.find((l) => /state=hung/.test(l))!;
+  assert.match(
+    hung,
+    /msg="QEMU's main loop is hung: it did not answer qmp_capabilities within 0\.2 s while watch was connecting, so watch has no connection to yank through until the main loop answers \(a watchdog must connect while QEMU is healthy\); retrying"$/,
+  );
+  assert.doesNotMatch(hung, /yank watch/);
 });

@@ -263,7 +263,7 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
 Every state change and action is one logfmt line on stderr:
   time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-disconnected, stopped.
+disconnected, warning, stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank

@@ -220,6 +220,16 @@ export class Watchdog implements YankUpstream {
   #logRetry(error: unknown): void {
     if (error instanceof QmpTimeoutError && error.phase === "greeting") {
       this.#log("busy", `${error.message}; retrying`);
+    } else if (error instanceof QmpTimeoutError && !error.outOfBand && error.phase !== "connect") {
+      // The one-shot message would send the user to "yank watch": this is it, so say what
+      // the hang means for watch instead.
+      const what = error.phase === "negotiation" ? "qmp_capabilities" : error.command;
+      this.#log(
+        "hung",
+        `QEMU's main loop is hung: it did not answer ${what} within ${
+          formatSeconds(error.timeoutMs)
+        } while watch was connecting, so watch has no connection to yank through until the main loop answers (a watchdog must connect while QEMU is healthy); retrying`,
+      );
     } else if (error instanceof QmpTimeoutError && error.phase !== "connect") {
       this.#log("hung", `${error.message}; retrying`);
     } else if (error instanceof QmpConnectError || error instanceof QmpError) {
