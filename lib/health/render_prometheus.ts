@@ -3,7 +3,7 @@
  * textfile collector reads, one family per fact, one sample per socket.
  */
 
-import { type HealthReport, STATE_EXIT_CODES } from "./state.ts";
+import { type HealthReport, roundLatency, STATE_EXIT_CODES } from "./state.ts";
 
 interface Family {
   name: string;
@@ -25,7 +25,7 @@ const FAMILIES: readonly Family[] = [
   {
     name: "yank_main_loop_latency_seconds",
     help: "How long QEMU's main loop took to answer query-status.",
-    value: (r) => r.latencySeconds,
+    value: (r) => r.latencySeconds === undefined ? undefined : roundLatency(r.latencySeconds),
   },
   {
     name: "yank_instances",
