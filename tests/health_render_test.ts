@@ -118,6 +118,18 @@ yank_oob{socket="/run/vm1.qmp"} 1
     assert.match(renderHealthText([noisy], false), / \| latency=0\.000416s instances=3\n$/);
   });
 
+  await t.step("watch's textfile adds yank_watch_running; check's output does not", () => {
+    assert.doesNotMatch(renderHealthPrometheus([ok]), /yank_watch_running/);
+    assert.match(
+      renderHealthPrometheus([ok], { watching: true }),
+      /\n# TYPE yank_watch_running gauge\nyank_watch_running\{socket="\/run\/vm1\.qmp"\} 1\n$/,
+    );
+    assert.match(
+      renderHealthPrometheus([hung], { watching: false }),
+      /\nyank_watch_running\{socket="\/run\/vm2\.qmp"\} 0\n$/,
+    );
+  });
+
   await t.step("label values escape backslash, double quote and newline", () => {
     assert.equal(escapeLabelValue('/run/a\\b"c\nd.qmp'), '/run/a\\\\b\\"c\\nd.qmp');
     const line = renderHealthPrometheus([{ ...ok, socket: '/run/"x".qmp' }])

@@ -244,6 +244,39 @@ Deno.test("through --listen, a chardev glob spares the watchdog's own chardev an
   }
 });
 
+Deno.test("watch --textfile reports each probe, and says on SIGTERM that nothing watches", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu();
+  const textfile = lab.path("yank.prom");
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    qemu.socket,
+    "--interval",
+    "0.1",
+    "--textfile",
+    textfile,
+  ]);
+  const read = () => Deno.readTextFile(textfile).catch(() => "");
+  try {
+    assert.ok(await eventually(async () => /^yank_up\{.*\} 1$/m.test(await read())));
+    const running = await read();
+    assert.match(running, /^yank_state\{.*\} 0$/m);
+    assert.match(running, /^yank_watch_running\{.*\} 1$/m);
+    // Rounded to the microsecond: no float noise such as 0.00041578699999999814.
+    assert.match(running, /^yank_main_loop_latency_seconds\{.*\} \d+(\.\d{1,6})?$/m);
+
+    await stopWatch(watch);
+    const stopped = await read();
+    assert.match(stopped, /^yank_up\{.*\} 0$/m);
+    assert.match(stopped, /^yank_state\{.*\} 3$/m);
+    assert.match(stopped, /^yank_watch_running\{.*\} 0$/m);
+    assert.doesNotMatch(stopped, /^yank_main_loop_latency_seconds\{/m);
+  } finally {
+    await watch.stop("SIGKILL");
+  }
+});
+
 Deno.test("watch reconnects when QEMU restarts on the same socket", async () => {
   await using lab = await QemuLab.create();
   const socket = lab.path("restart.qmp");

@@ -283,7 +283,9 @@ Options:
       --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
       --dry-run         log what would be yanked, yank nothing
       --listen PATH     serve the yank-only proxy socket at PATH
-      --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically
+      --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically,
+                        plus yank_watch_running 1; when watch ends it rewrites PATH with
+                        yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)
   -s, --socket PATH     the dedicated monitor socket to watch (exactly one)
   -t, --timeout S       bound on connecting, negotiating and each out-of-band command
                         (default ${DEFAULT_TIMEOUT_SECONDS})

@@ -48,8 +48,11 @@ export interface WatchdogOptions {
   signal?: AbortSignal | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
-  /** Called after each probe with what `yank check` would report. */
-  onReport?: ((report: HealthReport) => Promise<void> | void) | undefined;
+  /**
+   * Called after each probe with what `yank check` would report (`watching` true), and once
+   * when the watchdog stops (`watching` false, state UNKNOWN, nothing measured).
+   */
+  onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
 }
 
 /** What the proxy needs from the watchdog: its connection, borrowed for out-of-band commands. */
@@ -136,24 +139,29 @@ export class Watchdog implements YankUpstream {
    */
   async run(): Promise<void> {
     let delay = BACKOFF_START_MS;
-    while (!this.#stopped) {
-      const client = await this.#connect();
-      if (client === undefined) {
-        await sleep(delay, this.#options.signal);
-        delay = nextBackoff(delay);
-        continue;
+    try {
+      while (!this.#stopped) {
+        const client = await this.#connect();
+        if (client === undefined) {
+          await sleep(delay, this.#options.signal);
+          delay = nextBackoff(delay);
+          continue;
+        }
+        delay = BACKOFF_START_MS;
+        try {
+          await this.#watch(client);
+        } finally {
+          this.#client = undefined;
+          this.#instances = undefined;
+          client.close();
+        }
+        if (!this.#stopped) {
+          this.#log("disconnected", "the connection to QEMU ended; reconnecting");
+        }
       }
-      delay = BACKOFF_START_MS;
-      try {
-        await this.#watch(client);
-      } finally {
-        this.#client = undefined;
-        this.#instances = undefined;
-        client.close();
-      }
-      if (!this.#stopped) {
-        this.#log("disconnected", "the connection to QEMU ended; reconnecting");
-      }
+    } finally {
+      // A report of the last probe must not outlive the watchdog: say nobody watches now.
+      await this.#report("stopped", undefined);
     }
     this.#log("stopped", "stopped on a signal");
   }
@@ -411,16 +419,31 @@ export class Watchdog implements YankUpstream {
     return true;
   }
 
-  async #report(state: "OK" | "CRITICAL", latencySeconds: number | undefined): Promise<void> {
+  async #report(
+    kind: "OK" | "CRITICAL" | "stopped",
+    latencySeconds: number | undefined,
+  ): Promise<void> {
     const onReport = this.#options.onReport;
     if (!onReport) return;
     const { socket, hangAfterMs } = this.#options;
-    try {
-      await onReport({
+    const qemuVersion = this.#version ? formatVersion(this.#version) : undefined;
+    const report: HealthReport = kind === "stopped"
+      ? {
         socket,
-        state,
-        reason: state === "OK" ? "ok" : "hung",
-        message: state === "OK"
+        state: "UNKNOWN",
+        reason: "not-tried",
+        message: "yank watch stopped; nothing watches this monitor",
+        remedy: "",
+        latencySeconds: undefined,
+        instances: undefined,
+        qemuVersion,
+        oob: undefined,
+      }
+      : {
+        socket,
+        state: kind,
+        reason: kind === "OK" ? "ok" : "hung",
+        message: kind === "OK"
           ? "main loop answers"
           : `QEMU's main loop is hung: it did not answer query-status within ${
             formatSeconds(hangAfterMs)
@@ -428,9 +451,11 @@ export class Watchdog implements YankUpstream {
         remedy: "",
         latencySeconds,
         instances: this.#instances,
-        qemuVersion: this.#version ? formatVersion(this.#version) : undefined,
+        qemuVersion,
         oob: true,
-      });
+      };
+    try {
+      await onReport(report, kind !== "stopped");
     } catch (error) {
       this.#log("warning", errorText(error));
     }
