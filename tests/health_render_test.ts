@@ -109,6 +109,27 @@ yank_oob{socket="/run/vm1.qmp"} 1
     );
   });
 
+  await t.step("latencies are rounded to the microsecond, as in the perfdata and JSON", () => {
+    const noisy = { ...ok, latencySeconds: 0.00041578699999999814 };
+    const line = renderHealthPrometheus([noisy]).split("\n")
+      .find((l) => l.startsWith("yank_main_loop_latency_seconds{"));
+    assert.equal(line, 'yank_main_loop_latency_seconds{socket="/run/vm1.qmp"} 0.000416');
+    assert.equal(JSON.parse(renderHealthJson([noisy], false)).latency_seconds, 0.000416);
+    assert.match(renderHealthText([noisy], false), / \| latency=0\.000416s instances=3\n$/);
+  });
+
+  await t.step("watch's textfile adds yank_watch_running; check's output does not", () => {
+    assert.doesNotMatch(renderHealthPrometheus([ok]), /yank_watch_running/);
+    assert.match(
+      renderHealthPrometheus([ok], { watching: true }),
+      /\n# TYPE yank_watch_running gauge\nyank_watch_running\{socket="\/run\/vm1\.qmp"\} 1\n$/,
+    );
+    assert.match(
+      renderHealthPrometheus([hung], { watching: false }),
+      /\nyank_watch_running\{socket="\/run\/vm2\.qmp"\} 0\n$/,
+    );
+  });
+
   await t.step("label values escape backslash, double quote and newline", () => {
     assert.equal(escapeLabelValue('/run/a\\b"c\nd.qmp'), '/run/a\\\\b\\"c\\nd.qmp');
     const line = renderHealthPrometheus([{ ...ok, socket: '/run/"x".qmp' }])

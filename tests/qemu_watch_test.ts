@@ -109,8 +109,16 @@ Deno.test("watch --listen serves list and yank through a hang and refuses everyt
       assert.match(run.stdout, /^chardev +compat_monitor1$/m);
     });
 
-    await t.step("a yank of the watchdog's own monitor chardev is refused", async () => {
-      const run = await runCli(["chardev", "compat_monitor1", "--socket", proxy, "--timeout", "2"]);
+    await t.step("a forced yank of the watchdog's own monitor chardev is refused", async () => {
+      const run = await runCli([
+        "chardev",
+        "compat_monitor1",
+        "--force",
+        "--socket",
+        proxy,
+        "--timeout",
+        "2",
+      ]);
       assert.equal(run.code, 1);
       assert.equal(run.stdout, "");
       assert.match(run.stderr, /^yank: .*GenericError: Refusing to yank chardev "compat_monitor1"/);
@@ -169,6 +177,103 @@ Deno.test("watch --listen serves list and yank through a hang and refuses everyt
     });
   } finally {
     await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("through --listen, a chardev glob spares the watchdog's own chardev and yanks the rest", async (t) => {
+  await using lab = await QemuLab.create();
+  const proxy = lab.path("proxy.qmp");
+  // One monitor, held by watch (compat_monitor0), and charnet0 connected to a TCP peer.
+  const peer = lab.tcpPeer();
+  const qemu = await lab.startQemu({
+    args: ["-chardev", `socket,id=charnet0,host=127.0.0.1,port=${peer.port},server=off`],
+  });
+  await peer.accepted;
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    qemu.socket,
+    "--interval",
+    "0.2",
+    "--listen",
+    proxy,
+  ]);
+  try {
+    await watch.waitForLine(/state=connected .*own monitor chardev \\"compat_monitor0\\"/);
+
+    await t.step("--dry-run plans only the other chardevs", async () => {
+      const run = await runCli([
+        "--chardev",
+        "*",
+        "--dry-run",
+        "--socket",
+        proxy,
+        "--timeout",
+        "2",
+      ]);
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      assert.equal(run.stdout, "would yank chardev charnet0\n");
+    });
+
+    await t.step("the yank goes through and cuts charnet0, not the watchdog", async () => {
+      const run = await runCli(["--chardev", "*", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(run.stderr, "");
+      assert.equal(run.code, 0);
+      assert.equal(run.stdout, "yanked chardev charnet0\n");
+      await peer.closed;
+      const list = await runCli(["list", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^chardev +compat_monitor0$/m);
+      assert.ok(!watch.lines.some((l) => /state=disconnected/.test(l)), watch.lines.join("\n"));
+    });
+
+    await t.step("its exact name needs --force, like the monitor yank talks through", async () => {
+      const run = await runCli(["chardev", "compat_monitor0", "--socket", proxy, "--timeout", "2"]);
+      assert.equal(run.code, 2);
+      assert.equal(run.stdout, "");
+      assert.match(
+        run.stderr,
+        /^yank: Refusing to yank chardev "compat_monitor0": it carries the monitor "[^"]+proxy\.qmp" that yank is talking through/,
+      );
+    });
+
+    await stopWatch(watch);
+  } finally {
+    await watch.stop("SIGKILL");
+  }
+});
+
+Deno.test("watch --textfile reports each probe, and says on SIGTERM that nothing watches", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu();
+  const textfile = lab.path("yank.prom");
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    qemu.socket,
+    "--interval",
+    "0.1",
+    "--textfile",
+    textfile,
+  ]);
+  const read = () => Deno.readTextFile(textfile).catch(() => "");
+  try {
+    assert.ok(await eventually(async () => /^yank_up\{.*\} 1$/m.test(await read())));
+    const running = await read();
+    assert.match(running, /^yank_state\{.*\} 0$/m);
+    assert.match(running, /^yank_watch_running\{.*\} 1$/m);
+    // Rounded to the microsecond: no float noise such as 0.00041578699999999814.
+    assert.match(running, /^yank_main_loop_latency_seconds\{.*\} \d+(\.\d{1,6})?$/m);
+
+    await stopWatch(watch);
+    const stopped = await read();
+    assert.match(stopped, /^yank_up\{.*\} 0$/m);
+    assert.match(stopped, /^yank_state\{.*\} 3$/m);
+    assert.match(stopped, /^yank_watch_running\{.*\} 0$/m);
+    assert.doesNotMatch(stopped, /^yank_main_loop_latency_seconds\{/m);
+  } finally {
+    await watch.stop("SIGKILL");
   }
 });
 

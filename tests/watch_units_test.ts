@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { formatLogLine } from "../lib/watch/log.ts";
+import { formatLogLine, WATCH_STATES } from "../lib/watch/log.ts";
+import { helpText } from "../lib/cli/help.ts";
+import { OPTION_SUMMARIES } from "../lib/cli/args.ts";
 import { planRecovery } from "../lib/watch/recovery.ts";
 import { nextBackoff } from "../lib/watch/timing.ts";
-import { decideRequest, withId } from "../lib/proxy/rules.ts";
+import { decideRequest, type ProxyContext, withId } from "../lib/proxy/rules.ts";
 import type { YankInstance } from "../lib/yank/instances.ts";
 
 const INSTANCES: YankInstance[] = [
@@ -81,9 +83,11 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
 Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", async (t) => {
   const fresh = { negotiated: false, oob: false };
   const ready = { negotiated: true, oob: true };
+  const unknownOwn: ProxyContext = { ownChardev: undefined, path: "/run/yank/vm1.qmp" };
+  const own: ProxyContext = { ownChardev: "yankmon", path: "/run/yank/vm1.qmp" };
 
   await t.step("before negotiation only qmp_capabilities works", () => {
-    assert.deepEqual(decideRequest(fresh, { execute: "query-yank", id: 1 }, undefined), {
+    assert.deepEqual(decideRequest(fresh, { execute: "query-yank", id: 1 }, unknownOwn), {
       kind: "reply",
       reply: {
         error: {
@@ -96,11 +100,11 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
       decideRequest(
         fresh,
         { execute: "qmp_capabilities", arguments: { enable: ["oob"] } },
-        undefined,
+        unknownOwn,
       ),
       { kind: "negotiate", oob: true },
     );
-    assert.deepEqual(decideRequest(fresh, { "exec-oob": "query-yank" }, undefined), {
+    assert.deepEqual(decideRequest(fresh, { "exec-oob": "query-yank" }, unknownOwn), {
       kind: "reply",
       reply: {
         error: { class: "GenericError", desc: "QMP input member 'exec-oob' is unexpected" },
@@ -110,13 +114,13 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
 
   await t.step("exec-oob needs oob negotiated", () => {
     const noOob = { negotiated: true, oob: false };
-    assert.equal(decideRequest(noOob, { "exec-oob": "yank" }, undefined).kind, "reply");
-    assert.equal(decideRequest(noOob, { execute: "query-yank" }, undefined).kind, "forward");
+    assert.equal(decideRequest(noOob, { "exec-oob": "yank" }, unknownOwn).kind, "reply");
+    assert.equal(decideRequest(noOob, { execute: "query-yank" }, unknownOwn).kind, "forward");
   });
 
   await t.step("query-yank and yank are forwarded with their arguments", () => {
     const args = { instances: [{ type: "block-node", "node-name": "nbd0" }] };
-    assert.deepEqual(decideRequest(ready, { "exec-oob": "yank", arguments: args }, "yankmon"), {
+    assert.deepEqual(decideRequest(ready, { "exec-oob": "yank", arguments: args }, own), {
       kind: "forward",
       command: "yank",
       args,
@@ -124,8 +128,8 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
   });
 
   await t.step("everything else is CommandNotFound, as QEMU says of unknown commands", () => {
-    for (const command of ["quit", "query-chardev", "human-monitor-command", "system_reset"]) {
-      const decision = decideRequest(ready, { execute: command }, undefined);
+    for (const command of ["quit", "query-status", "human-monitor-command", "system_reset"]) {
+      const decision = decideRequest(ready, { execute: command }, unknownOwn);
       assert.equal(decision.kind, "reply");
       assert.equal(
         decision.kind === "reply" && "error" in decision.reply && decision.reply.error.class,
@@ -133,9 +137,32 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
       );
     }
     assert.equal(
-      decideRequest(ready, { execute: "qmp_capabilities" }, undefined).kind,
+      decideRequest(ready, { execute: "qmp_capabilities" }, unknownOwn).kind,
       "reply",
     );
+  });
+
+  await t.step("query-chardev is answered here with the own chardev as the proxy's", () => {
+    assert.deepEqual(decideRequest(ready, { execute: "query-chardev", id: 7 }, own), {
+      kind: "reply",
+      reply: {
+        return: [{
+          label: "yankmon",
+          filename: "unix:/run/yank/vm1.qmp,server=on",
+          "frontend-open": true,
+        }],
+      },
+    });
+    assert.deepEqual(decideRequest(ready, { execute: "query-chardev" }, unknownOwn), {
+      kind: "reply",
+      reply: { return: [] },
+    });
+    assert.deepEqual(decideRequest(ready, { "exec-oob": "query-chardev" }, own), {
+      kind: "reply",
+      reply: {
+        error: { class: "GenericError", desc: "The command query-chardev does not support OOB" },
+      },
+    });
   });
 
   await t.step("a yank naming the watchdog's own chardev is refused", () => {
@@ -144,7 +171,7 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
       arguments: {
         instances: [{ type: "chardev", id: "charnet0" }, { type: "chardev", id: "yankmon" }],
       },
-    }, "yankmon");
+    }, own);
     assert.equal(decision.kind, "reply");
     assert.match(
       decision.kind === "reply" && "error" in decision.reply ? decision.reply.error.desc : "",
@@ -153,11 +180,11 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
   });
 
   await t.step("malformed input gets QEMU's errors; ids are echoed exactly", () => {
-    assert.deepEqual(decideRequest(ready, [1, 2], undefined), {
+    assert.deepEqual(decideRequest(ready, [1, 2], unknownOwn), {
       kind: "reply",
       reply: { error: { class: "GenericError", desc: "QMP input must be a JSON object" } },
     });
-    assert.deepEqual(decideRequest(ready, { execute: "yank", "exec-oob": "yank" }, undefined), {
+    assert.deepEqual(decideRequest(ready, { execute: "yank", "exec-oob": "yank" }, unknownOwn), {
       kind: "reply",
       reply: {
         error: {
@@ -169,5 +196,16 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
     const id = { complex: ["id", 1] };
     assert.deepEqual(withId({ return: {} }, { execute: "x", id }), { return: {}, id });
     assert.deepEqual(withId({ return: {} }, { execute: "x" }), { return: {} });
+  });
+});
+
+Deno.test("watch's help and option summaries describe what watch really does", async (t) => {
+  await t.step("the help lists every state the watchdog logs, in order", () => {
+    const listed = /\nStates: ([^.]+)\./.exec(helpText("watch"))![1]!.split(/,\s+/);
+    assert.deepEqual(listed, [...WATCH_STATES]);
+  });
+
+  await t.step("--listen is summarised as the proxy socket it serves", () => {
+    assert.equal(OPTION_SUMMARIES.listen, "serve the yank-only QMP proxy socket at this path");
   });
 });

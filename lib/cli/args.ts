@@ -65,7 +65,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "textfile": "also write the result to this file",
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
-  "listen": "serve metrics on this address",
+  "listen": "serve the yank-only QMP proxy socket at this path",
   "help": "show help",
   "version": "print the version",
   "list-names": "print the names of one instance type, one a line",

@@ -9,6 +9,7 @@ import {
   QmpDisconnectedError,
   QmpProtocolError,
   QmpTimeoutError,
+  QmpTurnedAwayError,
 } from "../qmp/errors.ts";
 import { GlobSyntaxError } from "../yank/match.ts";
 import { printable } from "../render/printable.ts";
@@ -65,7 +66,8 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
   if (error instanceof QmpConnectError && error.failure === "busy") return ExitCode.timeout;
   if (
     error instanceof QmpConnectError || error instanceof QmpProtocolError ||
-    error instanceof QmpDisconnectedError || error instanceof MalformedReplyError
+    error instanceof QmpDisconnectedError || error instanceof MalformedReplyError ||
+    error instanceof QmpTurnedAwayError
   ) return ExitCode.connection;
   if (error instanceof QmpTimeoutError || error instanceof SocketNotTriedError) {
     return ExitCode.timeout;

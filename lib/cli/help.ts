@@ -257,18 +257,22 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
   - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
     of least harm: the migration, then chardevs, then block nodes, one type per step, waiting
     for the main loop after each step and stopping as soon as it answers;
+  - while the main loop stays hung it does all that again, with a fresh list each time, after a
+    pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
   - it never yanks the chardev of its own monitor; without selectors it only reports.
 
 Every state change and action is one logfmt line on stderr:
   time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-disconnected, stopped.
+disconnected, warning, stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
 (sent with execute or exec-oob) over the watchdog's pre-negotiated out-of-band connection, so
-"yank list" and "yank chardev X" keep working through it during a hang. Every other command
-gets CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
+"yank list" and "yank chardev X" keep working through it during a hang. It answers
+query-chardev itself, listing only the watchdog's own monitor chardev as the proxy socket's, so
+yank's globs spare that chardev as they spare any monitor's own. Every other command gets
+CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
 QEMU is unreachable every forwarded command gets GenericError at once. Give a user yank rights
 without full QMP rights by giving them access to this socket only.
 
@@ -280,7 +284,9 @@ Options:
       --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
       --dry-run         log what would be yanked, yank nothing
       --listen PATH     serve the yank-only proxy socket at PATH
-      --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically
+      --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically,
+                        plus yank_watch_running 1; when watch ends it rewrites PATH with
+                        yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)
   -s, --socket PATH     the dedicated monitor socket to watch (exactly one)
   -t, --timeout S       bound on connecting, negotiating and each out-of-band command
                         (default ${DEFAULT_TIMEOUT_SECONDS})

@@ -2,7 +2,7 @@
  * `yank check --format json`: the same facts as the status line, as one JSON object.
  */
 
-import { type HealthReport, STATE_EXIT_CODES, worstState } from "./state.ts";
+import { type HealthReport, roundLatency, STATE_EXIT_CODES, worstState } from "./state.ts";
 import { countStates } from "./render_text.ts";
 
 /** One report as a JSON-ready object with snake_case keys; unknown values are null. */
@@ -14,7 +14,9 @@ export function healthJson(report: HealthReport): Record<string, unknown> {
     reason: report.reason,
     message: report.message,
     remedy: report.remedy,
-    latency_seconds: report.latencySeconds ?? null,
+    latency_seconds: report.latencySeconds === undefined
+      ? null
+      : roundLatency(report.latencySeconds),
     instances: report.instances ?? null,
     qemu_version: report.qemuVersion ?? null,
     oob: report.oob ?? null,

@@ -3,7 +3,7 @@
  * textfile collector reads, one family per fact, one sample per socket.
  */
 
-import { type HealthReport, STATE_EXIT_CODES } from "./state.ts";
+import { type HealthReport, roundLatency, STATE_EXIT_CODES } from "./state.ts";
 
 interface Family {
   name: string;
@@ -25,7 +25,7 @@ const FAMILIES: readonly Family[] = [
   {
     name: "yank_main_loop_latency_seconds",
     help: "How long QEMU's main loop took to answer query-status.",
-    value: (r) => r.latencySeconds,
+    value: (r) => r.latencySeconds === undefined ? undefined : roundLatency(r.latencySeconds),
   },
   {
     name: "yank_instances",
@@ -39,10 +39,32 @@ const FAMILIES: readonly Family[] = [
   },
 ];
 
+/** Options of `renderHealthPrometheus`. */
+export interface PrometheusOptions {
+  /**
+   * For `yank watch --textfile`: whether the watchdog is still watching. Adds the
+   * yank_watch_running gauge; `check` leaves it out.
+   */
+  watching?: boolean;
+}
+
 /** Renders every report as gauges labelled by socket; unmeasured values are left out. */
-export function renderHealthPrometheus(reports: readonly HealthReport[]): string {
+export function renderHealthPrometheus(
+  reports: readonly HealthReport[],
+  options: PrometheusOptions = {},
+): string {
+  const families = [...FAMILIES];
+  const watching = options.watching;
+  if (watching !== undefined) {
+    families.push({
+      name: "yank_watch_running",
+      help:
+        "Whether yank watch is watching the monitor (1) or has stopped (0); when 0, the other values are not measurements.",
+      value: () => Number(watching),
+    });
+  }
   const lines: string[] = [];
-  for (const family of FAMILIES) {
+  for (const family of families) {
     lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} gauge`);
     for (const report of reports) {
       const value = family.value(report);

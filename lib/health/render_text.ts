@@ -4,7 +4,7 @@
  */
 
 import { printable } from "../render/printable.ts";
-import { type HealthReport, STATES_WORST_FIRST, worstState } from "./state.ts";
+import { type HealthReport, roundLatency, STATES_WORST_FIRST, worstState } from "./state.ts";
 
 /** Renders the reports of one run as status lines, each ending in a newline. */
 export function renderHealthText(reports: readonly HealthReport[], multi: boolean): string {
@@ -38,7 +38,7 @@ export function countStates(reports: readonly HealthReport[]): Record<string, nu
 function perfdata(report: HealthReport): string {
   const latency = report.latencySeconds === undefined
     ? "U"
-    : `${Number(report.latencySeconds.toFixed(6))}s`;
+    : `${roundLatency(report.latencySeconds)}s`;
   return `latency=${latency} instances=${report.instances ?? "U"}`;
 }
 

@@ -72,6 +72,14 @@ export interface HealthReport {
 }
 
 /**
+ * A latency in seconds, rounded to the microsecond for every output: a difference of two
+ * performance.now() readings carries float noise (0.00041578699999999814).
+ */
+export function roundLatency(seconds: number): number {
+  return Number(seconds.toFixed(6));
+}
+
+/**
  * Splits an error message of this code base, "What happened (what to do)", into the finding
  * and the remedy, so that a one-line status stays short and JSON keeps both.
  */

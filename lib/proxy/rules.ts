@@ -1,8 +1,11 @@
 /**
  * What the yank-only proxy answers to one client message, as a pure function of the session's
- * state. It follows QEMU's own rules (shared/qmp-notes.md point 3, /tmp/qemu-findings.md §7):
- * nothing but qmp_capabilities before negotiation, exec-oob only once oob is negotiated, the id
- * echoed exactly. Only query-yank and yank are ever forwarded.
+ * state. It answers as QEMU 7.2 does (qapi/qmp-dispatch.c, checked against a real 7.2 monitor):
+ * before negotiation everything but qmp_capabilities is CommandNotFound "Expecting capabilities
+ * negotiation with 'qmp_capabilities'", and exec-oob is GenericError "QMP input member
+ * 'exec-oob' is unexpected" until oob is negotiated; a second qmp_capabilities is CommandNotFound;
+ * the id is echoed exactly. Only query-yank and yank are ever forwarded; query-chardev is
+ * answered here (see `ownChardevList`).
  */
 
 import { isJsonObject } from "../qmp/json_object.ts";
@@ -17,6 +20,14 @@ export interface ProxySession {
 export interface QmpErrorBody {
   class: string;
   desc: string;
+}
+
+/** What the rules need to know about the proxy and the watchdog behind it. */
+export interface ProxyContext {
+  /** The chardev carrying the watchdog's own monitor connection, if known. */
+  ownChardev: string | undefined;
+  /** The proxy's own socket path, as clients connect to it. */
+  path: string;
 }
 
 /** What to do with one message. */
@@ -36,14 +47,31 @@ function error(errorClass: string, desc: string): ProxyDecision {
 }
 
 /**
- * Decides the answer to one parsed message. `ownChardev` is the chardev carrying the watchdog's
- * own monitor connection: a yank naming it would cut the connection the proxy lives on.
+ * The proxy's answer to `query-chardev`: only the watchdog's own monitor chardev, presented as
+ * the chardev of the proxy socket itself. yank's CLI finds "the monitor it talks through" by a
+ * chardev whose filename is `unix:<the socket it connected to>,server=on`, so it spares this one
+ * from globs and wants --force for its exact name (which `decideRequest` still refuses).
+ * Forwarding query-chardev instead would need the main loop, which may be hung.
+ */
+export function ownChardevList(context: ProxyContext): Record<string, unknown>[] {
+  if (context.ownChardev === undefined) return [];
+  return [{
+    label: context.ownChardev,
+    filename: `unix:${context.path},server=on`,
+    "frontend-open": true,
+  }];
+}
+
+/**
+ * Decides the answer to one parsed message. A yank naming `context.ownChardev`, the chardev
+ * carrying the watchdog's own monitor connection, would cut the connection the proxy lives on.
  */
 export function decideRequest(
   session: ProxySession,
   message: unknown,
-  ownChardev: string | undefined,
+  context: ProxyContext,
 ): ProxyDecision {
+  const ownChardev = context.ownChardev;
   if (!isJsonObject(message)) return error("GenericError", "QMP input must be a JSON object");
   const hasExecute = "execute" in message;
   const hasOob = "exec-oob" in message;
@@ -86,6 +114,11 @@ export function decideRequest(
       "CommandNotFound",
       "Capabilities negotiation is already complete, command ignored",
     );
+  }
+  if (command === "query-chardev") {
+    return hasOob
+      ? error("GenericError", "The command query-chardev does not support OOB")
+      : { kind: "reply", reply: { return: ownChardevList(context) } };
   }
   if (command !== "query-yank" && command !== "yank") {
     return error(

@@ -14,8 +14,14 @@ import { ProxyListenError } from "./errors.ts";
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** A client that stops reading is dropped once this much output waits for it. */
 const MAX_PENDING_OUTPUT_BYTES = 1024 * 1024;
-/** Forwarded commands one client may have in flight; QEMU's own queue holds 8. */
-const MAX_IN_FLIGHT_PER_CLIENT = 8;
+/**
+ * Forwarded commands one client may have in flight. They are all out-of-band, which QEMU runs
+ * at once in the monitor I/O thread without queueing (its limit of 8 is for in-band commands
+ * only), so this is not QEMU's limit but ours: every client shares the watchdog's one
+ * connection, and each command may wait up to --timeout. A yank run needs one at a time; 4
+ * leaves room for a script that pipelines a few, and bounds the shared connection to 256.
+ */
+const MAX_IN_FLIGHT_PER_CLIENT = 4;
 /** At most this many clients at once; more are turned away. */
 const MAX_CLIENTS = 64;
 
@@ -24,6 +30,8 @@ const encoder = new TextEncoder();
 /** A running proxy. `close()` it: it stops, drops its clients and removes its socket file. */
 export class ProxyServer {
   readonly path: string;
+  /** `path` resolved, for the chardev the proxy presents as its own (see ownChardevList). */
+  #realPath: string;
   #listener: Deno.Listener;
   #upstream: YankUpstream;
   #clients = new Set<Deno.Conn>();
@@ -32,6 +40,7 @@ export class ProxyServer {
 
   private constructor(path: string, listener: Deno.Listener, upstream: YankUpstream) {
     this.path = path;
+    this.#realPath = resolvedPath(path);
     this.#listener = listener;
     this.#upstream = upstream;
     this.#accepting = this.#accept();
@@ -73,7 +82,7 @@ export class ProxyServer {
     try {
       for await (const conn of this.#listener) {
         if (this.#clients.size >= MAX_CLIENTS) {
-          tryClose(conn);
+          this.#turnAway(conn);
           continue;
         }
         this.#clients.add(conn);
@@ -87,13 +96,35 @@ export class ProxyServer {
     }
   }
 
+  /**
+   * Tells a client past MAX_CLIENTS why, instead of the greeting (yank's CLI shows the desc),
+   * and hangs up. The write is small and bounded in time, so a client that never reads costs
+   * nothing.
+   */
+  #turnAway(conn: Deno.Conn): void {
+    const line = encoder.encode(`${
+      JSON.stringify({
+        error: {
+          class: "GenericError",
+          desc:
+            `Too many clients on this yank proxy: it serves at most ${MAX_CLIENTS} at once (close idle connections to it, or try again shortly)`,
+        },
+      })
+    }\r\n`);
+    const timer = setTimeout(() => tryClose(conn), 1000);
+    conn.write(line).catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      tryClose(conn);
+    });
+  }
+
   /** One client: its own parser, its own negotiation, its own bounded output queue. */
   async #serve(conn: Deno.Conn): Promise<void> {
     const session: ProxySession = { negotiated: false, oob: false };
     const parser = new JsonStreamParser({ maxMessageBytes: MAX_REQUEST_BYTES, maxDepth: 32 });
     let pendingBytes = 0;
     let writing = Promise.resolve();
-    let inFlight = 0;
+    const inFlight = new Set<Promise<void>>();
     const send = (message: Record<string, unknown>) => {
       const bytes = encoder.encode(`${JSON.stringify(message)}\r\n`);
       pendingBytes += bytes.length;
@@ -109,6 +140,41 @@ export class ProxyServer {
       }).catch(() => tryClose(conn));
     };
 
+    const answer = (message: unknown) => {
+      const decision = decideRequest(session, message, {
+        ownChardev: this.#upstream.ownChardev,
+        path: this.#realPath,
+      });
+      switch (decision.kind) {
+        case "reply":
+          send(withId(decision.reply, message));
+          break;
+        case "negotiate":
+          session.negotiated = true;
+          session.oob = decision.oob;
+          send(withId({ return: {} }, message));
+          break;
+        case "forward": {
+          if (inFlight.size >= MAX_IN_FLIGHT_PER_CLIENT) {
+            send(withId({
+              error: {
+                class: "GenericError",
+                desc:
+                  `Too many commands in flight (at most ${MAX_IN_FLIGHT_PER_CLIENT}); wait for their replies`,
+              },
+            }, message));
+            break;
+          }
+          const forwarded = this.#upstream.execOob(decision.command, decision.args).then(
+            (value) => send(withId({ return: value }, message)),
+            (error) => send(withId({ error: errorBody(error) }, message)),
+          ).finally(() => inFlight.delete(forwarded));
+          inFlight.add(forwarded);
+          break;
+        }
+      }
+    };
+
     send(this.#greeting());
     const buffer = new Uint8Array(16 * 1024);
     for (;;) {
@@ -119,41 +185,16 @@ export class ProxyServer {
         messages = parser.push(buffer.subarray(0, count));
       } catch (error) {
         if (!(error instanceof JsonStreamError)) throw error;
-        // Framing is lost: say why (without an id, as QEMU does) and hang up.
+        // The requests completed before the bad bytes are intact: answer them as usual.
+        for (const message of error.values) answer(message);
+        // Framing is lost: say why (without an id, as QEMU does), let the forwarded commands
+        // reply (each is bounded by --timeout), and hang up.
         send({ error: { class: "GenericError", desc: `JSON parse error, ${error.message}` } });
+        await Promise.all(inFlight);
         await writing;
         return;
       }
-      for (const message of messages) {
-        const decision = decideRequest(session, message, this.#upstream.ownChardev);
-        switch (decision.kind) {
-          case "reply":
-            send(withId(decision.reply, message));
-            break;
-          case "negotiate":
-            session.negotiated = true;
-            session.oob = decision.oob;
-            send(withId({ return: {} }, message));
-            break;
-          case "forward":
-            if (inFlight >= MAX_IN_FLIGHT_PER_CLIENT) {
-              send(withId({
-                error: {
-                  class: "GenericError",
-                  desc:
-                    `Too many commands in flight (at most ${MAX_IN_FLIGHT_PER_CLIENT}); wait for their replies`,
-                },
-              }, message));
-              break;
-            }
-            inFlight++;
-            this.#upstream.execOob(decision.command, decision.args).then(
-              (value) => send(withId({ return: value }, message)),
-              (error) => send(withId({ error: errorBody(error) }, message)),
-            ).finally(() => inFlight--);
-            break;
-        }
-      }
+      for (const message of messages) answer(message);
     }
   }
 
@@ -211,6 +252,14 @@ async function listenUnix(path: string): Promise<Deno.Listener> {
     return Deno.listen({ transport: "unix", path });
   } catch (error) {
     throw new ProxyListenError(`Cannot listen on ${JSON.stringify(path)}: ${describe(error)}`);
+  }
+}
+
+function resolvedPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   QmpError,
   QmpProtocolError,
   QmpTimeoutError,
+  QmpTurnedAwayError,
 } from "./errors.ts";
 import { startTimeout, type Timeout } from "./timer.ts";
 import { connectUnix, remaining } from "./connect.ts";
@@ -295,6 +296,12 @@ export class QmpClient {
     }
     if (this.#greeting === undefined) {
       if (!("QMP" in message)) {
+        const error = message.error;
+        if (isJsonObject(error) && typeof error.class === "string" && !("id" in message)) {
+          trace?.("recv", JSON.stringify(message));
+          const desc = typeof error.desc === "string" ? error.desc : "(no description)";
+          throw new QmpTurnedAwayError(this.socket, error.class, desc);
+        }
         const kind = "return" in message || "error" in message ? "a reply" : "a message";
         // A reply to a previous client can precede nothing but our greeting; anything else
         // before the greeting means this is not a QMP server.

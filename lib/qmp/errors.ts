@@ -52,6 +52,17 @@ export class QmpProtocolError extends QmpError {
   }
 }
 
+/**
+ * The server sent an error instead of its greeting: it turned this connection away (yank's own
+ * proxy does so past its client limit). QEMU never does; its desc says why and what to do.
+ */
+export class QmpTurnedAwayError extends QmpError {
+  override name = "QmpTurnedAwayError";
+  constructor(readonly socket: string, readonly errorClass: string, readonly desc: string) {
+    super(`${JSON.stringify(socket)} turned the connection away: ${errorClass}: ${desc}`);
+  }
+}
+
 /** The connection ended while something was still expected. */
 export class QmpDisconnectedError extends QmpError {
   override name = "QmpDisconnectedError";

@@ -3,19 +3,23 @@
  * syslog and log shippers can read it as key=value pairs.
  */
 
-/** The states and actions a watchdog logs. */
-export type WatchState =
-  | "connecting"
-  | "connected"
-  | "busy"
-  | "hung"
-  | "yanking"
-  | "would-yank"
-  | "recovered"
-  | "still-hung"
-  | "disconnected"
-  | "warning"
-  | "stopped";
+/** The states and actions a watchdog logs, in the order `yank watch --help` lists them. */
+export const WATCH_STATES = [
+  "connecting",
+  "connected",
+  "busy",
+  "hung",
+  "yanking",
+  "would-yank",
+  "recovered",
+  "still-hung",
+  "disconnected",
+  "warning",
+  "stopped",
+] as const;
+
+/** A state or action the watchdog logs. */
+export type WatchState = typeof WATCH_STATES[number];
 
 /** One log entry. */
 export interface WatchLogEntry {

@@ -14,7 +14,7 @@ import {
   yankRetryingOnce,
   YankUnsupportedError,
 } from "../yank/yank.ts";
-import { describeInstances, type YankInstance } from "../yank/instances.ts";
+import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
 import { hasSelectors, type YankSelectors } from "../yank/match.ts";
 import { planRecovery } from "./recovery.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
@@ -44,8 +44,11 @@ export interface WatchdogOptions {
   signal?: AbortSignal | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
-  /** Called after each probe with what `yank check` would report. */
-  onReport?: ((report: HealthReport) => Promise<void> | void) | undefined;
+  /**
+   * Called after each probe with what `yank check` would report (`watching` true), and once
+   * when the watchdog stops (`watching` false, state UNKNOWN, nothing measured).
+   */
+  onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
 }
 
 /** What the proxy needs from the watchdog: its connection, borrowed for out-of-band commands. */
@@ -71,7 +74,10 @@ interface Probe {
   done: boolean;
 }
 
-/** Longest wait for the main loop after each recovery step, in milliseconds. */
+/**
+ * Longest wait for the main loop after each recovery step, and the first pause between two
+ * recovery passes, in milliseconds.
+ */
 const STEP_WAIT_MS = 1000;
 /** setTimeout's largest delay: a probe waits for its reply as long as the connection lasts. */
 const FOREVER_MS = 2_147_483_647;
@@ -129,24 +135,29 @@ export class Watchdog implements YankUpstream {
    */
   async run(): Promise<void> {
     let delay = BACKOFF_START_MS;
-    while (!this.#stopped) {
-      const client = await this.#connect();
-      if (client === undefined) {
-        await sleep(delay, this.#options.signal);
-        delay = nextBackoff(delay);
-        continue;
+    try {
+      while (!this.#stopped) {
+        const client = await this.#connect();
+        if (client === undefined) {
+          await sleep(delay, this.#options.signal);
+          delay = nextBackoff(delay);
+          continue;
+        }
+        delay = BACKOFF_START_MS;
+        try {
+          await this.#watch(client);
+        } finally {
+          this.#client = undefined;
+          this.#instances = undefined;
+          client.close();
+        }
+        if (!this.#stopped) {
+          this.#log("disconnected", "the connection to QEMU ended; reconnecting");
+        }
       }
-      delay = BACKOFF_START_MS;
-      try {
-        await this.#watch(client);
-      } finally {
-        this.#client = undefined;
-        this.#instances = undefined;
-        client.close();
-      }
-      if (!this.#stopped) {
-        this.#log("disconnected", "the connection to QEMU ended; reconnecting");
-      }
+    } finally {
+      // A report of the last probe must not outlive the watchdog: say nobody watches now.
+      await this.#report("stopped", undefined);
     }
     this.#log("stopped", "stopped on a signal");
   }
@@ -213,6 +224,16 @@ export class Watchdog implements YankUpstream {
   #logRetry(error: unknown): void {
     if (error instanceof QmpTimeoutError && error.phase === "greeting") {
       this.#log("busy", `${error.message}; retrying`);
+    } else if (error instanceof QmpTimeoutError && !error.outOfBand && error.phase !== "connect") {
+      // The one-shot message would send the user to "yank watch": this is it, so say what
+      // the hang means for watch instead.
+      const what = error.phase === "negotiation" ? "qmp_capabilities" : error.command;
+      this.#log(
+        "hung",
+        `QEMU's main loop is hung: it did not answer ${what} within ${
+          formatSeconds(error.timeoutMs)
+        } while watch was connecting, so watch has no connection to yank through until the main loop answers (a watchdog must connect while QEMU is healthy); retrying`,
+      );
     } else if (error instanceof QmpTimeoutError && error.phase !== "connect") {
       this.#log("hung", `${error.message}; retrying`);
     } else if (error instanceof QmpConnectError || error instanceof QmpError) {
@@ -262,26 +283,16 @@ export class Watchdog implements YankUpstream {
   }
 
   /**
-   * A probe went unanswered for --hang-after: list the instances out-of-band, yank step by step
-   * and wait for the probe after each step. Resolves true once the probe is answered, false if
-   * the connection ended or the signal aborted first.
+   * A probe went unanswered for --hang-after: run recovery passes until the probe is answered.
+   * Each pass lists the instances out-of-band afresh, yanks what the selectors match step by
+   * step and waits for the probe after each step; while the main loop stays hung, the next pass
+   * follows after a pause (1 s doubling, at most --hang-after). The probe is never resent, so
+   * there is still only one in-band command in flight. Resolves true once the probe is
+   * answered, false if the connection ended or the signal aborted first.
    */
   async #recover(client: QmpClient, probe: Probe): Promise<boolean> {
-    const { selectors, dryRun, hangAfterMs, now } = this.#options;
+    const { selectors, hangAfterMs, now } = this.#options;
     await this.#report("CRITICAL", undefined);
-    let instances: YankInstance[];
-    try {
-      instances = await queryYank(client);
-      this.#instances = instances.length;
-    } catch (error) {
-      this.#log(
-        "hung",
-        `main loop did not answer query-status within ${
-          formatSeconds(hangAfterMs)
-        }, and query-yank failed: ${errorText(error)}`,
-      );
-      return await this.#awaitRecovery(client, probe);
-    }
     if (!hasSelectors(selectors)) {
       this.#log(
         "hung",
@@ -291,10 +302,57 @@ export class Watchdog implements YankUpstream {
       );
       return await this.#awaitRecovery(client, probe);
     }
+    const yanked: YankInstance[] = [];
+    let pause = Math.min(STEP_WAIT_MS, hangAfterMs);
+    for (let pass = 1;; pass++) {
+      if (!await this.#recoveryPass(client, probe, pass, yanked)) return false;
+      if (!probe.done) {
+        this.#log(
+          "still-hung",
+          `main loop still hung ${formatSeconds(now() - probe.sentAt)} after the probe${
+            yanked.length > 0 ? ` and after yanking ${describeInstances(yanked)}` : ""
+          }; recovery pass ${pass + 1} in ${formatSeconds(pause)}`,
+        );
+      }
+      const first = await Promise.race([
+        probe.outcome,
+        sleep(pause, this.#options.signal).then(() => "waited" as const),
+        this.#stop,
+        client.closed.then(() => "ended" as const),
+      ]);
+      if (first === "answered") return await this.#awaitRecovery(client, probe, yanked);
+      if (first !== "waited" || this.#stopped) return false;
+      pause = Math.min(pause * 2, hangAfterMs);
+    }
+  }
+
+  /**
+   * One recovery pass: a fresh query-yank, then the planned steps (never the own chardev).
+   * Adds what it yanked to `yanked`. False if the connection ended or the signal aborted.
+   */
+  async #recoveryPass(
+    client: QmpClient,
+    probe: Probe,
+    pass: number,
+    yanked: YankInstance[],
+  ): Promise<boolean> {
+    const { selectors, dryRun, hangAfterMs, now } = this.#options;
+    const hung = pass === 1
+      ? `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}`
+      : `recovery pass ${pass}, main loop hung for ${formatSeconds(now() - probe.sentAt)}`;
+    let instances: YankInstance[];
+    try {
+      instances = await queryYank(client);
+      this.#instances = instances.length;
+    } catch (error) {
+      if (client.isClosed) return false;
+      this.#log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
+      return true;
+    }
     const steps = planRecovery(instances, selectors, this.#ownChardev);
     this.#log(
       "hung",
-      `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}; ${
+      `${hung}; ${
         steps.length === 0
           ? "no instance matches the selectors"
           : `will yank in ${steps.length} step(s): ${
@@ -302,7 +360,6 @@ export class Watchdog implements YankUpstream {
           }`
       }`,
     );
-    const yanked: YankInstance[] = [];
     for (const step of steps) {
       if (probe.done) break;
       if (dryRun) {
@@ -311,7 +368,10 @@ export class Watchdog implements YankUpstream {
       }
       this.#log("yanking", `yanking ${describeInstances(step.instances)}`);
       try {
-        yanked.push(...(await yankRetryingOnce(client, step.instances)).yanked);
+        const result = await yankRetryingOnce(client, step.instances);
+        for (const instance of result.yanked) {
+          if (!yanked.some((y) => sameInstance(y, instance))) yanked.push(instance);
+        }
       } catch (error) {
         this.#log(
           "hung",
@@ -325,20 +385,10 @@ export class Watchdog implements YankUpstream {
         sleep(Math.min(STEP_WAIT_MS, hangAfterMs)).then(() => "waiting" as const),
         this.#stop,
       ]);
-      if (first === "stopped") return false;
-      if (first instanceof Error) return false;
+      if (first === "stopped" || first instanceof Error) return false;
       if (first === "answered") break;
     }
-    if (probe.done) {
-      return await this.#awaitRecovery(client, probe, yanked);
-    }
-    this.#log(
-      "still-hung",
-      `main loop still hung ${formatSeconds(now() - probe.sentAt)} after the probe${
-        yanked.length > 0 ? ` and after yanking ${describeInstances(yanked)}` : ""
-      }; waiting for it`,
-    );
-    return await this.#awaitRecovery(client, probe, yanked);
+    return true;
   }
 
   /** Waits for the hung probe; logs the recovery. False if the connection ended first. */
@@ -365,16 +415,31 @@ export class Watchdog implements YankUpstream {
     return true;
   }
 
-  async #report(state: "OK" | "CRITICAL", latencySeconds: number | undefined): Promise<void> {
+  async #report(
+    kind: "OK" | "CRITICAL" | "stopped",
+    latencySeconds: number | undefined,
+  ): Promise<void> {
     const onReport = this.#options.onReport;
     if (!onReport) return;
     const { socket, hangAfterMs } = this.#options;
-    try {
-      await onReport({
+    const qemuVersion = this.#version ? formatVersion(this.#version) : undefined;
+    const report: HealthReport = kind === "stopped"
+      ? {
         socket,
-        state,
-        reason: state === "OK" ? "ok" : "hung",
-        message: state === "OK"
+        state: "UNKNOWN",
+        reason: "not-tried",
+        message: "yank watch stopped; nothing watches this monitor",
+        remedy: "",
+        latencySeconds: undefined,
+        instances: undefined,
+        qemuVersion,
+        oob: undefined,
+      }
+      : {
+        socket,
+        state: kind,
+        reason: kind === "OK" ? "ok" : "hung",
+        message: kind === "OK"
           ? "main loop answers"
           : `QEMU's main loop is hung: it did not answer query-status within ${
             formatSeconds(hangAfterMs)
@@ -382,9 +447,11 @@ export class Watchdog implements YankUpstream {
         remedy: "",
         latencySeconds,
         instances: this.#instances,
-        qemuVersion: this.#version ? formatVersion(this.#version) : undefined,
+        qemuVersion,
         oob: true,
-      });
+      };
+    try {
+      await onReport(report, kind !== "stopped");
     } catch (error) {
       this.#log("warning", errorText(error));
     }

@@ -38,7 +38,8 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
     trace: args.trace ? traceTo(io, socket) : undefined,
     onReport: textfile === undefined
       ? undefined
-      : (report) => writeTextfileAtomically(textfile, renderHealthPrometheus([report])),
+      : (report, watching) =>
+        writeTextfileAtomically(textfile, renderHealthPrometheus([report], { watching })),
   });
   const proxy = args.listen === undefined
     ? undefined

@@ -1,0 +1,130 @@
+/**
+ * The watchdog against a scripted QMP server, for what real QEMU cannot be made to do on
+ * demand: a query-yank that fails during a hang, a yank that does not end it at first.
+ */
+
+import assert from "node:assert/strict";
+import { Watchdog } from "../lib/watch/watchdog.ts";
+import { type FakeQmpConnection, startFakeQmp } from "./support/fake_qmp.ts";
+import type { ReceivedCommand } from "./support/fake_qmp.ts";
+
+const STATUS = { status: "running", singlestep: false, running: true };
+
+/**
+ * A QEMU whose main loop hangs at the second query-status and answers it again on the
+ * `release`-th yank; `failQueryYank` query-yanks during the hang fail first.
+ */
+async function hangingQemu(options: { failQueryYank: number; release: number }) {
+  let statuses = 0;
+  let held: { command: ReceivedCommand; connection: FakeQmpConnection } | undefined;
+  let queryYanksInHang = 0;
+  let yanks = 0;
+  let statusesWhenReleased: number | undefined;
+  const fake = await startFakeQmp({
+    reply: (command, connection) => {
+      if (
+        command.name === "query-status" && ++statuses >= 2 && statusesWhenReleased === undefined
+      ) {
+        held = { command, connection };
+        return { silent: true };
+      }
+      if (command.name === "query-yank" && held !== undefined) {
+        if (++queryYanksInHang <= options.failQueryYank) {
+          return { error: { class: "GenericError", desc: "scripted failure" } };
+        }
+      }
+      if (command.name === "yank" && ++yanks === options.release && held !== undefined) {
+        statusesWhenReleased = statuses;
+        const { command: probe, connection: conn } = held;
+        setTimeout(() => conn.send({ return: STATUS, id: probe.id }), 10);
+      }
+      return undefined;
+    },
+  });
+  return {
+    fake,
+    counts: () => ({ queryYanksInHang, yanks, statusesWhenReleased }),
+  };
+}
+
+/** Runs a watchdog until a line matches `until` (or 5 s pass); returns every line. */
+async function watchUntil(socket: string, until: RegExp, timeoutMs = 2000): Promise<string[]> {
+  const lines: string[] = [];
+  const stop = new AbortController();
+  const watchdog = new Watchdog({
+    socket,
+    selectors: { chardev: [], blockNode: ["nbd0"], migration: false },
+    intervalMs: 50,
+    hangAfterMs: 200,
+    timeoutMs,
+    dryRun: false,
+    log: (line) => {
+      lines.push(line);
+      if (until.test(line)) stop.abort();
+    },
+    now: Date.now,
+    signal: stop.signal,
+  });
+  const timer = setTimeout(() => stop.abort(), 5000);
+  try {
+    await watchdog.run();
+  } finally {
+    clearTimeout(timer);
+  }
+  return lines;
+}
+
+Deno.test("while the main loop stays hung, the watchdog runs recovery passes again", async (t) => {
+  await t.step("a query-yank that fails during the hang is followed by a fresh one", async () => {
+    const { fake, counts } = await hangingQemu({ failQueryYank: 1, release: 1 });
+    await using _ = fake;
+    const lines = await watchUntil(fake.path, /state=recovered/);
+    const states = lines.map((l) => /state=(\S+)/.exec(l)![1]);
+    assert.deepEqual(states, [
+      "connected",
+      "hung",
+      "still-hung",
+      "hung",
+      "yanking",
+      "recovered",
+      "stopped",
+    ], lines.join("\n"));
+    assert.match(lines[1]!, /within 0\.2 s, and query-yank failed: .*scripted failure/);
+    assert.match(lines[2]!, /recovery pass 2 in 0\.2 s/);
+    assert.match(lines[3]!, /recovery pass 2, main loop hung for .*will yank in 1 step\(s\)/);
+    assert.deepEqual(counts(), { queryYanksInHang: 2, yanks: 1, statusesWhenReleased: 2 });
+  });
+
+  await t.step("a pass whose yanks do not end the hang is followed by another", async () => {
+    const { fake, counts } = await hangingQemu({ failQueryYank: 0, release: 2 });
+    await using _ = fake;
+    const lines = await watchUntil(fake.path, /state=recovered/);
+    const states = lines.map((l) => /state=(\S+)/.exec(l)![1]);
+    assert.deepEqual(states, [
+      "connected",
+      "hung",
+      "yanking",
+      "still-hung",
+      "hung",
+      "yanking",
+      "recovered",
+      "stopped",
+    ], lines.join("\n"));
+    assert.match(lines[3]!, /after yanking block-node \\"nbd0\\"; recovery pass 2/);
+    // One probe stayed in flight through both passes; each pass listed the instances afresh.
+    assert.deepEqual(counts(), { queryYanksInHang: 2, yanks: 2, statusesWhenReleased: 2 });
+  });
+});
+
+Deno.test("a hang met while connecting is logged as watch's own situation, not the one-shot advice", async () => {
+  await using fake = await startFakeQmp({
+    reply: (command) => command.name === "qmp_capabilities" ? { silent: true } : undefined,
+  });
+  const lines = await watchUntil(fake.path, /state=hung/, 200);
+  const hung = lines.find((l) => /state=hung/.test(l))!;
+  assert.match(
+    hung,
+    /msg="QEMU's main loop is hung: it did not answer qmp_capabilities within 0\.2 s while watch was connecting, so watch has no connection to yank through until the main loop answers \(a watchdog must connect while QEMU is healthy\); retrying"$/,
+  );
+  assert.doesNotMatch(hung, /yank watch/);
+});
