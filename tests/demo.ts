@@ -9,7 +9,7 @@
  */
 
 import { compilePermissionFlags } from "./support/cli.ts";
-import { QemuLab } from "./support/qemu_lab.ts";
+import { QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -119,12 +119,7 @@ async function main(): Promise<void> {
 
   say("7. Disk nbd1's server freezes too, and the guest reads from nbd1.");
   systemServer.process.freeze();
-  const read = guest.execute(
-    "human-monitor-command",
-    { "command-line": 'qemu-io nbd1 "read 0 4096"' },
-    { timeoutMs: 120_000 },
-  );
-  read.catch(() => {});
+  const read = readInMainLoop(guest, "nbd1");
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("QEMU's main loop now waits for the dead server, and stops answering commands.");
 

@@ -354,12 +354,7 @@ export async function hungMainLoop(
   await addNbdNode(setup, nbd);
   await options.beforeHang?.(qemu);
   nbd.process.freeze();
-  const hang = setup.execute(
-    "human-monitor-command",
-    { "command-line": 'qemu-io nbd0 "read 0 4096"' },
-    { timeoutMs: 600_000 },
-  );
-  hang.catch(() => {});
+  const hang = readInMainLoop(setup, "nbd0");
   // In-band commands on one monitor run in order: a probe queued behind the read that stays
   // unanswered proves the main loop is blocked in it.
   const probe = await setup.execute("query-status", undefined, { timeoutMs: 500 }).then(
@@ -368,6 +363,21 @@ export async function hungMainLoop(
   );
   if (probe === "answered") throw new Error("the main loop did not hang");
   return { qemu, nbd, hang, hangClient: setup };
+}
+
+/**
+ * Reads 4 KiB from block node `node` in QEMU's main loop (HMP `qemu-io`, in-band), the way a
+ * guest's synchronous I/O would. On a frozen NBD server this blocks the main loop until the node
+ * is yanked; the promise settles then.
+ */
+export function readInMainLoop(client: QmpClient, node: string): Promise<unknown> {
+  const read = client.execute(
+    "human-monitor-command",
+    { "command-line": `qemu-io ${node} "read 0 4096"` },
+    { timeoutMs: 600_000 },
+  );
+  read.catch(() => {});
+  return read;
 }
 
 /** QEMU (8 GiB of RAM) migrating to a TCP peer that accepts and never reads. */
