@@ -297,3 +297,37 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+Deno.test("--json --dry-run marks the plan as a plan; a real yank's JSON is unmarked", async () => {
+  await using lab = await QemuLab.create();
+  const { qemu, peer } = await chardevConnectedToPeer(lab);
+  const plan = await runCli([
+    "chardev",
+    "charnet*",
+    "--socket",
+    qemu.socket,
+    "--dry-run",
+    "--json",
+  ]);
+  assert.equal(plan.stderr, "");
+  assert.equal(plan.code, 0);
+  assert.deepEqual(JSON.parse(plan.stdout), [{ type: "chardev", id: "charnet0", "dry-run": true }]);
+  const many = await runCli([
+    "--chardev",
+    "charnet0",
+    "--socket",
+    qemu.socket,
+    "--socket",
+    lab.path("*.qmp"),
+    "--dry-run",
+    "--json",
+  ]);
+  assert.equal(many.code, 0, many.stderr);
+  assert.deepEqual(JSON.parse(many.stdout), [
+    { socket: qemu.socket, type: "chardev", id: "charnet0", "dry-run": true },
+  ]);
+  const real = await runCli(["chardev", "charnet*", "--socket", qemu.socket, "--json"]);
+  assert.equal(real.code, 0, real.stderr);
+  assert.deepEqual(JSON.parse(real.stdout), [{ type: "chardev", id: "charnet0" }]);
+  await peer.closed;
+});

@@ -68,7 +68,8 @@ Selector form (no command word): yank every instance the patterns match, in one 
       --dry-run         print what would be yanked, yank nothing
       --force           allow yanking the chardev of the monitor yank talks through
                         (it cuts yank's own connection; globs never match it)
-      --json            print the yanked instances as JSON instead of text
+      --json            print the yanked instances as JSON instead of text; with
+                        --dry-run, the plan, each instance marked "dry-run": true
 A pattern that matches nothing is an error (exit 3), and then nothing is yanked.
 
 ${COMMON}
@@ -124,7 +125,8 @@ ${SELECTOR_NOTES}
 Options:
       --dry-run         print what would be yanked, yank nothing
       --force           allow yanking the chardev of the monitor yank talks through
-      --json            print the yanked instances as JSON
+      --json            print the yanked instances as JSON; with --dry-run, the
+                        plan, each instance marked "dry-run": true
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -140,6 +142,9 @@ Examples:
   $ yank chardev '*' --socket /run/vm1.qmp --json
   [{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"}]
 
+  $ yank chardev 'charnet*' --socket /run/vm1.qmp --dry-run --json
+  [{"type":"chardev","id":"charnet0","dry-run":true},{"type":"chardev","id":"charnet1","dry-run":true}]
+
 ${EXIT_CODES}
 `,
   "block-node": `yank block-node: yank NBD block nodes, shutting down their connections.
@@ -148,12 +153,13 @@ Usage: yank block-node NODE-NAME... [--socket PATH] [--dry-run] [--json]
 
 QEMU does not reconnect a yanked NBD node: I/O pending on it fails with EIO, and block jobs on
 it end with an error. Prefer yanking a migration or a chardev when that is enough.
-${SELECTOR_NOTES}
+Names are exact or shell-style globs (*, ?, [a-z]). All matches go into one "yank" command,
+which QEMU runs out-of-band, so it works even while QEMU's main loop is busy.
 
 Options:
       --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking the chardev of the monitor yank talks through
-      --json            print the yanked instances as JSON
+      --json            print the yanked instances as JSON; with --dry-run, the
+                        plan, each instance marked "dry-run": true
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -176,7 +182,8 @@ The migration instance exists only while a migration runs; after the yank, query
 
 Options:
       --dry-run         print what would be yanked, yank nothing
-      --json            print the yanked instance as JSON
+      --json            print the yanked instance as JSON; with --dry-run, the plan,
+                        marked "dry-run": true
 ${COMMON}
 
 The examples talk to a VM migrating to a peer that stopped reading.
