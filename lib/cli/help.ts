@@ -16,7 +16,8 @@ const EXIT_CODES = `Exit codes:
   2  usage error (including naming yank's own monitor chardev without --force)
   3  instance not found, or a selector matched nothing
   4  cannot connect, not a QMP server, or connection lost
-  5  timed out: the monitor is busy (another client holds it) or QEMU's main loop is hung
+  5  timed out: no greeting (another client holds the monitor, or QEMU is still starting),
+     or QEMU's main loop is hung
   6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob`;
 
 const COMMON = `Options for every command:
