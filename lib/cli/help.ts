@@ -22,7 +22,8 @@ const EXIT_CODES = `Exit codes:
 
 const COMMON = `Options for every command:
   -s, --socket PATH     QMP monitor socket; repeat it or use a glob for many VMs
-                        (default: $YANK_SOCKET, several separated by ":")
+                        (default: $YANK_SOCKET, several separated by ":"); a path that
+                        exists is that socket, even with *, ? or [ in its name
   -t, --timeout SECONDS bound on the whole run: connect, greeting, negotiation, commands
                         (default ${DEFAULT_TIMEOUT_SECONDS})
       --trace           print every QMP message sent and received on stderr
@@ -211,12 +212,15 @@ the yank instances with query-yank (out-of-band). The whole probe ends within --
   state     meaning
   OK        the main loop answers an in-band probe
   CRITICAL  no socket or connection refused; QEMU hung (greeting, then nothing); connection lost
-  WARNING   monitor busy (another client holds it); OOB not offered (so yank would be
-            unreachable during a hang); yank not supported (QEMU older than 6.0)
-  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket;
-            a socket not tried because --timeout ran out while many others were probed
+  WARNING   monitor busy (no greeting: another client holds it, or QEMU is still starting);
+            OOB not offered (so yank would be unreachable during a hang); yank not supported
+            (QEMU older than 6.0)
+  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
+            or on a directory a glob reads; a socket not tried because --timeout ran out
+            while many others were probed
 
-The state is data: it goes to stdout and the exit code, never to stderr. With several sockets
+The state is data: it goes to stdout and the exit code, never to stderr; so does UNKNOWN for a
+usage error, as "YANK UNKNOWN - REASON". With several sockets
 (repeat --socket or use a glob) the worst state wins, ranked as Monitoring Plugins'
 max_state_alt: CRITICAL > WARNING > UNKNOWN > OK. The text output then starts with a summary line
 counting each state, followed by one line per socket.
