@@ -211,7 +211,8 @@ Deno.test("one socket with a tiny --timeout is tried, never 'not tried ... 64 at
     const run = await runCli([command, "--socket", qemu.socket, "--timeout", "0.001"]);
     const said = run.stdout + run.stderr;
     assert.doesNotMatch(said, /not tried|at a time/, said);
-    assert.ok(said.includes(qemu.socket), said);
+    // Tried: it answered within a millisecond, or the failure names what happened to it.
+    if (run.code !== 0) assert.ok(said.includes(qemu.socket), said);
   }
 });
 
