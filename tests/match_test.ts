@@ -205,11 +205,13 @@ Deno.test("a disk selector matches the NBD nodes behind the disks it names", asy
     { names: ["vdb", "virtio-disk1"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
   ];
   await t.step("by target, by device id, and by glob", () => {
-    for (const [pattern, expected] of [
-      ["vda", ["libvirt-1-storage"]],
-      ["virtio-disk1", ["libvirt-2-storage"]],
-      ["vd*", ["libvirt-1-storage", "libvirt-2-storage"]],
-    ] as const) {
+    for (
+      const [pattern, expected] of [
+        ["vda", ["libvirt-1-storage"]],
+        ["virtio-disk1", ["libvirt-2-storage"]],
+        ["vd*", ["libvirt-1-storage", "libvirt-2-storage"]],
+      ] as const
+    ) {
       const match = matchInstances(instances, selectors({ disk: [pattern] }), { disks });
       assert.deepEqual(names(match.instances), expected, pattern);
     }

@@ -94,15 +94,19 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
   });
 
   await t.step("a disk selector yanks the NBD nodes behind the disk", () => {
-    const steps = planRecovery([
-      { type: "block-node", "node-name": "libvirt-1-storage" },
-      { type: "block-node", "node-name": "libvirt-2-storage" },
-    ], { chardev: [], blockNode: [], migration: false, disk: ["vda"] }, {
-      disks: [
-        { names: ["vda", "virtio-disk0"], nodes: ["libvirt-1-format", "libvirt-1-storage"] },
-        { names: ["vdb", "virtio-disk1"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
+    const steps = planRecovery(
+      [
+        { type: "block-node", "node-name": "libvirt-1-storage" },
+        { type: "block-node", "node-name": "libvirt-2-storage" },
       ],
-    });
+      { chardev: [], blockNode: [], migration: false, disk: ["vda"] },
+      {
+        disks: [
+          { names: ["vda", "virtio-disk0"], nodes: ["libvirt-1-format", "libvirt-1-storage"] },
+          { names: ["vdb", "virtio-disk1"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
+        ],
+      },
+    );
     assert.deepEqual(steps, [{
       type: "block-node",
       instances: [{ type: "block-node", "node-name": "libvirt-1-storage" }],

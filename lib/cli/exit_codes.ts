@@ -20,11 +20,7 @@ import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./args.ts";
 import { SocketNotTriedError } from "./sockets.ts";
 import { OutputError } from "./io.ts";
-import {
-  DomainNotFoundError,
-  LibvirtAccessError,
-  NoYankMonitorError,
-} from "../libvirt/domains.ts";
+import { DomainNotFoundError, LibvirtAccessError, NoYankMonitorError } from "../libvirt/domains.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,

@@ -15,12 +15,7 @@ import {
   YankUnsupportedError,
 } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
-import {
-  type BlockDisk,
-  hasSelectors,
-  matchInstances,
-  type YankSelectors,
-} from "../yank/match.ts";
+import { type BlockDisk, hasSelectors, matchInstances, type YankSelectors } from "../yank/match.ts";
 import { type DiskAlias, queryDisks } from "../yank/disks.ts";
 import { planRecovery } from "./recovery.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
