@@ -13,6 +13,11 @@ try {
     "qemu-nbd": "qemu-utils",
     "zsh": "zsh",
     "fish": "fish",
+    "libvirtd": "libvirt-daemon-system",
+    "virtlogd": "libvirt-daemon-system",
+    "virsh": "libvirt-clients",
+    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so":
+      "libvirt-daemon-driver-qemu",
   });
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
