@@ -52,6 +52,8 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
         watch.lines.join("\n"),
       );
       nbd.process.freeze();
+      // Let the stop take effect before QEMU sends the read.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       // Reading the disk in QEMU's main loop blocks it on the frozen server; virsh waits.
       const hung = virsh(
         ["qemu-monitor-command", name, "--hmp", 'qemu-io libvirt-1-format "read 0 4096"'],
