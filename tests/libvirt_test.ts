@@ -4,9 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { QemuLab } from "./support/qemu_lab.ts";
+import { eventually, QemuLab } from "./support/qemu_lab.ts";
 import { LibvirtLab, tinyDomainXml, virsh } from "./support/libvirt_lab.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
+
+/** Whether a process is stopped (state T in /proc/PID/stat), as SIGSTOP leaves it. */
+function isStopped(pid: number): boolean {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+}
 
 async function domstate(name: string): Promise<string> {
   return (await virsh(["domstate", name], 10_000)).stdout.trim();
@@ -33,6 +39,8 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
 
   await t.step("watch --disk vda yanks the frozen NBD node and virsh answers again", async () => {
     let stopped: { code: number; stderr: string };
+    let hung: Promise<unknown> | undefined;
+    let passed = false;
     const watch = spawnCli([
       "watch",
       "--domain",
@@ -45,31 +53,42 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
       "2",
     ]);
     try {
-      await watch.waitForLine(/state=connected .*yanking on a hang/, 30_000);
+      await watch.waitForLine(/state=connected .*yanking on a hang/, 60_000);
       assert.equal(
         watch.lines.some((line) => /state=warning/.test(line)),
         false,
         watch.lines.join("\n"),
       );
       nbd.process.freeze();
-      // Let the stop take effect before QEMU sends the read.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(await eventually(() => isStopped(nbd.process.pid), 10_000), true);
       // Reading the disk in QEMU's main loop blocks it on the frozen server; virsh waits.
-      const hung = virsh(
+      const read = virsh(
         ["qemu-monitor-command", name, "--hmp", 'qemu-io libvirt-1-format "read 0 4096"'],
         120_000,
       );
-      await watch.waitForLine(/state=yanking .*block-node "libvirt-1-storage"/, 20_000);
+      hung = read;
+      // Log values are logfmt: the quotes around a name are escaped.
+      await watch.waitForLine(/state=hung .*block-node \\"libvirt-1-storage\\"/, 60_000);
+      await watch.waitForLine(/state=yanking .*block-node \\"libvirt-1-storage\\"/, 30_000);
       await watch.waitForLine(/state=recovered/, 60_000);
-      const hmp = await hung;
+      const hmp = await read;
       assert.equal(hmp.code, 0, hmp.stderr);
+      // qemu-nbd is still frozen, so only the yank can have ended the read: with EIO, which
+      // qemu-io prints on QEMU's stderr (libvirt's log of the domain), not in the HMP reply.
+      assert.equal(isStopped(nbd.process.pid), true);
+      const log = `/var/log/libvirt/qemu/${name}.log`;
+      const failed = () =>
+        Deno.readTextFile(log).then((text) => /read failed: Input\/output error/.test(text));
+      assert.equal(await eventually(failed, 10_000), true, `no failed read in ${log}`);
       assert.equal(await domstate(name), "running");
       const info = await virsh(["qemu-monitor-command", name, "--hmp", "info status"], 30_000);
       assert.match(info.stdout, /running/);
+      passed = true;
     } finally {
       nbd.process.thaw();
-      // SIGTERM ends watch with 0; checked after the steps above, so a failure there shows.
-      stopped = await watch.stop();
+      await hung;
+      // SIGTERM ends watch with 0; after a failure, SIGKILL ends it without waiting.
+      stopped = await watch.stop(passed ? "SIGTERM" : "SIGKILL");
     }
     assert.equal(stopped.code, 0, stopped.stderr);
   });
