@@ -27,7 +27,12 @@ Deno.test("parseCliArgs accepts the documented forms", async (t) => {
   await t.step("yank chardev A B is the selector form --chardev A --chardev B", () => {
     const args = parse(["chardev", "a", "b*", ...S]);
     assert.equal(args.command, "chardev");
-    assert.deepEqual(args.selectors, { chardev: ["a", "b*"], blockNode: [], migration: false });
+    assert.deepEqual(args.selectors, {
+      chardev: ["a", "b*"],
+      blockNode: [],
+      migration: false,
+      disk: [],
+    });
     assert.deepEqual(args.sockets, ["/run/vm1.qmp"]);
   });
   await t.step("yank migration selects the migration", () => {
@@ -35,7 +40,12 @@ Deno.test("parseCliArgs accepts the documented forms", async (t) => {
   });
   await t.step("the selector form takes several kinds at once", () => {
     const args = parse(["--chardev", "c", "--block-node", "n", "--migration", "--dry-run", ...S]);
-    assert.deepEqual(args.selectors, { chardev: ["c"], blockNode: ["n"], migration: true });
+    assert.deepEqual(args.selectors, {
+      chardev: ["c"],
+      blockNode: ["n"],
+      migration: true,
+      disk: [],
+    });
     assert.equal(args.dryRun, true);
   });
   await t.step("--timeout takes fractional seconds", () => {

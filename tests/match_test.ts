@@ -85,7 +85,7 @@ Deno.test("matchInstances picks what the user means", async (t) => {
   await t.step("a glob never matches the monitor's own chardev", () => {
     const match = matchInstances(INSTANCES, selectors({ chardev: ["*"] }), monitor);
     assert.deepEqual(names(match.instances), ["charnet1", "charnet0", "charnet*"]);
-    assert.equal(match.selectors[0]!.sparedMonitor, true);
+    assert.deepEqual(match.selectors[0]!.spared, ["compat_monitor0"]);
     const forced = matchInstances(INSTANCES, selectors({ chardev: ["*"] }), {
       ...monitor,
       force: true,
@@ -95,7 +95,7 @@ Deno.test("matchInstances picks what the user means", async (t) => {
 
   await t.step("the monitor's chardev named exactly is refused without --force", () => {
     const match = matchInstances(INSTANCES, selectors({ chardev: ["compat_monitor0"] }), monitor);
-    assert.equal(match.refusedMonitor, true);
+    assert.deepEqual(match.refused, ["compat_monitor0"]);
     assert.deepEqual(match.instances, []);
   });
 
@@ -104,7 +104,7 @@ Deno.test("matchInstances picks what the user means", async (t) => {
       ...monitor,
       force: true,
     });
-    assert.equal(match.refusedMonitor, false);
+    assert.deepEqual(match.refused, []);
     assert.deepEqual(names(match.instances), ["compat_monitor0"]);
   });
 
@@ -136,5 +136,89 @@ Deno.test("matchInstances picks what the user means", async (t) => {
   await t.step("an escaped glob character matches the literal name only", () => {
     const match = matchInstances(INSTANCES, selectors({ chardev: ["charnet\\*"] }), monitor);
     assert.deepEqual(names(match.instances), ["charnet*"]);
+  });
+});
+
+Deno.test("a glob never matches any monitor's chardev", async (t) => {
+  const instances: YankInstance[] = [
+    { type: "chardev", id: "compat_monitor0" },
+    { type: "chardev", id: "compat_monitor1" },
+    { type: "chardev", id: "charmonitor" },
+    { type: "chardev", id: "qmp" },
+    { type: "chardev", id: "qmp-event" },
+    { type: "chardev", id: "mon-yankmon" },
+    { type: "chardev", id: "charserial0" },
+    { type: "chardev", id: "qmpx" },
+  ];
+
+  await t.step("QEMU's, libvirt's and Proxmox's monitor names are spared by '*'", () => {
+    const match = matchInstances(instances, selectors({ chardev: ["*"] }), {
+      monitorChardev: "mon-yankmon",
+    });
+    assert.deepEqual(names(match.instances), ["charserial0", "qmpx"]);
+    assert.deepEqual(match.selectors[0]!.spared, [
+      "compat_monitor0",
+      "compat_monitor1",
+      "charmonitor",
+      "qmp",
+      "qmp-event",
+      "mon-yankmon",
+    ]);
+  });
+
+  await t.step("'char*' spares charmonitor, also with --force", () => {
+    for (const force of [false, true]) {
+      const match = matchInstances(instances, selectors({ chardev: ["char*"] }), { force });
+      assert.deepEqual(names(match.instances), ["charserial0"]);
+    }
+  });
+
+  await t.step("--spare globs are spared like monitors", () => {
+    const match = matchInstances(instances, selectors({ chardev: ["*"] }), {
+      spare: ["charser*", "qmpx"],
+    });
+    assert.deepEqual(names(match.instances), ["mon-yankmon"]);
+  });
+
+  await t.step("an exact monitor name is refused without force, yanked with it", () => {
+    const refused = matchInstances(
+      instances,
+      selectors({ chardev: ["charmonitor", "charserial0"] }),
+    );
+    assert.deepEqual(refused.refused, ["charmonitor"]);
+    assert.deepEqual(names(refused.instances), ["charserial0"]);
+    const forced = matchInstances(instances, selectors({ chardev: ["charmonitor"] }), {
+      force: true,
+    });
+    assert.deepEqual(names(forced.instances), ["charmonitor"]);
+  });
+});
+
+Deno.test("a disk selector matches the NBD nodes behind the disks it names", async (t) => {
+  const instances: YankInstance[] = [
+    { type: "chardev", id: "vda" },
+    { type: "block-node", "node-name": "libvirt-1-storage" },
+    { type: "block-node", "node-name": "libvirt-2-storage" },
+  ];
+  const disks = [
+    { names: ["vda", "virtio-disk0"], nodes: ["libvirt-1-format", "libvirt-1-storage"] },
+    { names: ["vdb", "virtio-disk1"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
+  ];
+  await t.step("by target, by device id, and by glob", () => {
+    for (
+      const [pattern, expected] of [
+        ["vda", ["libvirt-1-storage"]],
+        ["virtio-disk1", ["libvirt-2-storage"]],
+        ["vd*", ["libvirt-1-storage", "libvirt-2-storage"]],
+      ] as const
+    ) {
+      const match = matchInstances(instances, selectors({ disk: [pattern] }), { disks });
+      assert.deepEqual(names(match.instances), expected, pattern);
+    }
+  });
+  await t.step("a disk without an NBD node, or an unknown disk, matches nothing", () => {
+    const match = matchInstances(instances, selectors({ disk: ["vdc"] }), { disks });
+    assert.deepEqual(match.instances, []);
+    assert.equal(match.selectors[0]!.type, "disk");
   });
 });

@@ -49,7 +49,7 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
       chardev: ["char*"],
       blockNode: ["nbd0"],
       migration: true,
-    }, "yankmon");
+    }, { ownChardev: "yankmon" });
     assert.deepEqual(steps, [
       { type: "migration", instances: [{ type: "migration" }] },
       { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }] },
@@ -61,16 +61,56 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
     const byGlob = planRecovery(
       INSTANCES,
       { chardev: ["*"], blockNode: [], migration: false },
-      "yankmon",
+      { ownChardev: "yankmon" },
     );
+    // compat_monitor0 is another monitor's: spared by a glob too.
     assert.deepEqual(byGlob[0]!.instances.map((i) => i.type === "chardev" && i.id), [
-      "compat_monitor0",
       "charnet0",
     ]);
     assert.deepEqual(
-      planRecovery(INSTANCES, { chardev: ["yankmon"], blockNode: [], migration: false }, "yankmon"),
+      planRecovery(INSTANCES, { chardev: ["yankmon"], blockNode: [], migration: false }, {
+        ownChardev: "yankmon",
+      }),
       [],
     );
+  });
+
+  await t.step("a monitor's chardev by name or --spare is never yanked, even named exactly", () => {
+    const instances = [
+      { type: "chardev" as const, id: "charmonitor" },
+      { type: "chardev" as const, id: "qmp-event" },
+      { type: "chardev" as const, id: "mgmt" },
+      { type: "chardev" as const, id: "charserial0" },
+    ];
+    const steps = planRecovery(instances, {
+      chardev: ["*", "charmonitor", "mgmt"],
+      blockNode: [],
+      migration: false,
+    }, { spare: ["mg*"] });
+    assert.deepEqual(steps, [{
+      type: "chardev",
+      instances: [{ type: "chardev", id: "charserial0" }],
+    }]);
+  });
+
+  await t.step("a disk selector yanks the NBD nodes behind the disk", () => {
+    const steps = planRecovery(
+      [
+        { type: "block-node", "node-name": "libvirt-1-storage" },
+        { type: "block-node", "node-name": "libvirt-2-storage" },
+      ],
+      { chardev: [], blockNode: [], migration: false, disk: ["vda"] },
+      {
+        disks: [
+          { names: ["vda", "virtio-disk0"], nodes: ["libvirt-1-format", "libvirt-1-storage"] },
+          { names: ["vdb", "virtio-disk1"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
+        ],
+      },
+    );
+    assert.deepEqual(steps, [{
+      type: "block-node",
+      instances: [{ type: "block-node", "node-name": "libvirt-1-storage" }],
+    }]);
   });
 
   await t.step("the backoff doubles from 0.1 s up to 5 s", () => {
@@ -177,6 +217,26 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
       decision.kind === "reply" && "error" in decision.reply ? decision.reply.error.desc : "",
       /^Refusing to yank chardev "yankmon"/,
     );
+  });
+
+  await t.step("a yank naming any monitor's chardev or a --spare one is refused", () => {
+    const spare: ProxyContext = { ...own, spare: ["mgmt*"] };
+    for (const id of ["charmonitor", "compat_monitor0", "qmp", "qmp-event", "mgmt1"]) {
+      const decision = decideRequest(ready, {
+        "exec-oob": "yank",
+        arguments: { instances: [{ type: "chardev", id: "charnet0" }, { type: "chardev", id }] },
+      }, spare);
+      assert.match(
+        decision.kind === "reply" && "error" in decision.reply ? decision.reply.error.desc : "",
+        new RegExp(`^Refusing to yank chardev "${id}"`),
+        id,
+      );
+    }
+    const other = decideRequest(ready, {
+      "exec-oob": "yank",
+      arguments: { instances: [{ type: "chardev", id: "charserial0" }] },
+    }, spare);
+    assert.equal(other.kind, "forward");
   });
 
   await t.step("malformed input gets QEMU's errors; ids are echoed exactly", () => {

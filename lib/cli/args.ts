@@ -3,7 +3,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { compileGlob, GlobSyntaxError, hasSelectors, type YankSelectors } from "../yank/match.ts";
+import {
+  compileGlob,
+  GlobSyntaxError,
+  hasSelectors,
+  isGlob,
+  type YankSelectors,
+} from "../yank/match.ts";
+import type { LibvirtDomain } from "../libvirt/domain_xml.ts";
 import { YANK_INSTANCE_TYPES, type YankInstanceType } from "../yank/instances.ts";
 import { UsageError } from "./exit_codes.ts";
 
@@ -38,6 +45,9 @@ export const OPTIONS = {
   "interval": { type: "string" },
   "hang-after": { type: "string" },
   "listen": { type: "string" },
+  "spare": { type: "string", multiple: true },
+  "domain": { type: "string", multiple: true },
+  "disk": { type: "string", multiple: true },
   "help": { type: "boolean", short: "h" },
   "version": { type: "boolean", short: "V" },
   // Hidden: used by the shell completion scripts to complete instance names.
@@ -66,6 +76,9 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
   "listen": "serve the yank-only QMP proxy socket at this path",
+  "spare": "never let a glob match chardevs with this id or glob",
+  "domain": "libvirt domain (name or glob): use its yank monitor",
+  "disk": "yank the NBD nodes behind this disk (vda, or QEMU's device id)",
   "help": "show help",
   "version": "print the version",
   "list-names": "print the names of one instance type, one a line",
@@ -84,19 +97,29 @@ export const COMMAND_SUMMARIES: Record<typeof COMMANDS[number], string> = {
 };
 
 const COMMON: OptionName[] = ["socket", "timeout", "trace", "help"];
-const YANK_OPTIONS: OptionName[] = [...COMMON, "json", "dry-run", "force"];
-const SELECTORS: OptionName[] = ["chardev", "block-node", "migration"];
+const YANK_OPTIONS: OptionName[] = [...COMMON, "json", "dry-run", "force", "domain", "spare"];
+const SELECTORS: OptionName[] = ["chardev", "block-node", "migration", "disk"];
 
 /** Which options each command takes ("yank" is the selector form). */
 export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
   "yank": [...YANK_OPTIONS, ...SELECTORS, "version"],
-  "list": [...COMMON, "json"],
+  "list": [...COMMON, "json", "domain"],
   "chardev": YANK_OPTIONS,
-  // --force spares nothing but a monitor's chardev, which only "yank chardev" can name.
-  "block-node": YANK_OPTIONS.filter((name) => name !== "force"),
-  "migration": YANK_OPTIONS.filter((name) => name !== "force"),
-  "check": [...COMMON, "format", "textfile"],
-  "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
+  // --force and --spare concern monitors' chardevs, which only "yank chardev" can name.
+  "block-node": YANK_OPTIONS.filter((name) => name !== "force" && name !== "spare"),
+  "migration": YANK_OPTIONS.filter((name) => name !== "force" && name !== "spare"),
+  "check": [...COMMON, "format", "textfile", "domain"],
+  "watch": [
+    ...COMMON,
+    ...SELECTORS,
+    "dry-run",
+    "interval",
+    "hang-after",
+    "listen",
+    "textfile",
+    "domain",
+    "spare",
+  ],
   "completions": ["help", "socket", "timeout", "list-names"],
   "help": ["help"],
 };
@@ -127,6 +150,14 @@ export interface CliArgs {
   intervalMs: number;
   hangAfterMs: number;
   listen: string | undefined;
+  /** `--spare`: chardev ids or globs that globs never match, like monitors' chardevs. */
+  spare: string[];
+  /** `--domain`: libvirt domain names or globs, resolved to their yank monitors later. */
+  domains: string[];
+  /** Whether --domain may name several monitors (output then names sockets). */
+  manyDomains: boolean;
+  /** The domain behind each socket --domain found (set when the domains are resolved). */
+  domainOf: Map<string, LibvirtDomain>;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
@@ -203,6 +234,7 @@ export function parseCliArgs(
       chardev: values.chardev ?? [],
       blockNode: values["block-node"] ?? [],
       migration: values.migration === true,
+      disk: values.disk ?? [],
     },
     dryRun: values["dry-run"] === true,
     force: values.force === true,
@@ -211,6 +243,10 @@ export function parseCliArgs(
     intervalMs: 1000,
     hangAfterMs: 5000,
     listen: values.listen,
+    spare: values.spare ?? [],
+    domains: values.domain ?? [],
+    manyDomains: false,
+    domainOf: new Map(),
     listNames: undefined,
     rest,
   };
@@ -240,6 +276,9 @@ export function parseCliArgs(
     const [flag, patterns] of [
       ["--chardev", result.selectors.chardev],
       ["--block-node", result.selectors.blockNode],
+      ["--disk", result.selectors.disk ?? []],
+      ["--spare", result.spare],
+      ["--domain", result.domains],
     ] as const
   ) {
     // "yank chardev X": X came as an argument, not as a flag the user never typed.
@@ -260,13 +299,20 @@ export function parseCliArgs(
     throw new UsageError(`"yank completions" takes one shell: bash, zsh or fish`);
   }
 
-  result.sockets = values.socket ?? splitSocketList(env("YANK_SOCKET"));
+  // --domain names the monitors itself; YANK_SOCKET is only the default for --socket.
+  result.sockets = values.socket ??
+    (result.domains.length > 0 ? [] : splitSocketList(env("YANK_SOCKET")));
+  result.manyDomains = result.domains.length > 1 || result.domains.some(isGlob) ||
+    (result.domains.length > 0 && result.sockets.length > 0);
   for (const socket of result.sockets) {
     if (socket.trim() === "") throw new UsageError(`--socket needs a path, got ""`);
   }
-  if (result.sockets.length === 0 && (command !== "completions" || result.listNames)) {
+  if (
+    result.sockets.length === 0 && result.domains.length === 0 &&
+    (command !== "completions" || result.listNames)
+  ) {
     throw new UsageError(
-      `No socket given: use --socket PATH or set YANK_SOCKET (e.g. --socket /run/vm1.qmp)`,
+      `No socket given: use --socket PATH or set YANK_SOCKET (e.g. --socket /run/vm1.qmp), or --domain NAME for a libvirt VM`,
     );
   }
   return result;

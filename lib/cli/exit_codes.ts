@@ -20,6 +20,7 @@ import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./args.ts";
 import { SocketNotTriedError } from "./sockets.ts";
 import { OutputError } from "./io.ts";
+import { DomainNotFoundError, LibvirtAccessError, NoYankMonitorError } from "../libvirt/domains.ts";
 import {
   InstanceNotFoundError,
   MalformedReplyError,
@@ -60,9 +61,11 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
     error instanceof UsageError || error instanceof GlobSyntaxError ||
     error instanceof MonitorChardevRefusedError
   ) return ExitCode.usage;
-  if (error instanceof InstanceNotFoundError || error instanceof NothingMatchedError) {
-    return ExitCode.notFound;
-  }
+  if (
+    error instanceof InstanceNotFoundError || error instanceof NothingMatchedError ||
+    error instanceof DomainNotFoundError || error instanceof NoYankMonitorError
+  ) return ExitCode.notFound;
+  if (error instanceof LibvirtAccessError) return ExitCode.connection;
   if (error instanceof QmpConnectError && error.failure === "busy") return ExitCode.timeout;
   if (
     error instanceof QmpConnectError || error instanceof QmpProtocolError ||

@@ -13,9 +13,10 @@ export const VERSION = "0.1.0";
 const EXIT_CODES = `Exit codes:
   0  success
   1  QEMU returned an error (or stdout could not be written)
-  2  usage error (including naming yank's own monitor chardev without --force)
-  3  instance not found, or a selector matched nothing
-  4  cannot connect, not a QMP server, or connection lost
+  2  usage error (including naming a monitor's chardev without --force)
+  3  instance not found, or a selector matched nothing; a --domain not running or without
+     a yank monitor
+  4  cannot connect, not a QMP server, or connection lost; libvirt's status XML unreadable
   5  timed out: no greeting (another client holds the monitor, or QEMU is still starting),
      or QEMU's main loop is hung
   6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob`;
@@ -29,10 +30,16 @@ const COMMON = `Options for every command:
       --trace           print every QMP message sent and received on stderr
   -h, --help            show help`;
 
+const LIBVIRT =
+  `      --domain NAME     a libvirt domain (name or glob; repeatable): use the QMP monitor its
+                        <qemu:commandline> adds for yank, found in libvirt's status XML in
+                        /run/libvirt/qemu (needs root); never libvirt's own monitor`;
+
 const SELECTOR_NOTES =
-  `Names are exact or shell-style globs (*, ?, [a-z]). A glob never matches the chardev of
-the monitor yank talks through (yanking it would cut yank's own connection); naming that
-chardev exactly needs --force. All matches go into one "yank" command, which QEMU runs
+  `Names are exact or shell-style globs (*, ?, [a-z]). A glob never matches a monitor's
+chardev: the one yank talks through (yanking it cuts yank's own connection), QEMU's
+compat_monitorN, libvirt's charmonitor (libvirt kills a VM whose monitor is cut), Proxmox's qmp
+and qmp-event, and those named with --spare P. Naming one exactly needs --force. All matches go into one "yank" command, which QEMU runs
 out-of-band, so it works even while QEMU's main loop is busy.`;
 
 const EXAMPLE_VM = `The examples talk to a VM started with
@@ -67,11 +74,15 @@ Selector form (no command word): yank every instance the patterns match, in one 
       --chardev P       chardevs whose id is P, or matches the glob P; repeatable
       --block-node P    NBD block nodes whose node-name is P or matches P; repeatable
       --migration       the running migration
+      --disk D          the NBD nodes behind disk D: QEMU's device id (virtio-disk0) or,
+                        with --domain, libvirt's target (vda); exact or glob; repeatable
+      --spare P         chardevs whose id matches P are spared like monitors' (repeatable)
       --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking the chardev of the monitor yank talks through
-                        (it cuts yank's own connection; globs never match it)
-      --json            print the yanked instances as JSON instead of text; with
-                        --dry-run, the plan, each instance marked "dry-run": true
+      --force           allow yanking a monitor's chardev named exactly
+                        (globs never match one)
+      --json            print the yanked instances as JSON; with --dry-run, the
+                        plan, each instance marked "dry-run": true
+${LIBVIRT}
 A pattern that matches nothing is an error (exit 3), and then nothing is yanked.
 
 ${COMMON}
@@ -97,6 +108,7 @@ objects as a JSON array; with several sockets each object also carries "socket".
 
 Options:
       --json            print JSON instead of a table
+${LIBVIRT}
 ${COMMON}
 
 compat_monitor0 is the chardev of the QMP socket itself; yanking it ends the monitor
@@ -126,9 +138,11 @@ ${SELECTOR_NOTES}
 
 Options:
       --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking the chardev of the monitor yank talks through
+      --force           allow yanking a monitor's chardev named exactly
+      --spare P         spare chardevs matching P from globs, like monitors' (repeatable)
       --json            print the yanked instances as JSON; with --dry-run, the
                         plan, each instance marked "dry-run": true
+${LIBVIRT}
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -162,6 +176,7 @@ Options:
       --dry-run         print what would be yanked, yank nothing
       --json            print the yanked instances as JSON; with --dry-run, the
                         plan, each instance marked "dry-run": true
+${LIBVIRT}
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -186,6 +201,7 @@ Options:
       --dry-run         print what would be yanked, yank nothing
       --json            print the yanked instance as JSON; with --dry-run, the plan,
                         marked "dry-run": true
+${LIBVIRT}
 ${COMMON}
 
 The examples talk to a VM migrating to a peer that stopped reading.
@@ -233,6 +249,7 @@ Options:
       --textfile PATH   write the prometheus metrics to PATH atomically (a temp file in the same
                         directory, then rename) and print nothing; the exit code still tells the
                         state. For node_exporter's --collector.textfile.directory.
+${LIBVIRT}
 ${COMMON}
 
 Examples:
@@ -253,7 +270,8 @@ Exit codes (Monitoring Plugins):
 `,
   watch: `yank watch: watchdog that yanks when QEMU's main loop hangs.
 
-Usage: yank watch --socket PATH [--chardev P]... [--block-node P]... [--migration]
+Usage: yank watch --socket PATH|--domain NAME [--chardev P]... [--block-node P]...
+                  [--disk D]... [--migration] [--spare P]...
                   [--interval SECONDS] [--hang-after SECONDS] [--dry-run]
                   [--listen PATH] [--textfile PATH]
 
@@ -271,7 +289,10 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
     for the main loop after each step and stopping as soon as it answers;
   - while the main loop stays hung it does all that again, with a fresh list each time, after a
     pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
-  - it never yanks the chardev of its own monitor; without selectors it only reports.
+  - it never yanks a monitor's chardev (its own, compat_monitorN, charmonitor, qmp,
+    qmp-event, --spare ones); without selectors it only reports;
+  - at start-up it warns when a selector matches nothing (libvirt names NBD nodes
+    libvirt-N-storage: use --disk vda rather than guessing).
 
 Every state change and action is one logfmt line on stderr:
   time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
@@ -292,6 +313,10 @@ Options:
       --chardev P       yank chardevs matching P on a hang (exact or glob; repeatable)
       --block-node P    yank NBD block nodes matching P on a hang (repeatable)
       --migration       yank the running migration on a hang
+      --disk D          yank the NBD nodes behind disk D on a hang (vda with --domain, or
+                        QEMU's device id; learnt while QEMU answers; repeatable)
+      --spare P         never yank chardevs matching P, like monitors' (repeatable)
+${LIBVIRT}
       --interval S      seconds between probes (default 1)
       --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
       --dry-run         log what would be yanked, yank nothing

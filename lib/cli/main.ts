@@ -8,6 +8,16 @@ import { helpText, VERSION } from "./help.ts";
 import { type CliIo, denoIo, reportFailure } from "./io.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
+import { resolveDomains } from "./domains.ts";
+
+/**
+ * The exit code of a run that also had domains it could not use: the highest, except that
+ * for `check` a CRITICAL socket outranks the UNKNOWN of a missing domain.
+ */
+function combineExitCodes(command: CommandName, run: number, domains: number): number {
+  if (command === "check" && run === 2) return run;
+  return Math.max(run, domains);
+}
 
 /** Runs the CLI with `args` and returns the exit code; never calls Deno.exit. */
 export async function main(args: readonly string[], io: CliIo = denoIo()): Promise<number> {
@@ -24,7 +34,9 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
       io.stdout(`yank ${VERSION}\n`);
       return 0;
     }
-    return await run(parsed, io);
+    const domainCode = await resolveDomains(parsed, io);
+    if (parsed.domains.length > 0 && parsed.sockets.length === 0) return domainCode;
+    return combineExitCodes(command, await run(parsed, io), domainCode);
   } catch (error) {
     if (command === "check") reportUnknown(io, messageFor(error));
     else reportFailure(io, messageFor(error));

@@ -97,5 +97,5 @@ export async function visitSockets<R>(
     reportFailure(io, messageFor(outcome.error));
     exitCode = Math.max(exitCode, exitCodeFor(outcome.error));
   }
-  return { outcomes, multi: plan.multi, exitCode };
+  return { outcomes, multi: plan.multi || args.manyDomains, exitCode };
 }

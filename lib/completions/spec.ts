@@ -75,6 +75,9 @@ const OPTION_VALUES: Partial<Record<OptionName, ValueCompletion>> = {
   "format": { kind: "words", label: "format", words: CHECK_FORMATS },
   "textfile": { kind: "file", label: "file" },
   "listen": { kind: "none", label: "address" },
+  "spare": { kind: "none", label: "chardev id or glob" },
+  "domain": { kind: "none", label: "libvirt domain" },
+  "disk": { kind: "none", label: "disk" },
 };
 
 const OPERANDS: Partial<Record<CommandName, ValueCompletion>> = {

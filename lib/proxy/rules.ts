@@ -9,6 +9,7 @@
  */
 
 import { isJsonObject } from "../qmp/json_object.ts";
+import { isSparedChardev } from "../yank/match.ts";
 
 /** A client session's negotiation state. */
 export interface ProxySession {
@@ -28,6 +29,8 @@ export interface ProxyContext {
   ownChardev: string | undefined;
   /** The proxy's own socket path, as clients connect to it. */
   path: string;
+  /** The watchdog's `--spare` globs: chardevs refused like monitors'. */
+  spare?: readonly string[] | undefined;
 }
 
 /** What to do with one message. */
@@ -134,6 +137,15 @@ export function decideRequest(
       }: it carries the watchdog's own monitor connection, which this proxy forwards through; nothing was yanked`,
     );
   }
+  const monitor = command === "yank" ? monitorChardevNamed(args, context.spare) : undefined;
+  if (monitor !== undefined) {
+    return error(
+      "GenericError",
+      `Refusing to yank chardev ${
+        JSON.stringify(monitor)
+      }: it carries a QEMU monitor (libvirt kills a VM whose "charmonitor" is cut); this proxy never yanks a monitor's chardev; nothing was yanked`,
+    );
+  }
   return { kind: "forward", command, args };
 }
 
@@ -141,6 +153,21 @@ function namesChardev(args: Record<string, unknown> | undefined, id: string): bo
   const instances = args?.instances;
   if (!Array.isArray(instances)) return false;
   return instances.some((i) => isJsonObject(i) && i.type === "chardev" && i.id === id);
+}
+
+/** The first chardev in a yank's instances that carries a monitor by name or `spare`. */
+function monitorChardevNamed(
+  args: Record<string, unknown> | undefined,
+  spare: readonly string[] | undefined,
+): string | undefined {
+  const instances = args?.instances;
+  if (!Array.isArray(instances)) return undefined;
+  for (const i of instances) {
+    if (isJsonObject(i) && i.type === "chardev" && typeof i.id === "string") {
+      if (isSparedChardev(i.id, spare)) return i.id;
+    }
+  }
+  return undefined;
 }
 
 /** The reply with the request's id, echoed exactly (any JSON value), or none if it had none. */

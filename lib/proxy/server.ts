@@ -143,6 +143,7 @@ export class ProxyServer {
     const answer = (message: unknown) => {
       const decision = decideRequest(session, message, {
         ownChardev: this.#upstream.ownChardev,
+        spare: this.#upstream.spareChardevs,
         path: this.#realPath,
       });
       switch (decision.kind) {

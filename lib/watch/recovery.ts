@@ -8,7 +8,7 @@ import {
   type YankInstance,
   type YankInstanceType,
 } from "../yank/instances.ts";
-import { matchInstances, type YankSelectors } from "../yank/match.ts";
+import { type BlockDisk, matchInstances, type YankSelectors } from "../yank/match.ts";
 
 /** One step of a recovery: every matched instance of one type, yanked in one command. */
 export interface RecoveryStep {
@@ -16,17 +16,30 @@ export interface RecoveryStep {
   instances: YankInstance[];
 }
 
+/** What the watchdog knows besides the selectors. */
+export interface RecoveryContext {
+  /** The chardev carrying the watchdog's own monitor connection, if known. */
+  ownChardev?: string | undefined;
+  /** `--spare` globs. */
+  spare?: readonly string[];
+  /** The disks and their nodes, learnt while the main loop answered. */
+  disks?: readonly BlockDisk[];
+}
+
 /**
- * Plans the steps for the instances `query-yank` listed. The watchdog's own monitor chardev is
- * never part of a step, whether a glob or an exact name matches it.
+ * Plans the steps for the instances `query-yank` listed. No monitor's chardev (the watchdog's
+ * own, a conventional monitor name, a `--spare` one) is ever part of a step, whether a glob or
+ * an exact name matches it.
  */
 export function planRecovery(
   instances: readonly YankInstance[],
   selectors: YankSelectors,
-  ownChardev: string | undefined,
+  context: RecoveryContext,
 ): RecoveryStep[] {
   const { instances: matched } = matchInstances(instances, selectors, {
-    monitorChardev: ownChardev,
+    monitorChardev: context.ownChardev,
+    spare: context.spare ?? [],
+    disks: context.disks ?? [],
     force: false,
   });
   const steps: RecoveryStep[] = [];

@@ -15,7 +15,8 @@ import {
   YankUnsupportedError,
 } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
-import { hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { type BlockDisk, hasSelectors, matchInstances, type YankSelectors } from "../yank/match.ts";
+import { type DiskAlias, queryDisks } from "../yank/disks.ts";
 import { planRecovery } from "./recovery.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
@@ -28,6 +29,10 @@ export interface WatchdogOptions {
   socket: string;
   /** What to yank on a hang; none means report only. */
   selectors: YankSelectors;
+  /** `--spare` globs: chardevs never yanked, like monitors'. */
+  spare?: readonly string[] | undefined;
+  /** libvirt's disk targets and aliases, for `--disk vda`. */
+  diskAliases?: readonly DiskAlias[] | undefined;
   /** Milliseconds between the starts of two probes. */
   intervalMs: number;
   /** Milliseconds a probe may stay unanswered before it counts as a hang. */
@@ -57,6 +62,8 @@ export interface YankUpstream {
   readonly version: QemuVersion | undefined;
   /** The chardev carrying the watchdog's own monitor connection, if known. */
   readonly ownChardev: string | undefined;
+  /** `--spare` globs, which the proxy refuses like monitors' chardevs. */
+  readonly spareChardevs?: readonly string[] | undefined;
   /** Runs `query-yank` or `yank` out-of-band; rejects with a QmpError when QEMU is not reachable. */
   execOob(
     command: "query-yank" | "yank",
@@ -88,6 +95,7 @@ export class Watchdog implements YankUpstream {
   #client: QmpClient | undefined;
   #version: QemuVersion | undefined;
   #ownChardev: string | undefined;
+  #disks: BlockDisk[] = [];
   #instances: number | undefined;
   #lastLogged = "";
   #stop: Promise<"stopped">;
@@ -109,6 +117,11 @@ export class Watchdog implements YankUpstream {
   /** The chardev of the watchdog's own monitor, learnt while the main loop was healthy. */
   get ownChardev(): string | undefined {
     return this.#ownChardev;
+  }
+
+  /** The `--spare` globs. */
+  get spareChardevs(): readonly string[] {
+    return this.#options.spare ?? [];
   }
 
   /** Borrows the watchdog's connection for an out-of-band `query-yank` or `yank`. */
@@ -184,6 +197,7 @@ export class Watchdog implements YankUpstream {
       return undefined;
     }
     const client = first;
+    let instances: YankInstance[];
     this.#version = client.greeting.version;
     if (!client.oob) {
       client.close();
@@ -192,7 +206,11 @@ export class Watchdog implements YankUpstream {
     try {
       // In-band, and so only now, while the main loop answers: later it may not.
       this.#ownChardev = await findMonitorChardev(client);
-      this.#instances = (await queryYank(client)).length;
+      if ((this.#options.selectors.disk ?? []).length > 0) {
+        this.#disks = await queryDisks(client, this.#options.diskAliases);
+      }
+      instances = await queryYank(client);
+      this.#instances = instances.length;
     } catch (error) {
       client.close();
       if (error instanceof YankUnsupportedError) throw error;
@@ -218,7 +236,33 @@ export class Watchdog implements YankUpstream {
         "--chardev globs might match this monitor's own chardev and cut watch's connection; name the chardevs exactly",
       );
     }
+    this.#warnUnmatched(instances);
     return client;
+  }
+
+  /**
+   * Warns when a selector matches nothing now, while QEMU answers: most likely a typo or a
+   * name QEMU does not use (libvirt names NBD nodes `libvirt-N-storage`). The migration is left
+   * out: it is an instance only while one runs.
+   */
+  #warnUnmatched(instances: readonly YankInstance[]): void {
+    const match = matchInstances(instances, this.#options.selectors, {
+      monitorChardev: this.#ownChardev,
+      spare: this.#options.spare ?? [],
+      disks: this.#disks,
+    });
+    const empty = match.selectors.filter((s) => s.type !== "migration" && s.matched.length === 0);
+    if (empty.length === 0) return;
+    this.#log(
+      "warning",
+      `${
+        empty.map((s) =>
+          `--${s.type} ${JSON.stringify(s.pattern)}${
+            s.spared.length > 0 ? " (matches only monitor chardevs, which are never yanked)" : ""
+          }`
+        ).join(", ")
+      } matches no yank instance now (run "yank list", and for disks check the names in "virsh domblklist"); watch yanks only what matches at the time of a hang`,
+    );
   }
 
   #logRetry(error: unknown): void {
@@ -349,7 +393,11 @@ export class Watchdog implements YankUpstream {
       this.#log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
       return true;
     }
-    const steps = planRecovery(instances, selectors, this.#ownChardev);
+    const steps = planRecovery(instances, selectors, {
+      ownChardev: this.#ownChardev,
+      spare: this.#options.spare ?? [],
+      disks: this.#disks,
+    });
     this.#log(
       "hung",
       `${hung}; ${

@@ -12,6 +12,8 @@ export interface YankSelectors {
   blockNode: string[];
   /** Whether the migration is meant. */
   migration: boolean;
+  /** Disks (device ids, libvirt targets or aliases) or globs: the NBD nodes behind them. */
+  disk?: string[] | undefined;
 }
 
 /** A selector that is not a well-formed glob. */
@@ -71,14 +73,52 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
+/**
+ * Chardev ids that carry a QMP or HMP monitor by convention: QEMU's `-qmp`/`-monitor`
+ * (`compat_monitorN`), libvirt's own monitor (`charmonitor`; yanking it makes libvirt kill the
+ * VM) and Proxmox's (`qmp`, `qmp-event`). QEMU 7.2 cannot tell a client which chardevs carry
+ * monitors: `query-chardev` says `frontend-open: true` for a serial port's chardev as for a
+ * monitor's, `qom-list` on a chardev shows only `type`, `connected` and `addr`, and no command
+ * lists the monitors. So names (and `--spare`) are how a monitor is known, except the one yank
+ * talks through, which `query-chardev` reveals by its socket path.
+ */
+export const MONITOR_CHARDEV_GLOBS: readonly string[] = [
+  "compat_monitor[0-9]*",
+  "charmonitor",
+  "qmp",
+  "qmp-event",
+];
+
+const MONITOR_CHARDEV_REGEXPS = MONITOR_CHARDEV_GLOBS.map(compileGlob);
+
+/**
+ * Whether a chardev id is a monitor's by the conventional names, or matches one of the
+ * `spare` globs (which the caller has checked with `compileGlob`).
+ */
+export function isSparedChardev(id: string, spare: readonly string[] = []): boolean {
+  return MONITOR_CHARDEV_REGEXPS.some((regexp) => regexp.test(id)) ||
+    spare.some((pattern) => compileGlob(pattern).test(id));
+}
+
+/** A disk as QEMU and libvirt name it, and the block nodes behind it. */
+export interface BlockDisk {
+  /** Every name of the disk: QEMU's device id, libvirt's target (`vda`) and alias. */
+  names: string[];
+  /** The node-names of its node chain, top first. */
+  nodes: string[];
+}
+
+/** A selector type: a yank instance type, or a disk (whose NBD nodes are meant). */
+export type SelectorType = YankInstanceType | "disk";
+
 /** One selector and what it matched. */
 export interface SelectorMatch {
-  type: YankInstanceType;
+  type: SelectorType;
   /** The pattern as given; "" for migration. */
   pattern: string;
   matched: YankInstance[];
-  /** The monitor's own chardev, which a glob matched but which was left out. */
-  sparedMonitor: boolean;
+  /** Monitor chardevs (or `--spare` ones) that a glob matched but that were left out. */
+  spared: string[];
 }
 
 /** The outcome of matching selectors against `query-yank`. */
@@ -87,21 +127,27 @@ export interface InstanceMatch {
   instances: YankInstance[];
   /** One entry per selector, in the order given. */
   selectors: SelectorMatch[];
-  /** Selectors naming the monitor's own chardev exactly, refused without `force`. */
-  refusedMonitor: boolean;
+  /** Monitor chardevs named exactly, refused without `force`. */
+  refused: string[];
 }
 
 /** Options of `matchInstances`. */
 export interface MatchOptions {
   /** The chardev id of the monitor this connection goes through, if known. */
   monitorChardev?: string | undefined;
-  /** Allow naming the monitor's own chardev exactly. */
+  /** More chardev globs to treat as monitors (`--spare`). */
+  spare?: readonly string[];
+  /** The disks, for disk selectors; without them a disk selector matches nothing. */
+  disks?: readonly BlockDisk[];
+  /** Allow naming a monitor's chardev exactly. */
   force?: boolean;
 }
 
 /**
- * Matches selectors against the instances `query-yank` listed. A glob never matches the
- * monitor's own chardev (yanking it cuts this very connection); an exact name does, with `force`.
+ * Matches selectors against the instances `query-yank` listed. A glob never matches a
+ * monitor's chardev (the own one, a conventional name, or a `spare` one): yanking the own one
+ * cuts this very connection, libvirt's makes libvirt kill the VM. An exact name does, with
+ * `force`. A disk selector matches the NBD nodes in the chain of every disk it names.
  */
 export function matchInstances(
   instances: readonly YankInstance[],
@@ -110,22 +156,34 @@ export function matchInstances(
 ): InstanceMatch {
   const chosen = new Set<YankInstance>();
   const results: SelectorMatch[] = [];
-  let refusedMonitor = false;
-  const select = (type: YankInstanceType, pattern: string) => {
+  const refused: string[] = [];
+  const isMonitor = (id: string) =>
+    id === options.monitorChardev || isSparedChardev(id, options.spare);
+  const matcher = (pattern: string) => {
     const glob = isGlob(pattern) ? compileGlob(pattern) : undefined;
-    const result: SelectorMatch = { type, pattern, matched: [], sparedMonitor: false };
+    return (name: string) => glob ? glob.test(name) : name === pattern;
+  };
+  const select = (type: SelectorType, pattern: string) => {
+    const matches = matcher(pattern);
+    const result: SelectorMatch = { type, pattern, matched: [], spared: [] };
+    const diskNodes = type === "disk"
+      ? new Set((options.disks ?? []).filter((d) => d.names.some(matches)).flatMap((d) => d.nodes))
+      : undefined;
     for (const instance of instances) {
-      if (instance.type !== type) continue;
       const name = instanceName(instance);
-      if (glob ? !glob.test(name) : name !== pattern) continue;
-      if (type === "chardev" && name === options.monitorChardev) {
-        if (glob) {
-          result.sparedMonitor = true;
-          continue;
-        }
-        if (!options.force) {
-          refusedMonitor = true;
-          continue;
+      if (diskNodes) {
+        if (instance.type !== "block-node" || !diskNodes.has(name)) continue;
+      } else {
+        if (instance.type !== type || !matches(name)) continue;
+        if (type === "chardev" && isMonitor(name)) {
+          if (isGlob(pattern)) {
+            result.spared.push(name);
+            continue;
+          }
+          if (!options.force) {
+            if (!refused.includes(name)) refused.push(name);
+            continue;
+          }
         }
       }
       result.matched.push(instance);
@@ -136,14 +194,16 @@ export function matchInstances(
   if (selectors.migration) select("migration", "");
   for (const pattern of selectors.chardev) select("chardev", pattern);
   for (const pattern of selectors.blockNode) select("block-node", pattern);
+  for (const pattern of selectors.disk ?? []) select("disk", pattern);
   return {
     instances: instances.filter((instance) => chosen.has(instance)),
     selectors: results,
-    refusedMonitor,
+    refused,
   };
 }
 
 /** Whether any selector was given at all. */
 export function hasSelectors(selectors: YankSelectors): boolean {
-  return selectors.migration || selectors.chardev.length > 0 || selectors.blockNode.length > 0;
+  return selectors.migration || selectors.chardev.length > 0 || selectors.blockNode.length > 0 ||
+    (selectors.disk ?? []).length > 0;
 }

@@ -21,6 +21,7 @@ import {
   type SelectorMatch,
   type YankSelectors,
 } from "./match.ts";
+import { type DiskAlias, queryDisks } from "./disks.ts";
 
 /** This QEMU has no yank (older than 6.0, or a build without it). */
 export class YankUnsupportedError extends QmpError {
@@ -50,14 +51,23 @@ export class NothingMatchedError extends QmpError {
   override name = "NothingMatchedError";
 }
 
-/** The user named, without --force, the chardev of the monitor yank is talking through. */
+/**
+ * The user named, without --force, the chardev of a monitor: the one yank is talking through
+ * (`own`), or one that carries a monitor by its name or a `--spare` pattern.
+ */
 export class MonitorChardevRefusedError extends QmpError {
   override name = "MonitorChardevRefusedError";
-  constructor(readonly socket: string, readonly chardev: string) {
+  constructor(readonly socket: string, readonly chardev: string, own = true) {
     super(
-      `Refusing to yank chardev ${JSON.stringify(chardev)}: it carries the monitor ${
-        JSON.stringify(socket)
-      } that yank is talking through, so yanking it cuts this connection (add --force to do it anyway)`,
+      `Refusing to yank chardev ${JSON.stringify(chardev)}: ${
+        own
+          ? `it carries the monitor ${
+            JSON.stringify(socket)
+          } that yank is talking through, so yanking it cuts this connection`
+          : `on ${
+            JSON.stringify(socket)
+          } it carries a QEMU monitor (libvirt kills a VM whose "charmonitor" is cut)`
+      } (add --force to do it anyway)`,
     );
   }
 }
@@ -163,8 +173,12 @@ export interface YankOutcome {
 
 /** Options of `yankSelected`. */
 export interface YankSelectedOptions {
-  /** Allow yanking the chardev of the monitor this connection goes through. */
+  /** Allow yanking a monitor's chardev named exactly. */
   force?: boolean;
+  /** More chardev globs to spare like monitors (`--spare`). */
+  spare?: readonly string[];
+  /** libvirt's disk names (target, alias) to add to QEMU's, for disk selectors. */
+  diskAliases?: readonly DiskAlias[];
   /** Only plan: query and match, but do not yank. */
   dryRun?: boolean;
   /**
@@ -186,16 +200,20 @@ export async function yankSelected(
   options: YankSelectedOptions = {},
 ): Promise<YankOutcome> {
   // One round trip for both: query-yank overtakes out-of-band, query-chardev runs in-band.
-  const [instances, monitorChardev] = await Promise.all([
+  const [instances, monitorChardev, disks] = await Promise.all([
     queryYank(client),
     selectors.chardev.length > 0 ? findMonitorChardev(client) : undefined,
+    (selectors.disk ?? []).length > 0 ? queryDisks(client, options.diskAliases) : undefined,
   ]);
   const match = matchInstances(instances, selectors, {
     monitorChardev,
+    spare: options.spare ?? [],
+    disks: disks ?? [],
     force: options.force ?? false,
   });
-  if (match.refusedMonitor) {
-    throw new MonitorChardevRefusedError(client.socket, monitorChardev!);
+  const refused = match.refused[0];
+  if (refused !== undefined) {
+    throw new MonitorChardevRefusedError(client.socket, refused, refused === monitorChardev);
   }
   if (options.requireEveryMatch ?? true) checkEverySelectorMatched(client.socket, match);
   if (options.dryRun || match.instances.length === 0) {
@@ -259,7 +277,11 @@ export function nothingMatched(
   const names = empty.map((s) => {
     if (s.type === "migration") return "migration (none is running)";
     const what = `${s.type} ${JSON.stringify(s.pattern)}`;
-    return s.sparedMonitor ? `${what} (it matched only the monitor yank talks through)` : what;
+    return s.spared.length > 0
+      ? `${what} (it matched only monitor chardevs, which a glob never yanks: ${
+        s.spared.map((id) => JSON.stringify(id)).join(", ")
+      })`
+      : what;
   });
   const onlyExact = empty.every((s) => s.type !== "migration" && !isGlob(s.pattern));
   const lead = onlyExact ? "No yank instance" : "Nothing matches";

@@ -131,7 +131,9 @@ export function spawnCli(args: string[]): SpawnedCli {
         from = lines.length;
         const left = until - Date.now();
         if (left <= 0 || ended) {
-          await stderrDone;
+          // Once the process ended, its last lines may still be on the way; a process that is
+          // still running is not waited for (its stop() or safety kill ends it).
+          if (ended) await stderrDone;
           const late = lines.find((line) => pattern.test(line));
           if (late !== undefined) return late;
           throw new Error(

@@ -18,6 +18,11 @@ try {
     "man": "man-db",
     "systemd-analyze": "systemd",
     "setpriv": "util-linux",
+    "libvirtd": "libvirt-daemon-system",
+    "virtlogd": "libvirt-daemon-system",
+    "virsh": "libvirt-clients",
+    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so":
+      "libvirt-daemon-driver-qemu",
   });
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);

@@ -63,10 +63,10 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   }
   switch (args.format) {
     case "text":
-      io.stdout(renderHealthText(reports, plan.multi));
+      io.stdout(renderHealthText(reports, plan.multi || args.manyDomains));
       break;
     case "json":
-      io.stdout(renderHealthJson(reports, plan.multi));
+      io.stdout(renderHealthJson(reports, plan.multi || args.manyDomains));
       break;
     case "prometheus":
       io.stdout(renderHealthPrometheus(reports));

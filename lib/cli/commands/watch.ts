@@ -28,6 +28,8 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
   const watchdog = new Watchdog({
     socket,
     selectors: args.selectors,
+    spare: args.spare,
+    diskAliases: args.domainOf.get(socket)?.disks,
     intervalMs: args.intervalMs,
     hangAfterMs: args.hangAfterMs,
     timeoutMs: args.timeoutMs,

@@ -17,13 +17,15 @@ import { renderJson } from "../../render/json.ts";
 /** Runs a yank command; returns the exit code. */
 export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
   // Across many VMs a selector need only match on some of them (checked below).
-  const requireEveryMatch = !isMultiSocket(args.sockets);
+  const requireEveryMatch = !isMultiSocket(args.sockets) && !args.manyDomains;
   const { outcomes, multi, exitCode } = await visitSockets(
     args,
     io,
     (client) =>
       yankSelected(client, args.selectors, {
         force: args.force,
+        spare: args.spare,
+        diskAliases: args.domainOf.get(client.socket)?.disks ?? [],
         dryRun: args.dryRun,
         requireEveryMatch,
       }),

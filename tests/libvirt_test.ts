@@ -1,0 +1,142 @@
+/**
+ * yank against a real libvirt domain: a TCG guest with an NBD disk (qemu-nbd), a TCP serial
+ * and a yank monitor added through <qemu:commandline>.
+ */
+
+import assert from "node:assert/strict";
+import { eventually, QemuLab } from "./support/qemu_lab.ts";
+import { LibvirtLab, tinyDomainXml, virsh } from "./support/libvirt_lab.ts";
+import { runCli, spawnCli } from "./support/cli.ts";
+
+/** Whether a process is stopped (state T in /proc/PID/stat), as SIGSTOP leaves it. */
+function isStopped(pid: number): boolean {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+}
+
+async function domstate(name: string): Promise<string> {
+  return (await virsh(["domstate", name], 10_000)).stdout.trim();
+}
+
+Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) => {
+  await using lab = await QemuLab.create();
+  await using libvirt = await LibvirtLab.create();
+  // QEMU runs as libvirt-qemu (or qemu): it must reach the NBD socket and create its monitor.
+  await Deno.chmod(lab.dir, 0o755);
+  const nbd = await lab.startNbd(1);
+  await Deno.chmod(nbd.socket, 0o666);
+  const run = libvirt.path("run");
+  await Deno.mkdir(run, { mode: 0o777 });
+  await Deno.chmod(run, 0o777);
+  const serial = lab.tcpPeer();
+  const name = `yank-test-${crypto.randomUUID().slice(0, 8)}`;
+  const yankSocket = `${run}/${name}.qmp`;
+  await libvirt.createDomain(
+    name,
+    tinyDomainXml({ name, nbdSocket: nbd.socket, serialPort: serial.port, yankSocket }),
+  );
+  await serial.accepted;
+
+  await t.step("watch --disk vda yanks the frozen NBD node and virsh answers again", async () => {
+    let stopped: { code: number; stderr: string };
+    let hung: Promise<unknown> | undefined;
+    let passed = false;
+    const watch = spawnCli([
+      "watch",
+      "--domain",
+      name,
+      "--disk",
+      "vda",
+      "--interval",
+      "0.2",
+      "--hang-after",
+      "2",
+    ]);
+    try {
+      await watch.waitForLine(/state=connected .*yanking on a hang/, 60_000);
+      assert.equal(
+        watch.lines.some((line) => /state=warning/.test(line)),
+        false,
+        watch.lines.join("\n"),
+      );
+      nbd.process.freeze();
+      assert.equal(await eventually(() => isStopped(nbd.process.pid), 10_000), true);
+      // Reading the disk in QEMU's main loop blocks it on the frozen server; virsh waits.
+      const read = virsh(
+        ["qemu-monitor-command", name, "--hmp", 'qemu-io libvirt-1-format "read 0 4096"'],
+        120_000,
+      );
+      hung = read;
+      // Log values are logfmt: the quotes around a name are escaped.
+      await watch.waitForLine(/state=hung .*block-node \\"libvirt-1-storage\\"/, 60_000);
+      await watch.waitForLine(/state=yanking .*block-node \\"libvirt-1-storage\\"/, 30_000);
+      await watch.waitForLine(/state=recovered/, 60_000);
+      const hmp = await read;
+      assert.equal(hmp.code, 0, hmp.stderr);
+      // qemu-nbd is still frozen, so only the yank can have ended the read: with EIO, which
+      // qemu-io prints on QEMU's stderr (libvirt's log of the domain), not in the HMP reply.
+      assert.equal(isStopped(nbd.process.pid), true);
+      const log = `/var/log/libvirt/qemu/${name}.log`;
+      const failed = () =>
+        Deno.readTextFile(log).then((text) => /read failed: Input\/output error/.test(text));
+      assert.equal(await eventually(failed, 10_000), true, `no failed read in ${log}`);
+      assert.equal(await domstate(name), "running");
+      const info = await virsh(["qemu-monitor-command", name, "--hmp", "info status"], 30_000);
+      assert.match(info.stdout, /running/);
+      passed = true;
+    } finally {
+      nbd.process.thaw();
+      await hung;
+      // SIGTERM ends watch with 0; after a failure, SIGKILL ends it without waiting.
+      stopped = await watch.stop(passed ? "SIGTERM" : "SIGKILL");
+    }
+    assert.equal(stopped.code, 0, stopped.stderr);
+  });
+
+  await t.step("--domain lists the instances through the yank monitor", async () => {
+    const list = await runCli(["list", "--domain", name]);
+    assert.deepEqual([list.code, list.stderr], [0, ""]);
+    for (
+      const row of [/chardev +charmonitor/, /chardev +charserial0/, /block-node +libvirt-1-storage/]
+    ) {
+      assert.match(list.stdout, row);
+    }
+    const glob = await runCli(["list", "--json", "--domain", "yank-test-*"]);
+    assert.equal(glob.code, 0, glob.stderr);
+    const items = JSON.parse(glob.stdout) as { socket: string }[];
+    assert.equal(items.some((item) => item.socket === yankSocket), true);
+  });
+
+  await t.step("check --domain answers OK", async () => {
+    const check = await runCli(["check", "--domain", name]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /^YANK OK/);
+  });
+
+  await t.step("a domain yank cannot use is one line and exit 3", async () => {
+    const missing = await runCli(["list", "--domain", `${name}-absent`]);
+    assert.equal(missing.code, 3);
+    assert.equal(missing.stdout, "");
+    assert.match(missing.stderr, /^yank: No running libvirt domain "[^"]+" \(.*virsh list.*\)\n$/);
+  });
+
+  await t.step("'*' spares charmonitor and the domain keeps running", async () => {
+    const yank = await runCli(["--chardev", "*", "--domain", name]);
+    assert.deepEqual([yank.code, yank.stdout, yank.stderr], [
+      0,
+      "yanked chardev charserial0\n",
+      "",
+    ]);
+    await serial.closed;
+    assert.equal(await domstate(name), "running");
+    const info = await virsh(["qemu-monitor-command", name, "--hmp", "info status"], 30_000);
+    assert.match(info.stdout, /running/);
+  });
+
+  await t.step("libvirt's own monitor needs --force even by exact name", async () => {
+    const refused = await runCli(["chardev", "charmonitor", "--domain", name]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /Refusing to yank chardev "charmonitor".*--force/);
+    assert.equal(await domstate(name), "running");
+  });
+});

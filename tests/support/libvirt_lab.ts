@@ -1,0 +1,200 @@
+/**
+ * A real libvirt for integration tests: reuses a libvirtd that already answers on
+ * qemu:///system, or starts virtlogd and libvirtd (system mode, as root: libvirt's QEMU driver
+ * keeps its state under /run/libvirt whatever the config says, and a root libvirtd is always
+ * privileged, so "private paths" come down to private pid files). It stops only the daemons
+ * it started, by pid, and destroys only the transient domains it created.
+ */
+
+import { isInstalled } from "./debian.ts";
+
+const URI = "qemu:///system";
+
+/** Thrown when libvirt is missing or cannot run here: the tests fail (never skip). */
+export class LibvirtMissingError extends Error {
+  override name = "LibvirtMissingError";
+}
+
+/** What `virsh` printed. */
+export interface VirshResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `virsh -c qemu:///system ARGS`, killed after `timeoutMs`. */
+export async function virsh(args: string[], timeoutMs = 60_000): Promise<VirshResult> {
+  const child = new Deno.Command("virsh", {
+    args: ["-c", URI, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const output = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function answers(): Promise<boolean> {
+  return (await virsh(["version"], 10_000)).code === 0;
+}
+
+/** The daemons a test uses, and which of them it started. */
+export class LibvirtLab implements AsyncDisposable {
+  readonly dir: string;
+  #started: { name: string; pidFile: string }[] = [];
+  #domains: string[] = [];
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * Makes sure libvirtd answers, starting virtlogd and libvirtd when none does. The lab dir is
+   * world-searchable: QEMU runs as libvirt-qemu (Debian) or qemu (RHEL), not as root.
+   */
+  static async create(): Promise<LibvirtLab> {
+    for (const program of ["libvirtd", "virtlogd", "virsh"]) {
+      if (!isInstalled(program)) {
+        throw new LibvirtMissingError(
+          `${program} is not installed: run "deno task test" as root (it installs libvirt-daemon-system and libvirt-clients)`,
+        );
+      }
+    }
+    if (Deno.uid() !== 0) {
+      throw new LibvirtMissingError("the libvirt test needs root, to run libvirtd in system mode");
+    }
+    const dir = await Deno.makeTempDir({ prefix: "yank-libvirt-" });
+    await Deno.chmod(dir, 0o755);
+    const lab = new LibvirtLab(dir);
+    try {
+      if (!await answers()) {
+        if (!await lab.#socketAnswers("/run/libvirt/virtlogd-sock")) {
+          await lab.#startDaemon("virtlogd");
+        }
+        await lab.#startDaemon("libvirtd");
+        for (let waited = 0; !await answers(); waited += 200) {
+          if (waited > 30_000) throw new LibvirtMissingError("libvirtd did not answer within 30 s");
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    } catch (error) {
+      await lab[Symbol.asyncDispose]();
+      throw error;
+    }
+    return lab;
+  }
+
+  /** A path in the lab dir. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  async #socketAnswers(path: string): Promise<boolean> {
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #startDaemon(name: string): Promise<void> {
+    const pidFile = this.path(`${name}.pid`);
+    const output = await new Deno.Command(name, {
+      args: ["--daemon", "--pid-file", pidFile],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      throw new LibvirtMissingError(
+        `${name} did not start: ${new TextDecoder().decode(output.stderr).trim()}`,
+      );
+    }
+    this.#started.push({ name, pidFile });
+  }
+
+  /** Creates a transient domain from XML (destroyed on dispose). */
+  async createDomain(name: string, xml: string): Promise<void> {
+    const file = this.path(`${name}.xml`);
+    await Deno.writeTextFile(file, xml);
+    const result = await virsh(["create", file]);
+    if (result.code !== 0) throw new Error(`virsh create failed: ${result.stderr.trim()}`);
+    this.#domains.push(name);
+  }
+
+  /** Destroys the domains it created and stops the daemons it started, by pid. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const name of this.#domains) await virsh(["destroy", name]).catch(() => {});
+    for (const { pidFile } of this.#started.reverse()) {
+      const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
+      if (!(pid > 1)) continue;
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch {
+        continue;
+      }
+      for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The domain XML of a tiny TCG guest with an NBD disk, a TCP serial and a yank monitor. */
+export function tinyDomainXml(options: {
+  name: string;
+  nbdSocket: string;
+  serialPort: number;
+  yankSocket: string;
+}): string {
+  return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>${options.name}</name>
+  <memory unit='MiB'>32</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='nbd'><host transport='unix' socket='${options.nbdSocket}'/></source>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='tcp'>
+      <source mode='connect' host='127.0.0.1' service='${options.serialPort}'>
+        <reconnect enabled='yes' timeout='1'/>
+      </source>
+      <protocol type='raw'/>
+    </serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-chardev'/>
+    <qemu:arg value='socket,id=yankmon,path=${options.yankSocket},server=on,wait=off'/>
+    <qemu:arg value='-mon'/>
+    <qemu:arg value='chardev=yankmon,mode=control'/>
+  </qemu:commandline>
+</domain>
+`;
+}
