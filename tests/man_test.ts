@@ -69,6 +69,10 @@ function readmeUnits(): { name: string; text: string }[] {
     const before = readme.slice(Math.max(0, match.index! - 400), match.index!);
     const path = [...before.matchAll(/`\/etc\/systemd\/system\/([^`/]+)`/g)].at(-1);
     assert.ok(path, `README names no file for the unit:\n${text}`);
+    assert.ok(
+      !units.some((unit) => unit.name === path[1]),
+      `README gives two units the same file name ${path[1]}`,
+    );
     units.push({ name: path[1]!, text });
   }
   return units;
