@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { ProxyServer } from "../lib/proxy/server.ts";
-import type { YankUpstream } from "../lib/watch/watchdog.ts";
+import type { YankUpstream } from "../lib/proxy/upstream.ts";
 import { runCli } from "./support/cli.ts";
 
 const INSTANCES = [{ type: "chardev", id: "charnet0" }, {

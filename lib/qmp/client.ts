@@ -8,10 +8,12 @@
 
 import { DEFAULT_JSON_STREAM_LIMITS, JsonStreamError, JsonStreamParser } from "./json_stream.ts";
 import {
+  PROXY_UNAVAILABLE_CLASS,
   QmpCommandError,
   QmpDisconnectedError,
   QmpError,
   QmpProtocolError,
+  QmpProxyUnavailableError,
   QmpTimeoutError,
   QmpTurnedAwayError,
 } from "./errors.ts";
@@ -327,15 +329,17 @@ export class QmpClient {
     this.#pending.delete(id as string);
     if ("error" in message) {
       const error = message.error;
+      if (!isJsonObject(error) || typeof error.class !== "string") {
+        pending.reject(
+          new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
+        );
+        return;
+      }
+      const desc = typeof error.desc === "string" ? error.desc : "(no description)";
       pending.reject(
-        isJsonObject(error) && typeof error.class === "string"
-          ? new QmpCommandError(
-            this.socket,
-            pending.command,
-            error.class,
-            typeof error.desc === "string" ? error.desc : "(no description)",
-          )
-          : new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
+        this.#greeting.proxy && error.class === PROXY_UNAVAILABLE_CLASS
+          ? new QmpProxyUnavailableError(this.socket, pending.command, desc)
+          : new QmpCommandError(this.socket, pending.command, error.class, desc),
       );
     } else {
       pending.resolve(message.return);

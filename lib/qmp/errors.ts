@@ -132,6 +132,23 @@ export class QmpCommandError extends QmpError {
   }
 }
 
+/**
+ * The error class yank's proxy answers with when it has no connection to QEMU right now (the
+ * watchdog behind it is connecting or reconnecting). Only a server whose greeting marks it as
+ * yank's proxy is trusted to mean this by it.
+ */
+export const PROXY_UNAVAILABLE_CLASS = "UpstreamUnavailable";
+
+/** yank's proxy answered that it cannot reach QEMU right now. */
+export class QmpProxyUnavailableError extends QmpError {
+  override name = "QmpProxyUnavailableError";
+  constructor(readonly socket: string, readonly command: string, readonly desc: string) {
+    super(
+      `The yank proxy ${JSON.stringify(socket)} cannot reach QEMU: ${desc}`,
+    );
+  }
+}
+
 /** Seconds for messages: "5 s", "0.5 s". */
 export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
