@@ -20,7 +20,7 @@ export interface ProxyOptions {
   limits?: Partial<ProxyLimits>;
   /**
    * Receives one line (without a newline) per event worth an operator's attention: a client cut
-   * off or closed for breaking a bound, accept() failing, and accepting again.
+   * off or closed for breaking a bound, and accept() failing (once per episode).
    */
   log?: (message: string) => void;
   /** Called after each yank forwarded for a client, with how it ended. */
@@ -30,6 +30,8 @@ export interface ProxyOptions {
 /** First pause after accept() fails; it doubles up to ACCEPT_BACKOFF_MAX_MS. */
 const ACCEPT_BACKOFF_START_MS = 10;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
+/** accept() failures after one that was logged stay unlogged until none came for this long. */
+const ACCEPT_QUIET_MS = 60_000;
 
 const encoder = new TextEncoder();
 
@@ -97,38 +99,36 @@ export class ProxyServer {
 
   /**
    * Accepts until closed. accept() fails when the process is out of descriptors (EMFILE,
-   * ENFILE) or a connection was aborted before it was taken: that is logged once, and accepting
-   * resumes after a pause (10 ms doubling to 1 s, cut short when a client leaves), so the proxy
-   * serves again as soon as descriptors are free.
+   * ENFILE) or a connection was aborted before it was taken (ECONNABORTED): that is logged once,
+   * and accepting resumes after a pause (10 ms doubling to 1 s, cut short when a client leaves),
+   * so the proxy serves again as soon as descriptors are free.
    */
   async #accept(): Promise<void> {
     let pause = ACCEPT_BACKOFF_START_MS;
-    let failing = false;
+    let lastFailure = -Infinity;
     while (!this.#closed) {
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closed) return;
-        if (!failing) {
-          failing = true;
+        // Out of descriptors, accepts alternate with failures as clients come and go: one line
+        // per episode, which ends after a quiet minute.
+        if (Date.now() - lastFailure > ACCEPT_QUIET_MS) {
           this.#log(
             `proxy cannot accept connections: ${
               describe(error)
             }; new clients wait until it can (retrying with backoff up to ${
               ACCEPT_BACKOFF_MAX_MS / 1000
-            } s)`,
+            } s, at once when a client leaves)`,
           );
         }
+        lastFailure = Date.now();
         await this.#pause(pause);
         pause = Math.min(pause * 2, ACCEPT_BACKOFF_MAX_MS);
         continue;
       }
-      if (failing) {
-        failing = false;
-        pause = ACCEPT_BACKOFF_START_MS;
-        this.#log("proxy accepts connections again");
-      }
+      pause = ACCEPT_BACKOFF_START_MS;
       if (this.#closed) {
         tryClose(conn);
         return;
