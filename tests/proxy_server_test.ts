@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { type ProxyOptions, ProxyServer, type ProxyYank } from "../lib/proxy/server.ts";
 import type { YankUpstream } from "../lib/proxy/upstream.ts";
 import { runCli } from "./support/cli.ts";
+import { QmpClient } from "../lib/qmp/client.ts";
+import { QmpDisconnectedError } from "../lib/qmp/errors.ts";
 
 const INSTANCES = [{ type: "chardev", id: "charnet0" }, {
   type: "block-node",
@@ -258,4 +260,25 @@ Deno.test("the greeting marks the proxy, and every forwarded yank is reported wi
       conn.close();
     }
   }, { onYank: (yank) => yanks.push(yank) });
+});
+
+Deno.test("a client the proxy closed is told that the proxy, not QEMU, ended the connection", async () => {
+  await withProxy(fakeUpstream(), async (proxy) => {
+    const client = await QmpClient.connect(proxy.path, { timeoutMs: 2000 });
+    try {
+      assert.equal(client.greeting.proxy, true);
+      await client.closed;
+      await assert.rejects(
+        client.execute("query-yank", undefined, { oob: true }),
+        (error) =>
+          error instanceof QmpDisconnectedError &&
+          error.message ===
+            `Connection to the yank proxy ${
+              JSON.stringify(proxy.path)
+            } was lost while waiting for the next message (yank watch stopped, or closed this client for breaking a limit: see its log; try again)`,
+      );
+    } finally {
+      client.close();
+    }
+  }, { limits: { idleMs: 100 } });
 });

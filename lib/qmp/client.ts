@@ -242,7 +242,8 @@ export class QmpClient {
       );
     } catch (error) {
       if (error instanceof QmpError) throw error;
-      throw this.#failure ?? new QmpDisconnectedError(this.socket, `${command} to be sent`);
+      throw this.#failure ??
+        new QmpDisconnectedError(this.socket, `${command} to be sent`, this.#viaProxy);
     }
   }
 
@@ -252,7 +253,7 @@ export class QmpClient {
       while (!this.#failure) {
         const count = await this.#conn.read(buffer);
         if (count === null) {
-          this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+          this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor(), this.#viaProxy));
           break;
         }
         for (const message of this.#parser.push(buffer.subarray(0, count))) {
@@ -275,7 +276,7 @@ export class QmpClient {
       } else if (error instanceof QmpError) {
         this.#fail(error);
       } else {
-        this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+        this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor(), this.#viaProxy));
       }
     } finally {
       try {
@@ -346,6 +347,11 @@ export class QmpClient {
     }
   }
 
+  /** Whether the server greeted as yank's proxy. */
+  get #viaProxy(): boolean {
+    return this.#greeting?.proxy ?? false;
+  }
+
   #waitingFor(): string {
     if (this.#greeting === undefined) return "the greeting";
     const first = this.#pending.values().next();
@@ -366,7 +372,7 @@ export class QmpClient {
     for (const pending of this.#pending.values()) {
       pending.reject(
         error instanceof QmpDisconnectedError
-          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`)
+          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`, this.#viaProxy)
           : error,
       );
     }

@@ -34,7 +34,7 @@ function connectMessage(socket: string, failure: ConnectFailure, detail: string)
     case "busy":
       return `The monitor ${
         JSON.stringify(socket)
-      } is busy: its queue of waiting connections is full (another client holds it and others wait; close them or give QEMU a second monitor)`;
+      } is busy: its queue of waiting connections is full (another client holds it and others wait; close them or give QEMU a second monitor; ${PROXY_SILENT_HINT})`;
     case "denied":
       return `${where}: permission denied (run as the user that owns the socket, or as root)`;
     case "other":
@@ -63,14 +63,26 @@ export class QmpTurnedAwayError extends QmpError {
   }
 }
 
+/**
+ * A socket that does not greet may be yank's own proxy, not QEMU: it greets every client at
+ * once unless its process is out of file descriptors.
+ */
+const PROXY_SILENT_HINT =
+  `if it is a "yank watch --listen" socket, that watch is out of file descriptors: see its log`;
+
 /** The connection ended while something was still expected. */
 export class QmpDisconnectedError extends QmpError {
   override name = "QmpDisconnectedError";
-  constructor(readonly socket: string, waitingFor: string) {
+  /** `viaProxy`: the server greeted as yank's proxy, so QEMU is not the one that left. */
+  constructor(readonly socket: string, waitingFor: string, viaProxy = false) {
     super(
-      `Connection to ${
-        JSON.stringify(socket)
-      } was lost while waiting for ${waitingFor} (did QEMU exit? try again)`,
+      viaProxy
+        ? `Connection to the yank proxy ${
+          JSON.stringify(socket)
+        } was lost while waiting for ${waitingFor} (yank watch stopped, or closed this client for breaking a limit: see its log; try again)`
+        : `Connection to ${
+          JSON.stringify(socket)
+        } was lost while waiting for ${waitingFor} (did QEMU exit? try again)`,
     );
   }
 }
@@ -105,7 +117,7 @@ function timeoutMessage(
     case "connect":
       return `Cannot connect to ${name}: no answer ${within} (is the VM overloaded? try a longer --timeout)`;
     case "greeting":
-      return `The monitor ${name} is busy: connected, but no QMP greeting ${within} (another client holds it; close that client or give QEMU a second monitor)`;
+      return `The monitor ${name} is busy: connected, but no QMP greeting ${within} (another client holds it; close that client or give QEMU a second monitor; ${PROXY_SILENT_HINT})`;
     case "negotiation":
       return `QEMU's main loop is hung: ${name} sent its greeting but did not answer qmp_capabilities ${within} (a new connection cannot yank through a hang; use "yank watch" on a second monitor)`;
     case "command":
