@@ -16,6 +16,7 @@ import { QemuLab } from "../tests/support/qemu_lab.ts";
 import { withoutNpm } from "../tests/support/without_npm.ts";
 import { ensureBenchTools } from "./tools.ts";
 import { describeMachine, type Machine } from "./machine.ts";
+import { benchProxyAttacks, renderProxyAttacks } from "./proxy_attack.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("main.ts", ROOT).pathname;
@@ -321,13 +322,24 @@ async function main(): Promise<void> {
     const machine = { before: machineBefore, after: await describeMachine() };
     console.log(renderReport(results, goals, hasCheck, machine.before, options));
     console.log(`(chardev peers saw ${yanked} connections end: one per yank run)`);
+    const proxyAttacks = await benchProxyAttacks(lab);
+    console.log(`\n${renderProxyAttacks(proxyAttacks)}`);
 
     await Deno.mkdir(new URL(".", `file://${options.out}`).pathname, { recursive: true });
     await Deno.writeTextFile(
       options.out,
       `${
         JSON.stringify(
-          { date: new Date().toISOString(), options, machine, hasCheck, results, goals, lazyTable },
+          {
+            date: new Date().toISOString(),
+            options,
+            machine,
+            hasCheck,
+            results,
+            goals,
+            lazyTable,
+            proxyAttacks,
+          },
           null,
           2,
         )

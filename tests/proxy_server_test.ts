@@ -4,9 +4,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ProxyServer } from "../lib/proxy/server.ts";
-import type { YankUpstream } from "../lib/watch/watchdog.ts";
+import { type ProxyOptions, ProxyServer, type ProxyYank } from "../lib/proxy/server.ts";
+import type { YankUpstream } from "../lib/proxy/upstream.ts";
 import { runCli } from "./support/cli.ts";
+import { QmpClient } from "../lib/qmp/client.ts";
+import { QmpDisconnectedError } from "../lib/qmp/errors.ts";
 
 const INSTANCES = [{ type: "chardev", id: "charnet0" }, {
   type: "block-node",
@@ -28,9 +30,10 @@ function fakeUpstream(delayMs = 0): YankUpstream {
 async function withProxy(
   upstream: YankUpstream,
   body: (proxy: ProxyServer) => Promise<void>,
+  options: ProxyOptions = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "yank-proxy-test-" });
-  const proxy = await ProxyServer.listen(`${dir}/proxy.qmp`, upstream);
+  const proxy = await ProxyServer.listen(`${dir}/proxy.qmp`, upstream, options);
   try {
     await body(proxy);
   } finally {
@@ -159,4 +162,123 @@ Deno.test("a client may have 4 forwarded commands in flight; the 5th is refused 
       conn.close();
     }
   });
+});
+
+Deno.test("a client that never reads its replies is cut off with one log line; others are served", async () => {
+  const log: string[] = [];
+  await withProxy(fakeUpstream(), async (proxy) => {
+    const flood = await Deno.connect({ transport: "unix", path: proxy.path });
+    try {
+      const requests = new TextEncoder().encode(
+        `{"execute":"qmp_capabilities"}\n${'{"execute":"query-chardev"}\n'.repeat(10_000)}`,
+      );
+      // The proxy reads it all (it is cut off part way), so the write completes.
+      await flood.write(requests).catch(() => {});
+      for (let i = 0; i < 100 && log.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(log.length, 1, log.join("\n"));
+      assert.match(
+        log[0]!,
+        /^proxy client #1 cut off: it left more than \d+ bytes of replies unread/,
+      );
+      assert.equal(proxy.clientCount, 0);
+
+      const run = await runCli(["list", "--socket", proxy.path, "--timeout", "2"]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^block-node +nbd0$/m);
+    } finally {
+      flood.close();
+    }
+  }, { log: (line) => log.push(line) });
+});
+
+Deno.test("a client is closed, with a reason, when it does not negotiate in time or stays idle", async (t) => {
+  const log: string[] = [];
+  await withProxy(fakeUpstream(300), async (proxy) => {
+    await t.step("no qmp_capabilities within the negotiation limit", async () => {
+      const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+      const [greeting, goodbye] = await readToEnd(conn);
+      conn.close();
+      assert.ok(greeting && typeof greeting === "object" && "QMP" in greeting);
+      assert.deepEqual(goodbye, {
+        error: {
+          class: "GenericError",
+          desc:
+            "This yank proxy closes connections with no qmp_capabilities within 0.2 s; connect again when needed",
+        },
+      });
+      assert.equal(log.at(-1), "closed proxy client #1: no qmp_capabilities within 0.2 s");
+    });
+
+    await t.step("idle past the limit, but never while a command is in flight", async () => {
+      const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+      const started = Date.now();
+      await conn.write(new TextEncoder().encode(
+        '{"execute":"qmp_capabilities","id":1}{"execute":"query-yank","id":2}',
+      ));
+      const messages = await readToEnd(conn);
+      conn.close();
+      // query-yank took 300 ms, longer than the idle limit of 200 ms: it was answered.
+      assert.deepEqual(messages.slice(1), [
+        { return: {}, id: 1 },
+        { return: INSTANCES, id: 2 },
+        {
+          error: {
+            class: "GenericError",
+            desc:
+              "This yank proxy closes connections with idle for 0.2 s; connect again when needed",
+          },
+        },
+      ]);
+      assert.ok(Date.now() - started >= 500);
+      assert.equal(log.at(-1), "closed proxy client #2: idle for 0.2 s");
+    });
+  }, { limits: { negotiationMs: 200, idleMs: 200 }, log: (line) => log.push(line) });
+});
+
+Deno.test("the greeting marks the proxy, and every forwarded yank is reported with its result", async () => {
+  const yanks: ProxyYank[] = [];
+  await withProxy(fakeUpstream(), async (proxy) => {
+    const conn = await Deno.connect({ transport: "unix", path: proxy.path });
+    try {
+      await conn.write(new TextEncoder().encode(
+        '{"execute":"qmp_capabilities","id":1}' +
+          '{"execute":"yank","arguments":{"instances":[{"type":"block-node","node-name":"nbd0"}]},"id":2}',
+      ));
+      const readLine = lineReader(conn);
+      const greeting = await readLine() as { QMP: Record<string, unknown> };
+      assert.deepEqual(greeting.QMP["yank-proxy"], {});
+      assert.deepEqual(await readLine(), { return: {}, id: 1 });
+      assert.deepEqual(await readLine(), { return: {}, id: 2 });
+      assert.deepEqual(yanks, [{
+        client: 1,
+        instances: [{ type: "block-node", "node-name": "nbd0" }],
+        result: { ok: true },
+      }]);
+    } finally {
+      conn.close();
+    }
+  }, { onYank: (yank) => yanks.push(yank) });
+});
+
+Deno.test("a client the proxy closed is told that the proxy, not QEMU, ended the connection", async () => {
+  await withProxy(fakeUpstream(), async (proxy) => {
+    const client = await QmpClient.connect(proxy.path, { timeoutMs: 2000 });
+    try {
+      assert.equal(client.greeting.proxy, true);
+      await client.closed;
+      await assert.rejects(
+        client.execute("query-yank", undefined, { oob: true }),
+        (error) =>
+          error instanceof QmpDisconnectedError &&
+          error.message ===
+            `Connection to the yank proxy ${
+              JSON.stringify(proxy.path)
+            } was lost while waiting for the next message (yank watch stopped, or closed this client for breaking a limit: see its log; try again)`,
+      );
+    } finally {
+      client.close();
+    }
+  }, { limits: { idleMs: 100 } });
 });

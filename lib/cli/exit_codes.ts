@@ -8,6 +8,7 @@ import {
   QmpConnectError,
   QmpDisconnectedError,
   QmpProtocolError,
+  QmpProxyUnavailableError,
   QmpTimeoutError,
   QmpTurnedAwayError,
 } from "../qmp/errors.ts";
@@ -70,7 +71,7 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
   if (
     error instanceof QmpConnectError || error instanceof QmpProtocolError ||
     error instanceof QmpDisconnectedError || error instanceof MalformedReplyError ||
-    error instanceof QmpTurnedAwayError
+    error instanceof QmpTurnedAwayError || error instanceof QmpProxyUnavailableError
   ) return ExitCode.connection;
   if (error instanceof QmpTimeoutError || error instanceof SocketNotTriedError) {
     return ExitCode.timeout;

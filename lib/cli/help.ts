@@ -6,6 +6,7 @@
 
 import type { CommandName } from "./args.ts";
 import { DEFAULT_TIMEOUT_SECONDS } from "./args.ts";
+import { DEFAULT_PROXY_LIMITS as L } from "../proxy/limits.ts";
 
 /** The program's version. */
 export const VERSION = "0.1.0";
@@ -306,8 +307,20 @@ It greets offering oob, answers qmp_capabilities itself, and forwards only query
 query-chardev itself, listing only the watchdog's own monitor chardev as the proxy socket's, so
 yank's globs spare that chardev as they spare any monitor's own. Every other command gets
 CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
-QEMU is unreachable every forwarded command gets GenericError at once. Give a user yank rights
-without full QMP rights by giving them access to this socket only.
+QEMU is unreachable every forwarded command gets UpstreamUnavailable at once (yank: exit 4).
+Give a user yank rights without full QMP rights by giving them access to this socket only.
+No proxy client can slow watch down: the proxy serves at most ${L.maxClients} clients at once (more are
+told so); it closes a client that sends no qmp_capabilities within ${
+    L.negotiationMs / 1000
+  } s, or no request
+for ${
+    L.idleMs / 1000
+  } s while nothing is in flight; it refuses a client's commands past ${L.maxInFlight} in flight,
+and cuts off a client that leaves more than ${
+    L.maxUnreadBytes / 1024
+  } KiB of replies unread (one log line
+each). When watch runs out of file descriptors it logs that once and serves again as soon as
+descriptors are free. The socket is never wider than 0660, not even while it is created.
 
 Options:
       --chardev P       yank chardevs matching P on a hang (exact or glob; repeatable)

@@ -1,29 +1,37 @@
 /**
  * The yank-only QMP proxy that `yank watch --listen PATH` serves: a unix socket where any number
  * of clients can list and yank instances through the watchdog's pre-negotiated out-of-band
- * connection, even while QEMU's main loop is hung. It never sends QEMU an in-band command.
+ * connection, even while QEMU's main loop is hung. It never sends QEMU an in-band command, and no
+ * client can slow down the watchdog it shares a process with (see client_session.ts and
+ * limits.ts).
  */
 
-import { JsonStreamError, JsonStreamParser } from "../qmp/json_stream.ts";
-import { QmpCommandError } from "../qmp/errors.ts";
-import type { YankUpstream } from "../watch/watchdog.ts";
-import { decideRequest, type ProxySession, withId } from "./rules.ts";
-import { occupiedListenMessage, ProxyListenError } from "./errors.ts";
+import { PROXY_GREETING_KEY } from "../qmp/greeting.ts";
+import type { YankUpstream } from "./upstream.ts";
+import { DEFAULT_PROXY_LIMITS, type ProxyLimits } from "./limits.ts";
+import { type ProxyYank, serveClient } from "./client_session.ts";
+import { listenPrivately } from "./listen.ts";
 
-/** Requests are small: a yank of many instances fits in far less. */
-const MAX_REQUEST_BYTES = 64 * 1024;
-/** A client that stops reading is dropped once this much output waits for it. */
-const MAX_PENDING_OUTPUT_BYTES = 1024 * 1024;
-/**
- * Forwarded commands one client may have in flight. They are all out-of-band, which QEMU runs
- * at once in the monitor I/O thread without queueing (its limit of 8 is for in-band commands
- * only), so this is not QEMU's limit but ours: every client shares the watchdog's one
- * connection, and each command may wait up to --timeout. A yank run needs one at a time; 4
- * leaves room for a script that pipelines a few, and bounds the shared connection to 256.
- */
-const MAX_IN_FLIGHT_PER_CLIENT = 4;
-/** At most this many clients at once; more are turned away. */
-const MAX_CLIENTS = 64;
+export type { ProxyYank } from "./client_session.ts";
+
+/** Options of `ProxyServer.listen`. */
+export interface ProxyOptions {
+  /** Overrides of the default limits (tests shorten the timeouts). */
+  limits?: Partial<ProxyLimits>;
+  /**
+   * Receives one line (without a newline) per event worth an operator's attention: a client cut
+   * off or closed for breaking a bound, and accept() failing (once per episode).
+   */
+  log?: (message: string) => void;
+  /** Called after each yank forwarded for a client, with how it ended. */
+  onYank?: (yank: ProxyYank) => void;
+}
+
+/** First pause after accept() fails; it doubles up to ACCEPT_BACKOFF_MAX_MS. */
+const ACCEPT_BACKOFF_START_MS = 10;
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+/** accept() failures after one that was logged stay unlogged until none came for this long. */
+const ACCEPT_QUIET_MS = 60_000;
 
 const encoder = new TextEncoder();
 
@@ -34,33 +42,43 @@ export class ProxyServer {
   #realPath: string;
   #listener: Deno.Listener;
   #upstream: YankUpstream;
+  #limits: ProxyLimits;
+  #log: (message: string) => void;
+  #onYank: ((yank: ProxyYank) => void) | undefined;
   #clients = new Set<Deno.Conn>();
+  #clientCounter = 0;
+  /** Wakes the accept loop's backoff early: a client left, so a descriptor is free. */
+  #wake: (() => void) | undefined;
   #accepting: Promise<void>;
   #closed = false;
 
-  private constructor(path: string, listener: Deno.Listener, upstream: YankUpstream) {
+  private constructor(
+    path: string,
+    listener: Deno.Listener,
+    upstream: YankUpstream,
+    options: ProxyOptions,
+  ) {
     this.path = path;
     this.#realPath = resolvedPath(path);
     this.#listener = listener;
     this.#upstream = upstream;
+    this.#limits = { ...DEFAULT_PROXY_LIMITS, ...options.limits };
+    this.#log = options.log ?? (() => {});
+    this.#onYank = options.onYank;
     this.#accepting = this.#accept();
   }
 
   /**
-   * Listens on `path` with mode 0660. A stale socket file left by a crashed watchdog is
-   * replaced; a live one, or any other file, is an error.
+   * Listens on `path` with mode 0660 (never wider, not even while it is created). A stale
+   * socket file left by a crashed watchdog is replaced; a live one, or any other file, is an
+   * error.
    */
-  static async listen(path: string, upstream: YankUpstream): Promise<ProxyServer> {
-    const listener = await listenUnix(path);
-    try {
-      await Deno.chmod(path, 0o660);
-    } catch (error) {
-      listener.close();
-      throw new ProxyListenError(
-        `Cannot set the mode of ${JSON.stringify(path)}: ${describe(error)}`,
-      );
-    }
-    return new ProxyServer(path, listener, upstream);
+  static async listen(
+    path: string,
+    upstream: YankUpstream,
+    options: ProxyOptions = {},
+  ): Promise<ProxyServer> {
+    return new ProxyServer(path, await listenPrivately(path), upstream, options);
   }
 
   /** How many clients are connected. */
@@ -74,32 +92,82 @@ export class ProxyServer {
     this.#closed = true;
     tryClose(this.#listener);
     for (const conn of this.#clients) tryClose(conn);
+    this.#wake?.();
     await this.#accepting;
     await Deno.remove(this.path).catch(() => {});
   }
 
+  /**
+   * Accepts until closed. accept() fails when the process is out of descriptors (EMFILE,
+   * ENFILE) or a connection was aborted before it was taken (ECONNABORTED): that is logged once,
+   * and accepting resumes after a pause (10 ms doubling to 1 s, cut short when a client leaves),
+   * so the proxy serves again as soon as descriptors are free.
+   */
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#clients.size >= MAX_CLIENTS) {
-          this.#turnAway(conn);
-          continue;
+    let pause = ACCEPT_BACKOFF_START_MS;
+    let lastFailure = -Infinity;
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed) return;
+        // Out of descriptors, accepts alternate with failures as clients come and go: one line
+        // per episode, which ends after a quiet minute.
+        if (Date.now() - lastFailure > ACCEPT_QUIET_MS) {
+          this.#log(
+            `proxy cannot accept connections: ${
+              describe(error)
+            }; new clients wait until it can (retrying with backoff up to ${
+              ACCEPT_BACKOFF_MAX_MS / 1000
+            } s, at once when a client leaves)`,
+          );
         }
-        this.#clients.add(conn);
-        this.#serve(conn).catch(() => {}).finally(() => {
-          this.#clients.delete(conn);
-          tryClose(conn);
-        });
+        lastFailure = Date.now();
+        await this.#pause(pause);
+        pause = Math.min(pause * 2, ACCEPT_BACKOFF_MAX_MS);
+        continue;
       }
-    } catch {
-      // The listener was closed.
+      pause = ACCEPT_BACKOFF_START_MS;
+      if (this.#closed) {
+        tryClose(conn);
+        return;
+      }
+      if (this.#clients.size >= this.#limits.maxClients) {
+        this.#turnAway(conn);
+        continue;
+      }
+      this.#clients.add(conn);
+      serveClient(conn, {
+        id: ++this.#clientCounter,
+        upstream: this.#upstream,
+        path: this.#realPath,
+        limits: this.#limits,
+        greeting: this.#greeting(),
+        log: this.#log,
+        onYank: this.#onYank,
+      }).finally(() => {
+        this.#clients.delete(conn);
+        tryClose(conn);
+        this.#wake?.();
+      });
     }
   }
 
+  /** Sleeps `ms`, or less if a client leaves or the proxy closes. */
+  async #pause(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#wake = resolve;
+    const timer = setTimeout(resolve, ms);
+    await promise;
+    clearTimeout(timer);
+    this.#wake = undefined;
+  }
+
   /**
-   * Tells a client past MAX_CLIENTS why, instead of the greeting (yank's CLI shows the desc),
-   * and hangs up. The write is small and bounded in time, so a client that never reads costs
-   * nothing.
+   * Tells a client past the client limit why, instead of the greeting (yank's CLI shows the
+   * desc), and hangs up. The write is small and bounded in time, so a client that never reads
+   * costs nothing.
    */
   #turnAway(conn: Deno.Conn): void {
     const line = encoder.encode(`${
@@ -107,7 +175,7 @@ export class ProxyServer {
         error: {
           class: "GenericError",
           desc:
-            `Too many clients on this yank proxy: it serves at most ${MAX_CLIENTS} at once (close idle connections to it, or try again shortly)`,
+            `Too many clients on this yank proxy: it serves at most ${this.#limits.maxClients} at once (close idle connections to it, or try again shortly)`,
         },
       })
     }\r\n`);
@@ -118,87 +186,7 @@ export class ProxyServer {
     });
   }
 
-  /** One client: its own parser, its own negotiation, its own bounded output queue. */
-  async #serve(conn: Deno.Conn): Promise<void> {
-    const session: ProxySession = { negotiated: false, oob: false };
-    const parser = new JsonStreamParser({ maxMessageBytes: MAX_REQUEST_BYTES, maxDepth: 32 });
-    let pendingBytes = 0;
-    let writing = Promise.resolve();
-    const inFlight = new Set<Promise<void>>();
-    const send = (message: Record<string, unknown>) => {
-      const bytes = encoder.encode(`${JSON.stringify(message)}\r\n`);
-      pendingBytes += bytes.length;
-      if (pendingBytes > MAX_PENDING_OUTPUT_BYTES) {
-        tryClose(conn);
-        return;
-      }
-      writing = writing.then(async () => {
-        for (let offset = 0; offset < bytes.length;) {
-          offset += await conn.write(bytes.subarray(offset));
-        }
-        pendingBytes -= bytes.length;
-      }).catch(() => tryClose(conn));
-    };
-
-    const answer = (message: unknown) => {
-      const decision = decideRequest(session, message, {
-        ownChardev: this.#upstream.ownChardev,
-        spare: this.#upstream.spareChardevs,
-        path: this.#realPath,
-      });
-      switch (decision.kind) {
-        case "reply":
-          send(withId(decision.reply, message));
-          break;
-        case "negotiate":
-          session.negotiated = true;
-          session.oob = decision.oob;
-          send(withId({ return: {} }, message));
-          break;
-        case "forward": {
-          if (inFlight.size >= MAX_IN_FLIGHT_PER_CLIENT) {
-            send(withId({
-              error: {
-                class: "GenericError",
-                desc:
-                  `Too many commands in flight (at most ${MAX_IN_FLIGHT_PER_CLIENT}); wait for their replies`,
-              },
-            }, message));
-            break;
-          }
-          const forwarded = this.#upstream.execOob(decision.command, decision.args).then(
-            (value) => send(withId({ return: value }, message)),
-            (error) => send(withId({ error: errorBody(error) }, message)),
-          ).finally(() => inFlight.delete(forwarded));
-          inFlight.add(forwarded);
-          break;
-        }
-      }
-    };
-
-    send(this.#greeting());
-    const buffer = new Uint8Array(16 * 1024);
-    for (;;) {
-      const count = await conn.read(buffer);
-      if (count === null) return;
-      let messages: unknown[];
-      try {
-        messages = parser.push(buffer.subarray(0, count));
-      } catch (error) {
-        if (!(error instanceof JsonStreamError)) throw error;
-        // The requests completed before the bad bytes are intact: answer them as usual.
-        for (const message of error.values) answer(message);
-        // Framing is lost: say why (without an id, as QEMU does), let the forwarded commands
-        // reply (each is bounded by --timeout), and hang up.
-        send({ error: { class: "GenericError", desc: `JSON parse error, ${error.message}` } });
-        await Promise.all(inFlight);
-        await writing;
-        return;
-      }
-      for (const message of messages) answer(message);
-    }
-  }
-
+  /** QEMU's greeting as the upstream last saw it, marked as a yank proxy's. */
   #greeting(): Record<string, unknown> {
     const version = this.#upstream.version;
     return {
@@ -212,43 +200,9 @@ export class ProxyServer {
           package: version?.package ?? "",
         },
         capabilities: ["oob"],
+        [PROXY_GREETING_KEY]: {},
       },
     };
-  }
-}
-
-function errorBody(error: unknown): { class: string; desc: string } {
-  if (error instanceof QmpCommandError) return { class: error.errorClass, desc: error.desc };
-  return { class: "GenericError", desc: describe(error) };
-}
-
-async function listenUnix(path: string): Promise<Deno.Listener> {
-  try {
-    return Deno.listen({ transport: "unix", path });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) {
-      throw new ProxyListenError(
-        `Cannot listen on ${JSON.stringify(path)}: ${describe(error)} (check --listen)`,
-      );
-    }
-  }
-  // Something is there. Replace it only if it is a socket nobody listens on any more.
-  let stale = false;
-  try {
-    if (Deno.lstatSync(path).isSocket) {
-      (await Deno.connect({ transport: "unix", path })).close();
-    }
-  } catch (error) {
-    stale = error instanceof Deno.errors.ConnectionRefused;
-  }
-  if (!stale) {
-    throw new ProxyListenError(occupiedListenMessage(path));
-  }
-  await Deno.remove(path);
-  try {
-    return Deno.listen({ transport: "unix", path });
-  } catch (error) {
-    throw new ProxyListenError(`Cannot listen on ${JSON.stringify(path)}: ${describe(error)}`);
   }
 }
 

@@ -8,10 +8,12 @@
 
 import { DEFAULT_JSON_STREAM_LIMITS, JsonStreamError, JsonStreamParser } from "./json_stream.ts";
 import {
+  PROXY_UNAVAILABLE_CLASS,
   QmpCommandError,
   QmpDisconnectedError,
   QmpError,
   QmpProtocolError,
+  QmpProxyUnavailableError,
   QmpTimeoutError,
   QmpTurnedAwayError,
 } from "./errors.ts";
@@ -240,7 +242,8 @@ export class QmpClient {
       );
     } catch (error) {
       if (error instanceof QmpError) throw error;
-      throw this.#failure ?? new QmpDisconnectedError(this.socket, `${command} to be sent`);
+      throw this.#failure ??
+        new QmpDisconnectedError(this.socket, `${command} to be sent`, this.#viaProxy);
     }
   }
 
@@ -250,7 +253,7 @@ export class QmpClient {
       while (!this.#failure) {
         const count = await this.#conn.read(buffer);
         if (count === null) {
-          this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+          this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor(), this.#viaProxy));
           break;
         }
         for (const message of this.#parser.push(buffer.subarray(0, count))) {
@@ -273,7 +276,7 @@ export class QmpClient {
       } else if (error instanceof QmpError) {
         this.#fail(error);
       } else {
-        this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor()));
+        this.#fail(new QmpDisconnectedError(this.socket, this.#waitingFor(), this.#viaProxy));
       }
     } finally {
       try {
@@ -327,19 +330,26 @@ export class QmpClient {
     this.#pending.delete(id as string);
     if ("error" in message) {
       const error = message.error;
+      if (!isJsonObject(error) || typeof error.class !== "string") {
+        pending.reject(
+          new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
+        );
+        return;
+      }
+      const desc = typeof error.desc === "string" ? error.desc : "(no description)";
       pending.reject(
-        isJsonObject(error) && typeof error.class === "string"
-          ? new QmpCommandError(
-            this.socket,
-            pending.command,
-            error.class,
-            typeof error.desc === "string" ? error.desc : "(no description)",
-          )
-          : new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
+        this.#greeting.proxy && error.class === PROXY_UNAVAILABLE_CLASS
+          ? new QmpProxyUnavailableError(this.socket, pending.command, desc)
+          : new QmpCommandError(this.socket, pending.command, error.class, desc),
       );
     } else {
       pending.resolve(message.return);
     }
+  }
+
+  /** Whether the server greeted as yank's proxy. */
+  get #viaProxy(): boolean {
+    return this.#greeting?.proxy ?? false;
   }
 
   #waitingFor(): string {
@@ -362,7 +372,7 @@ export class QmpClient {
     for (const pending of this.#pending.values()) {
       pending.reject(
         error instanceof QmpDisconnectedError
-          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`)
+          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`, this.#viaProxy)
           : error,
       );
     }

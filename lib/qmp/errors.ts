@@ -37,7 +37,7 @@ function connectMessage(socket: string, failure: ConnectFailure, detail: string)
         JSON.stringify(socket)
       } is busy: its queue of waiting connections stayed full${
         detail === "" ? "" : ` for ${detail}`
-      } (another client holds it and others wait; close them or give QEMU a second monitor)`;
+      } (another client holds it and others wait; close them or give QEMU a second monitor; ${PROXY_SILENT_HINT})`;
     case "denied":
       return `${where}: permission denied (run as the user that owns the socket, or as root)`;
     case "other":
@@ -66,14 +66,26 @@ export class QmpTurnedAwayError extends QmpError {
   }
 }
 
+/**
+ * A socket that does not greet may be yank's own proxy, not QEMU: it greets every client at
+ * once unless its process is out of file descriptors.
+ */
+const PROXY_SILENT_HINT =
+  `if it is a "yank watch --listen" socket, that watch is out of file descriptors: see its log`;
+
 /** The connection ended while something was still expected. */
 export class QmpDisconnectedError extends QmpError {
   override name = "QmpDisconnectedError";
-  constructor(readonly socket: string, waitingFor: string) {
+  /** `viaProxy`: the server greeted as yank's proxy, so QEMU is not the one that left. */
+  constructor(readonly socket: string, waitingFor: string, viaProxy = false) {
     super(
-      `Connection to ${
-        JSON.stringify(socket)
-      } was lost while waiting for ${waitingFor} (did QEMU exit? try again)`,
+      viaProxy
+        ? `Connection to the yank proxy ${
+          JSON.stringify(socket)
+        } was lost while waiting for ${waitingFor} (yank watch stopped, or closed this client for breaking a limit: see its log; try again)`
+        : `Connection to ${
+          JSON.stringify(socket)
+        } was lost while waiting for ${waitingFor} (did QEMU exit? try again)`,
     );
   }
 }
@@ -110,7 +122,7 @@ function timeoutMessage(
     case "greeting":
       // QEMU greets from its monitor I/O thread, but accepts a client only once no other client
       // holds the monitor and start-up is over (a QEMU still opening an NBD disk accepts none).
-      return `The monitor ${name} is busy or QEMU is still starting: connected, but no QMP greeting ${within} (another client holds the monitor, or QEMU has not finished starting, e.g. it is still opening a disk; close the other client or give QEMU a second monitor, or wait for QEMU to start)`;
+      return `The monitor ${name} is busy or QEMU is still starting: connected, but no QMP greeting ${within} (another client holds the monitor, or QEMU has not finished starting, e.g. it is still opening a disk; close the other client or give QEMU a second monitor, or wait for QEMU to start; ${PROXY_SILENT_HINT})`;
     case "negotiation":
       return `QEMU's main loop is hung: ${name} sent its greeting but did not answer qmp_capabilities ${within} (a new connection cannot yank through a hang; use "yank watch" on a second monitor)`;
     case "command":
@@ -133,6 +145,23 @@ export class QmpCommandError extends QmpError {
       `QEMU at ${
         JSON.stringify(socket)
       } refused ${command}: ${errorClass}: ${desc} (see "yank list" for what can be yanked)`,
+    );
+  }
+}
+
+/**
+ * The error class yank's proxy answers with when it has no connection to QEMU right now (the
+ * watchdog behind it is connecting or reconnecting). Only a server whose greeting marks it as
+ * yank's proxy is trusted to mean this by it.
+ */
+export const PROXY_UNAVAILABLE_CLASS = "UpstreamUnavailable";
+
+/** yank's proxy answered that it cannot reach QEMU right now. */
+export class QmpProxyUnavailableError extends QmpError {
+  override name = "QmpProxyUnavailableError";
+  constructor(readonly socket: string, readonly command: string, readonly desc: string) {
+    super(
+      `The yank proxy ${JSON.stringify(socket)} cannot reach QEMU: ${desc}`,
     );
   }
 }

@@ -13,11 +13,19 @@ export interface QemuVersion {
   package: string;
 }
 
+/**
+ * The member of the greeting's `QMP` object by which yank's own proxy (`yank watch --listen`)
+ * tells clients that they talk to it, not to QEMU. QMP clients ignore unknown members.
+ */
+export const PROXY_GREETING_KEY = "yank-proxy";
+
 /** The greeting a QMP server sends first. */
 export interface QmpGreeting {
   /** Undefined when the server announced no version we could read. */
   version: QemuVersion | undefined;
   capabilities: string[];
+  /** The server is yank's proxy in front of QEMU, not QEMU itself. */
+  proxy: boolean;
 }
 
 /** Checks the `QMP` member of a greeting; throws QmpProtocolError when it is malformed. */
@@ -27,7 +35,11 @@ export function parseGreeting(socket: string, qmp: unknown): QmpGreeting {
   if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string")) {
     throw new QmpProtocolError(socket, "the greeting has no list of capabilities");
   }
-  return { version: parseVersion(qmp.version), capabilities };
+  return {
+    version: parseVersion(qmp.version),
+    capabilities,
+    proxy: isJsonObject(qmp[PROXY_GREETING_KEY]),
+  };
 }
 
 function parseVersion(version: unknown): QemuVersion | undefined {

@@ -21,6 +21,7 @@ import { planRecovery } from "./recovery.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
+import { UpstreamUnavailableError, type YankUpstream } from "../proxy/upstream.ts";
 import { formatSeconds } from "../qmp/errors.ts";
 
 /** Options of a Watchdog. */
@@ -54,21 +55,6 @@ export interface WatchdogOptions {
    * when the watchdog stops (`watching` false, state UNKNOWN, nothing measured).
    */
   onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
-}
-
-/** What the proxy needs from the watchdog: its connection, borrowed for out-of-band commands. */
-export interface YankUpstream {
-  /** QEMU's version from the last greeting, if QEMU was ever reached. */
-  readonly version: QemuVersion | undefined;
-  /** The chardev carrying the watchdog's own monitor connection, if known. */
-  readonly ownChardev: string | undefined;
-  /** `--spare` globs, which the proxy refuses like monitors' chardevs. */
-  readonly spareChardevs?: readonly string[] | undefined;
-  /** Runs `query-yank` or `yank` out-of-band; rejects with a QmpError when QEMU is not reachable. */
-  execOob(
-    command: "query-yank" | "yank",
-    args: Record<string, unknown> | undefined,
-  ): Promise<unknown>;
 }
 
 /** Settles with "answered", or with the error that ended the probe. */
@@ -132,10 +118,10 @@ export class Watchdog implements YankUpstream {
     const client = this.#client;
     if (client === undefined || client.isClosed) {
       return Promise.reject(
-        new QmpError(
+        new UpstreamUnavailableError(
           `yank watch is not connected to QEMU at ${
             JSON.stringify(this.#options.socket)
-          } right now (QEMU is absent, busy or restarting; try again shortly)`,
+          } right now (QEMU is absent, busy or restarting; see the log of yank watch, and try again shortly)`,
         ),
       );
     }

@@ -35,18 +35,31 @@ export interface RunCliOptions {
  * `deno run <compile flags> main.ts ARGS` with piped output, in this process's environment less
  * YANK_SOCKET and NO_COLOR (a test sets those explicitly), plus `env`.
  */
-function cliCommand(args: string[], env: Record<string, string> = {}): Deno.Command {
+function cliCommand(
+  args: string[],
+  env: Record<string, string> = {},
+  shell: ShellLimits = {},
+): Deno.Command {
   const inherited = Deno.env.toObject();
   delete inherited.YANK_SOCKET;
   delete inherited.NO_COLOR;
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...compilePermissionFlags(),
-      new URL("main.ts", ROOT).pathname,
-      ...args,
-    ],
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    ...compilePermissionFlags(),
+    new URL("main.ts", ROOT).pathname,
+    ...args,
+  ];
+  const limits = [
+    ...(shell.openFiles === undefined ? [] : [`ulimit -n ${shell.openFiles}`]),
+    ...(shell.umask === undefined ? [] : [`umask ${shell.umask}`]),
+  ];
+  const [program, ...programArgs] = limits.length === 0
+    ? deno
+    : ["bash", "-c", `${limits.join("; ")}; exec "$0" "$@"`, ...deno];
+  return new Deno.Command(program!, {
+    args: programArgs,
     env: { ...inherited, ...env },
     clearEnv: true,
     stdin: "null",
@@ -88,9 +101,17 @@ export interface SpawnedCli {
   stop(signal?: Deno.Signal): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+/** Limits a spawned CLI runs under, set by bash before it execs deno. */
+export interface ShellLimits {
+  /** `ulimit -n`: the most file descriptors the process may hold. */
+  openFiles?: number;
+  /** `umask`, in octal, e.g. "000". */
+  umask?: string;
+}
+
 /** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running. */
-export function spawnCli(args: string[]): SpawnedCli {
-  const child = cliCommand(args).spawn();
+export function spawnCli(args: string[], limits: ShellLimits = {}): SpawnedCli {
+  const child = cliCommand(args, {}, limits).spawn();
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const stdout = new Response(child.stdout).text();

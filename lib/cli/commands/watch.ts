@@ -13,6 +13,7 @@ import { Watchdog } from "../../watch/watchdog.ts";
 import { ProxyServer } from "../../proxy/server.ts";
 import { renderHealthPrometheus } from "../../health/render_prometheus.ts";
 import { writeTextfileAtomically } from "../../health/textfile.ts";
+import { formatLogLine } from "../../watch/log.ts";
 
 /** Runs `yank watch` until SIGTERM or SIGINT; returns the exit code. */
 export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
@@ -45,7 +46,20 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
   });
   const proxy = args.listen === undefined
     ? undefined
-    : await ProxyServer.listen(args.listen, watchdog);
+    : await ProxyServer.listen(args.listen, watchdog, {
+      log: (message) =>
+        io.stderr(
+          `${
+            formatLogLine({
+              time: io.now(),
+              socket,
+              state: "warning",
+              instances: undefined,
+              message,
+            })
+          }\n`,
+        ),
+    });
   try {
     await watchdog.run();
     return 0;
