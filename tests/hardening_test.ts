@@ -1,5 +1,5 @@
 /**
- * Issue 5: hostile or broken peers. Every case runs the real CLI (as the compiled binary runs)
+ * Hostile or broken peers. Every case runs the real CLI (as the compiled binary runs)
  * against a fake server and asserts the documented exit code, exactly one line on stderr, no
  * stack trace, and an end within --timeout + 1 s.
  */

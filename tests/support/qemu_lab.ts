@@ -3,8 +3,9 @@
  * KVM), qemu-nbd, and TCP peers on 127.0.0.1, all in a temp dir. The lab stops only what it
  * started, by pid, resumes what it froze, and removes its dir.
  *
- * Recipes reproduce the hangs yank exists for (see shared/qmp-notes.md): a chardev connected to
- * a peer, a block job stuck on a frozen NBD server, a hung main loop, a stuck migration.
+ * Recipes reproduce the hangs yank exists for (docs/qmp.md, Reproducing hangs): a chardev
+ * connected to a peer, a block job stuck on a frozen NBD server, a hung main loop, a stuck
+ * migration.
  */
 
 import { QmpClient } from "../../lib/qmp/client.ts";
