@@ -10,9 +10,13 @@
  */
 
 import assert from "node:assert/strict";
-import { main } from "../lib/cli/main.ts";
-import { captureIo } from "./support/capture_io.ts";
-import { runCli } from "./support/cli.ts";
+import {
+  type CliRun,
+  runCli,
+  runMain,
+  STARTUP_ALLOWANCE_MS,
+  TIMEOUT_ALLOWANCE_MS,
+} from "./support/cli.ts";
 import {
   delay,
   type FakeQmpConnection,
@@ -25,23 +29,6 @@ import {
 import { watchPeakRss } from "./support/peak_rss.ts";
 
 const TIMEOUT_S = 2;
-/**
- * Past --timeout, how long a run may take to end before it counts as waiting too long. Generous:
- * a 2-core machine under load can delay a timer that much, and a run that ignored --timeout
- * would still overshoot it by far more.
- */
-const ALLOWANCE_MS = 2000;
-/** A spawned CLI also pays for Deno's start-up, which --timeout does not cover. */
-const STARTUP_ALLOWANCE_MS = 8000;
-
-/** What a run produced. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  elapsedMs: number;
-}
-
 interface Expectation {
   code: number;
   stderr?: RegExp;
@@ -50,12 +37,12 @@ interface Expectation {
 }
 
 /** Runs `main()` in-process against a fake server built from `options`; checks the promises. */
-async function runAgainst(options: FakeQmpOptions, expect: Expectation): Promise<Run> {
+async function runAgainst(options: FakeQmpOptions, expect: Expectation): Promise<CliRun> {
   await using server = await startFakeQmp(options);
   const timeoutS = expect.timeoutS ?? TIMEOUT_S;
   const args = [...(expect.args ?? ["list"]), "--socket", server.path, "-t", String(timeoutS)];
   const run = await runMain(args);
-  assertWellBehaved(run, expect.code, timeoutS * 1000 + ALLOWANCE_MS);
+  assertWellBehaved(run, expect.code, timeoutS * 1000 + TIMEOUT_ALLOWANCE_MS);
   if (expect.code !== 0 || expect.stderr) {
     assertOneLine(run.stderr, expect.stderr);
     if (expect.code !== 0) assert.ok(run.stderr.includes(server.path), "names the socket");
@@ -63,14 +50,7 @@ async function runAgainst(options: FakeQmpOptions, expect: Expectation): Promise
   return run;
 }
 
-async function runMain(args: string[]): Promise<Run> {
-  const io = captureIo();
-  const started = performance.now();
-  const code = await main(args, io);
-  return { code, ...io.out, elapsedMs: performance.now() - started };
-}
-
-function assertWellBehaved(run: Run, code: number, limitMs: number): void {
+function assertWellBehaved(run: CliRun, code: number, limitMs: number): void {
   assert.equal(run.code, code, `exit code; stderr: ${run.stderr}`);
   assert.doesNotMatch(run.stderr, /^\s+at /m, "no stack trace");
   assert.doesNotMatch(run.stderr, /error: Uncaught|Internal error/);
@@ -117,7 +97,7 @@ Deno.test("hostile bytes end in exit 4, quickly", async (t) => {
   await t.step("garbage instead of a greeting, as a process: exit 4, one line", async () => {
     await using server = await startFakeQmp({ greeting: "garbage\r\n" });
     const run = await runCli(["list", "--socket", server.path, "-t", String(TIMEOUT_S)]);
-    const limit = TIMEOUT_S * 1000 + ALLOWANCE_MS + STARTUP_ALLOWANCE_MS;
+    const limit = TIMEOUT_S * 1000 + TIMEOUT_ALLOWANCE_MS + STARTUP_ALLOWANCE_MS;
     assertWellBehaved(run, 4, limit);
     assertOneLine(run.stderr, /does not speak QMP/);
     assert.ok(run.stderr.includes(server.path), "names the socket");
@@ -168,7 +148,7 @@ Deno.test("hostile bytes end in exit 4, quickly", async (t) => {
     });
     peak = watch!.stop();
     // The message limit, not --timeout, ended the run.
-    assertWellBehaved(run, 4, 10_000 + ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
+    assertWellBehaved(run, 4, 10_000 + TIMEOUT_ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
     assertOneLine(run.stderr, /message longer than 16777216 bytes/);
     await server.close();
     assert.ok(written < 64 * 1024 * 1024, `the client read ${written} bytes before giving up`);
@@ -278,7 +258,7 @@ Deno.test("slow peers are waited for, up to --timeout", async (t) => {
   await t.step("a greeting that never comes, as a process: exit 5 within --timeout", async () => {
     await using server = await startFakeQmp({ greeting: null });
     const run = await runCli(["list", "--socket", server.path, "-t", "1"]);
-    assertWellBehaved(run, 5, 1000 + ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
+    assertWellBehaved(run, 5, 1000 + TIMEOUT_ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
     assertOneLine(run.stderr, /is busy: connected, but no QMP/);
   });
 
@@ -402,7 +382,7 @@ Deno.test("malformed command lines: exit 2 with a message", async (t) => {
   ) {
     await t.step(JSON.stringify(args), async () => {
       const run = await runMain(args);
-      assertWellBehaved(run, 2, ALLOWANCE_MS);
+      assertWellBehaved(run, 2, TIMEOUT_ALLOWANCE_MS);
       assert.equal(run.stdout, "");
       assertOneLine(run.stderr);
     });
@@ -410,7 +390,7 @@ Deno.test("malformed command lines: exit 2 with a message", async (t) => {
 
   await t.step("as a process: exit 2, one line, nothing on stdout", async () => {
     const run = await runCli(["frobnicate"]);
-    assertWellBehaved(run, 2, ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
+    assertWellBehaved(run, 2, TIMEOUT_ALLOWANCE_MS + STARTUP_ALLOWANCE_MS);
     assert.equal(run.stdout, "");
     assertOneLine(run.stderr);
   });
