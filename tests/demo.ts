@@ -25,18 +25,31 @@ function yankArgs(args: string[]): string[] {
   return ["run", "--quiet", ...compilePermissionFlags(), MAIN, ...args];
 }
 
-/** Runs yank, showing the command line, its output and its exit code. */
-async function yank(lab: QemuLab, args: string[]): Promise<number> {
+/** What showing one yank run prints: the command line, its output and its exit code. */
+interface YankShown {
+  text: string;
+  code: number;
+}
+
+/** Runs yank and returns what showing it prints. */
+async function runYank(lab: QemuLab, args: string[]): Promise<YankShown> {
   const shown = args.map((a) => a.replace(lab.dir, "$LAB")).join(" ");
-  console.log(dim(`$ yank ${shown}`));
   const output = await new Deno.Command(Deno.execPath(), {
     args: yankArgs(args),
     stdin: "null",
   }).output();
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  if (text) console.log(text.replaceAll(lab.dir, "$LAB").trimEnd());
-  console.log(dim(`(exit code ${output.code})`));
-  return output.code;
+  const lines = [dim(`$ yank ${shown}`)];
+  if (text) lines.push(text.replaceAll(lab.dir, "$LAB").trimEnd());
+  lines.push(dim(`(exit code ${output.code})`));
+  return { text: lines.join("\n"), code: output.code };
+}
+
+/** Runs yank, showing the command line, its output and its exit code. */
+async function yank(lab: QemuLab, args: string[]): Promise<number> {
+  const { text, code } = await runYank(lab, args);
+  console.log(text);
+  return code;
 }
 
 async function main(): Promise<void> {
@@ -83,7 +96,11 @@ async function main(): Promise<void> {
 
   say("4. QEMU's main loop is still fine, so a one-shot yank gets the job unstuck:");
   await yank(lab, ["block-node", "nbd0", "--socket", qemu.socket]);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitFor(
+    async () => (await jobSummary(guest, "backup0")).startsWith("concluded"),
+    10_000,
+    "the backup job did not end after the yank",
+  );
   console.log(`The job failed at once instead of hanging: ${await jobSummary(guest, "backup0")}.`);
 
   say("5. Worse: a hang of the main loop. Start the watchdog on its own monitor first; it");
@@ -123,15 +140,22 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("QEMU's main loop now waits for the dead server, and stops answering commands.");
 
+  // Steps 8 to 10 must all happen before the watchdog's --hang-after runs out, so they run at
+  // once, even on a slow machine, and are shown one after the other.
+  const [check, oneShot, throughProxy] = await Promise.all([
+    runYank(lab, ["check", "--socket", qemu.socket, "--timeout", "1"]),
+    runYank(lab, ["block-node", "nbd1", "--socket", qemu.socket, "--timeout", "1"]),
+    runYank(lab, ["list", "--socket", proxy, "--timeout", "1"]),
+  ]);
   say("8. The health check notices within its --timeout:");
-  await yank(lab, ["check", "--socket", qemu.socket, "--timeout", "1"]);
+  console.log(check.text);
 
   say("9. A new connection cannot get through a hung main loop, not even to yank:");
-  await yank(lab, ["block-node", "nbd1", "--socket", qemu.socket, "--timeout", "1"]);
+  console.log(oneShot.text);
 
   say("10. Only a connection made before the hang can. The watchdog has one; through its proxy");
   console.log("socket, operators and scripts can still list and yank during the hang:");
-  await yank(lab, ["list", "--socket", proxy, "--timeout", "1"]);
+  console.log(throughProxy.text);
 
   say("11. After --hang-after 5 seconds without an answer, the watchdog yanks nbd1 itself:");
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -189,10 +213,14 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what = "the watchdog did not start",
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > until) throw new Error("the watchdog did not start");
+    if (Date.now() > until) throw new Error(what);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
