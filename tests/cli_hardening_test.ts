@@ -3,10 +3,10 @@
  * at each step, and yank must end with the documented exit code, exactly one line on stderr
  * naming the socket, no stack trace, and no wait past --timeout.
  *
- * The cases run `main()` in-process with a captured io, so that a late rejection or a leaked
- * timer or socket also fails the test (Deno's sanitizers). A few run the real CLI process too,
- * one per promise only a process shows: its exit status and stderr for hostile bytes, for a
- * timeout and for a bad command line, and its peak memory under a flood.
+ * The cases run `main()` in-process with a captured io and Deno's sanitizers on, so that a late
+ * rejection, a timer left running or a socket left open fails the test too. A few run the real
+ * CLI process as well, one per promise only a process shows: its exit status and stderr for
+ * hostile bytes, for a timeout and for a bad command line, and its peak memory under a flood.
  */
 
 import assert from "node:assert/strict";
@@ -29,6 +29,9 @@ import {
 import { watchPeakRss } from "./support/peak_rss.ts";
 
 const TIMEOUT_S = 2;
+/** Leaks fail the test: yank must close what it opens even when the peer misbehaves. */
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true } as const;
+
 interface Expectation {
   code: number;
   stderr?: RegExp;
@@ -89,7 +92,7 @@ function afterNegotiation(next: (connection: FakeQmpConnection) => Promise<void>
 const replyTo = (name: string, raw: string | Uint8Array): FakeReplier => (command) =>
   command.name === name ? { raw } : undefined;
 
-Deno.test("hostile bytes end in exit 4, quickly", async (t) => {
+Deno.test("hostile bytes end in exit 4, quickly", SANITIZED, async (t) => {
   await t.step("garbage instead of a greeting", async () => {
     await runAgainst({ greeting: "garbage\r\n" }, { code: 4, stderr: /does not speak QMP/ });
   });
@@ -158,7 +161,7 @@ Deno.test("hostile bytes end in exit 4, quickly", async (t) => {
   });
 });
 
-Deno.test("replies of the wrong shape end in a documented exit code", async (t) => {
+Deno.test("replies of the wrong shape end in a documented exit code", SANITIZED, async (t) => {
   await t.step("a greeting without capabilities: exit 4", async () => {
     await runAgainst({ greeting: { QMP: { version: {} } } }, {
       code: 4,
@@ -205,7 +208,7 @@ Deno.test("replies of the wrong shape end in a documented exit code", async (t) 
   });
 });
 
-Deno.test("slow peers are waited for, up to --timeout", async (t) => {
+Deno.test("slow peers are waited for, up to --timeout", SANITIZED, async (t) => {
   // The cases that wait out --timeout all start now and wait together.
   const runs = startAll({
     drip: () =>
@@ -275,7 +278,7 @@ Deno.test("slow peers are waited for, up to --timeout", async (t) => {
   });
 });
 
-Deno.test("a server that closes at any step: exit 4, one line", async (t) => {
+Deno.test("a server that closes at any step: exit 4, one line", SANITIZED, async (t) => {
   const steps: [string, FakeQmpOptions, string[]?][] = [
     ["before the greeting", { script: () => Promise.resolve() }],
     ["in the middle of the greeting", {
@@ -313,7 +316,7 @@ Deno.test("a server that closes at any step: exit 4, one line", async (t) => {
   }
 });
 
-Deno.test("control characters from the server never reach the terminal", async (t) => {
+Deno.test("control characters from the server never reach the terminal", SANITIZED, async (t) => {
   const hostile = [
     { type: "chardev", id: "evil\x1b]0;pwned\x07\x1b[2J" },
     { type: "chardev", id: "c1\x9b31m\u202eabc" },
@@ -367,7 +370,7 @@ Deno.test("control characters from the server never reach the terminal", async (
   });
 });
 
-Deno.test("malformed command lines: exit 2 with a message", async (t) => {
+Deno.test("malformed command lines: exit 2 with a message", SANITIZED, async (t) => {
   for (
     const args of [
       ["frobnicate"],

@@ -106,6 +106,8 @@ export class FakeQmpConnection {
   readonly #server: FakeQmpServer;
   #buffer = "";
   #closed = false;
+  /** Whether `close()` ran: the socket is released even when the client hung up first. */
+  #released = false;
   /** Bytes written so far (to check that a client stopped a flood early). */
   bytesWritten = 0;
 
@@ -218,8 +220,9 @@ export class FakeQmpConnection {
 
   /** Closes the connection (the client sees EOF). Safe to call twice. */
   close(): void {
-    if (this.#closed) return;
     this.#closed = true;
+    if (this.#released) return;
+    this.#released = true;
     try {
       this.#conn.close();
     } catch {
