@@ -210,7 +210,8 @@ Deno.test("a client negotiated before the hang yanks through it and the main loo
 Deno.test("a monitor held long enough to fill its queue is still 'busy' (exit 5), never exit 4", async () => {
   await using lab = await QemuLab.create();
   const qemu = await lab.startQemu();
-  await lab.qmp(qemu.socket); // holds the monitor; each timed-out attempt stays queued
+  // Holds the monitor; each timed-out attempt stays queued (docs/qmp.md#one-client-per-monitor).
+  await lab.qmp(qemu.socket);
   for (let attempt = 1; attempt <= 4; attempt++) {
     const run = await runMain(["list", "--socket", qemu.socket, "--timeout", "0.3"]);
     assert.equal(run.code, 5, `attempt ${attempt}: ${run.stderr}`);
@@ -246,7 +247,7 @@ Deno.test("a stale reply left by a client that hung up is dropped by id, before 
     },
   });
   // The client whose command blocks the main loop hangs up; QEMU will hand that command's
-  // reply to the next client of the same monitor.
+  // reply to the next client of the same monitor (docs/qmp.md#stale-replies).
   const monitor = qemu.extraSockets[1]!;
   hangClient.close();
   const run = spawnCli(["list", "--json", "--trace", "--socket", monitor, "--timeout", "20"]);
