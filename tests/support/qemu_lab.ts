@@ -172,7 +172,7 @@ export class QemuLab implements AsyncDisposable {
     return process;
   }
 
-  /** Starts QEMU with no machine and waits until its first monitor greets. */
+  /** Starts QEMU with no machine and waits until its main loop answers on the first monitor. */
   async startQemu(options: QemuOptions = {}): Promise<Qemu> {
     const name = `${options.name ?? "vm"}${++this.#counter}`;
     const sockets = Array.from(
@@ -191,6 +191,15 @@ export class QemuLab implements AsyncDisposable {
       ...(options.args ?? []),
     ], log);
     await waitForSocket(sockets.at(-1)!, process, log);
+    // The monitor greets early in QEMU's start-up, but in-band commands wait until start-up is
+    // done (seconds, on a loaded machine). Wait for that here, so that a test's first command
+    // never meets a QEMU that merely looks hung.
+    const ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
+    try {
+      await ready.execute("query-status");
+    } finally {
+      ready.close();
+    }
     return { process, socket: sockets[0]!, extraSockets: sockets.slice(1), log };
   }
 
