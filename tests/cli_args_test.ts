@@ -82,14 +82,24 @@ Deno.test("parseCliArgs explains every usage error (exit 2)", async (t) => {
     assertUsage(["list", "extra", ...S], /"yank list" takes no argument "extra"/);
     assertUsage(["migration", "m0", ...S], /"yank migration" takes no names, got "m0"/);
   });
+  await t.step("--force, which only spares a monitor's chardev, is for chardevs only", () => {
+    assertUsage(["block-node", "nbd0", "--force", ...S], /"yank block-node" does not take --force/);
+    assertUsage(["migration", "--force", ...S], /"yank migration" does not take --force/);
+  });
   await t.step("empty names are refused", () => {
-    assertUsage(["chardev", "", ...S], /--chardev needs a name or a glob, got ""/);
+    assertUsage(["chardev", "", ...S], /^The argument of "yank chardev" needs a name or a glob/);
     assertUsage(["--block-node", " ", ...S], /--block-node needs a name or a glob/);
     assertUsage(["chardev", ...S], /"yank chardev" needs at least one ID/);
     assertUsage(["block-node", ...S], /needs at least one NODE-NAME/);
   });
   await t.step("malformed globs are refused with the reason", () => {
-    assertUsage(["chardev", "[abc", ...S], /--chardev: "\[abc" has an unclosed "\["/);
+    // The argument is blamed, not a --chardev flag the user never typed.
+    assertUsage(
+      ["chardev", "[abc", ...S],
+      /^The argument of "yank chardev": "\[abc" has an unclosed/,
+    );
+    assertUsage(["block-node", "[", ...S], /^The argument of "yank block-node": "\[" has an/);
+    assertUsage(["--chardev", "[abc", ...S], /^--chardev: "\[abc" has an unclosed "\["/);
     assertUsage(["chardev", "abc\\", ...S], /ends with a lone backslash/);
     assertUsage(["--block-node", "[z-a]", ...S], /--block-node: .*invalid character class/);
   });
@@ -99,6 +109,11 @@ Deno.test("parseCliArgs explains every usage error (exit 2)", async (t) => {
     }
     assertUsage(["list", "--timeout", "-1", ...S], /--timeout/);
     assertUsage(["list", ...S, "--timeout"], /--timeout/);
+  });
+  await t.step("an option without its value says so in yank's words, not node's", () => {
+    assertUsage(["list", "-s"], /^--socket \(-s\) needs a value \(see "yank --help"\)$/);
+    assertUsage(["list", ...S, "--timeout"], /^--timeout \(-t\) needs a value/);
+    assertUsage(["check", ...S, "--format"], /^--format needs a value/);
   });
   await t.step("a missing socket says how to give one", () => {
     assertUsage(["list"], /No socket given: use --socket PATH or set YANK_SOCKET/);

@@ -61,12 +61,23 @@ Deno.test("check says OK when the main loop answers, in every format", async (t)
     assert.deepEqual(leftovers, []);
   });
 
-  await t.step("an unwritable --textfile is UNKNOWN, one line on stderr", async () => {
+  await t.step("an unwritable --textfile is UNKNOWN, one status line on stdout", async () => {
     const textfile = lab.path("no/such/dir/yank.prom");
     const run = await runMain(["check", "--socket", qemu.socket, "--textfile", textfile]);
     assert.equal(run.code, 3);
-    assert.equal(run.stdout, "");
-    assert.match(run.stderr, /^yank: Cannot write the textfile "[^"]+yank\.prom": .+\n$/);
+    assert.equal(run.stderr, "");
+    assert.match(run.stdout, /^YANK UNKNOWN - Cannot write the textfile "[^"]+yank\.prom": .+\n$/);
+  });
+
+  await t.step("--textfile /dev/stdout: one line without Deno's permission text", async () => {
+    const run = await runCli(["check", "--socket", qemu.socket, "--textfile", "/dev/stdout"]);
+    assert.equal(run.code, 3);
+    assert.equal(run.stderr, "");
+    assert.equal(
+      run.stdout,
+      `YANK UNKNOWN - Cannot write the textfile "/dev/stdout": yank writes regular files only, not devices or files in /dev, /proc or /sys (give a file path; to print the metrics, use --format prometheus without --textfile)\n`,
+    );
+    assert.doesNotMatch(run.stdout, /allow-all|NotCapable/);
   });
 });
 
@@ -131,7 +142,7 @@ Deno.test("check says WARNING within --timeout when another client holds the mon
   assert.equal(run.stderr, "");
   assert.equal(
     run.stdout,
-    `YANK WARNING - The monitor "${qemu.socket}" is busy: connected, but no QMP greeting within 1 s | latency=U instances=U\n`,
+    `YANK WARNING - The monitor "${qemu.socket}" is busy or QEMU is still starting: connected, but no QMP greeting within 1 s | latency=U instances=U\n`,
   );
   assert.ok(run.elapsedMs < 1000 + TIMEOUT_ALLOWANCE_MS, `took ${run.elapsedMs} ms`);
 });
@@ -176,27 +187,32 @@ Deno.test("check says WARNING for a monitor without OOB and for a QEMU without y
   }
 });
 
-Deno.test("check exits 3 UNKNOWN on usage errors, with one line on stderr", async (t) => {
+Deno.test("check exits 3 UNKNOWN on usage errors, as a status line on stdout", async (t) => {
+  // Monitoring Plugins read stdout: a line on stderr alone shows up as "(no output)".
   for (
-    const args of [
-      ["check", "--socket", "/x.qmp", "--format", "xml"],
-      ["check", "--socket", "/x.qmp", "--no-such-option"],
-      ["check"],
-      ["check", "--socket", "/x.qmp", "--block-node", "nbd0"],
-    ]
+    const [args, reason] of [
+      [["check", "--socket", "/x.qmp", "--timeout", "abc"], /--timeout takes seconds/],
+      [["check", "--socket", "/x.qmp", "--format", "xml"], /--format takes text, json or/],
+      [["check", "--socket", "/x.qmp", "--no-such-option"], /Unknown option "--no-such-option"/],
+      [["check"], /No socket given/],
+      [["check", "--socket", "/x.qmp", "--block-node", "nbd0"], /does not take --block-node/],
+      [["check", "-s"], /--socket \(-s\) needs a value/],
+    ] as const
   ) {
     await t.step(args.join(" "), async () => {
-      const run = await runMain(args, { YANK_SOCKET: "" });
+      const run = await runMain([...args], { YANK_SOCKET: "" });
       assert.equal(run.code, 3);
-      assert.equal(run.stdout, "");
-      assert.match(run.stderr, /^yank: [^\n]+\n$/);
+      assert.match(run.stdout, /^YANK UNKNOWN - [^\n]+\n$/);
+      assert.match(run.stdout, reason);
+      // Not twice on a terminal or in a plugin runner that merges the two streams.
+      assert.equal(run.stderr, "");
     });
   }
   await t.step("as a process: check --format xml", async () => {
     const run = await runCli(["check", "--socket", "/x.qmp", "--format", "xml"]);
     assert.equal(run.code, 3);
-    assert.equal(run.stdout, "");
-    assert.match(run.stderr, /^yank: [^\n]+\n$/);
+    assert.match(run.stdout, /^YANK UNKNOWN - [^\n]+--format takes text, json or[^\n]+\n$/);
+    assert.equal(run.stderr, "");
   });
 });
 

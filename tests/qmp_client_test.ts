@@ -270,10 +270,10 @@ Deno.test("QmpClient fails with a documented error class", async (t) => {
     }
   });
 
-  await t.step("a socket path longer than unix sockets allow is a QmpConnectError", async () => {
+  await t.step("a path longer than a socket address holds is still tried: missing", async () => {
     await assert.rejects(
       QmpClient.connect(`/tmp/${"x".repeat(200)}.sock`, OPTIONS),
-      (error: unknown) => error instanceof QmpConnectError && error.failure === "other",
+      (error: unknown) => error instanceof QmpConnectError && error.failure === "missing",
     );
   });
 

@@ -62,7 +62,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "dry-run": "print what would be yanked, yank nothing",
   "force": "allow yanking the monitor's own chardev",
   "format": "output format",
-  "textfile": "also write the result to this file",
+  "textfile": "write Prometheus metrics to this file atomically",
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
   "listen": "serve the yank-only QMP proxy socket at this path",
@@ -92,8 +92,9 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
   "yank": [...YANK_OPTIONS, ...SELECTORS, "version"],
   "list": [...COMMON, "json"],
   "chardev": YANK_OPTIONS,
-  "block-node": YANK_OPTIONS,
-  "migration": YANK_OPTIONS,
+  // --force spares nothing but a monitor's chardev, which only "yank chardev" can name.
+  "block-node": YANK_OPTIONS.filter((name) => name !== "force"),
+  "migration": YANK_OPTIONS.filter((name) => name !== "force"),
   "check": [...COMMON, "format", "textfile"],
   "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
   "completions": ["help", "socket", "timeout", "list-names"],
@@ -241,7 +242,9 @@ export function parseCliArgs(
       ["--block-node", result.selectors.blockNode],
     ] as const
   ) {
-    for (const pattern of patterns) checkPattern(flag, pattern);
+    // "yank chardev X": X came as an argument, not as a flag the user never typed.
+    const label = command === "yank" ? flag : `The argument of "yank ${command}"`;
+    for (const pattern of patterns) checkPattern(label, pattern);
   }
   if (command === "yank" && !hasSelectors(result.selectors)) {
     throw new UsageError(
@@ -324,12 +327,12 @@ function applyPositionalForm(args: CliArgs): void {
   args.rest = [];
 }
 
-function checkPattern(flag: string, pattern: string): void {
-  if (pattern.trim() === "") throw new UsageError(`${flag} needs a name or a glob, got ""`);
+function checkPattern(label: string, pattern: string): void {
+  if (pattern.trim() === "") throw new UsageError(`${label} needs a name or a glob, got ""`);
   try {
     compileGlob(pattern);
   } catch (error) {
-    if (error instanceof GlobSyntaxError) throw new UsageError(`${flag}: ${error.message}`);
+    if (error instanceof GlobSyntaxError) throw new UsageError(`${label}: ${error.message}`);
     throw error;
   }
 }
@@ -366,6 +369,11 @@ function cleanParseError(error: unknown): string {
     return `${ambiguous[1]} needs a value; to give one that starts with "-", write ${
       ambiguous[1]
     }=VALUE`;
+  }
+  const missing = /'(?:-(\w), )?(--[\w-]+)[^']*' argument missing/.exec(message);
+  if (missing) {
+    const short = missing[1] === undefined ? "" : ` (-${missing[1]})`;
+    return `${missing[2]}${short} needs a value`;
   }
   // node:util's messages carry hints about "--" that do not apply here; keep the first sentence.
   const first = message.split(/\.\s/)[0]!.replace(/\.$/, "");

@@ -16,12 +16,14 @@ const EXIT_CODES = `Exit codes:
   2  usage error (including naming yank's own monitor chardev without --force)
   3  instance not found, or a selector matched nothing
   4  cannot connect, not a QMP server, or connection lost
-  5  timed out: the monitor is busy (another client holds it) or QEMU's main loop is hung
+  5  timed out: no greeting (another client holds the monitor, or QEMU is still starting),
+     or QEMU's main loop is hung
   6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob`;
 
 const COMMON = `Options for every command:
   -s, --socket PATH     QMP monitor socket; repeat it or use a glob for many VMs
-                        (default: $YANK_SOCKET, several separated by ":")
+                        (default: $YANK_SOCKET, several separated by ":"); a path that
+                        exists is that socket, even with *, ? or [ in its name
   -t, --timeout SECONDS bound on the whole run: connect, greeting, negotiation, commands
                         (default ${DEFAULT_TIMEOUT_SECONDS})
       --trace           print every QMP message sent and received on stderr
@@ -68,7 +70,8 @@ Selector form (no command word): yank every instance the patterns match, in one 
       --dry-run         print what would be yanked, yank nothing
       --force           allow yanking the chardev of the monitor yank talks through
                         (it cuts yank's own connection; globs never match it)
-      --json            print the yanked instances as JSON instead of text
+      --json            print the yanked instances as JSON instead of text; with
+                        --dry-run, the plan, each instance marked "dry-run": true
 A pattern that matches nothing is an error (exit 3), and then nothing is yanked.
 
 ${COMMON}
@@ -124,7 +127,8 @@ ${SELECTOR_NOTES}
 Options:
       --dry-run         print what would be yanked, yank nothing
       --force           allow yanking the chardev of the monitor yank talks through
-      --json            print the yanked instances as JSON
+      --json            print the yanked instances as JSON; with --dry-run, the
+                        plan, each instance marked "dry-run": true
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -140,6 +144,9 @@ Examples:
   $ yank chardev '*' --socket /run/vm1.qmp --json
   [{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"}]
 
+  $ yank chardev 'charnet*' --socket /run/vm1.qmp --dry-run --json
+  [{"type":"chardev","id":"charnet0","dry-run":true},{"type":"chardev","id":"charnet1","dry-run":true}]
+
 ${EXIT_CODES}
 `,
   "block-node": `yank block-node: yank NBD block nodes, shutting down their connections.
@@ -148,12 +155,13 @@ Usage: yank block-node NODE-NAME... [--socket PATH] [--dry-run] [--json]
 
 QEMU does not reconnect a yanked NBD node: I/O pending on it fails with EIO, and block jobs on
 it end with an error. Prefer yanking a migration or a chardev when that is enough.
-${SELECTOR_NOTES}
+Names are exact or shell-style globs (*, ?, [a-z]). All matches go into one "yank" command,
+which QEMU runs out-of-band, so it works even while QEMU's main loop is busy.
 
 Options:
       --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking the chardev of the monitor yank talks through
-      --json            print the yanked instances as JSON
+      --json            print the yanked instances as JSON; with --dry-run, the
+                        plan, each instance marked "dry-run": true
 ${COMMON}
 
 ${EXAMPLE_VM}
@@ -176,7 +184,8 @@ The migration instance exists only while a migration runs; after the yank, query
 
 Options:
       --dry-run         print what would be yanked, yank nothing
-      --json            print the yanked instance as JSON
+      --json            print the yanked instance as JSON; with --dry-run, the plan,
+                        marked "dry-run": true
 ${COMMON}
 
 The examples talk to a VM migrating to a peer that stopped reading.
@@ -203,12 +212,15 @@ the yank instances with query-yank (out-of-band). The whole probe ends within --
   state     meaning
   OK        the main loop answers an in-band probe
   CRITICAL  no socket or connection refused; QEMU hung (greeting, then nothing); connection lost
-  WARNING   monitor busy (another client holds it); OOB not offered (so yank would be
-            unreachable during a hang); yank not supported (QEMU older than 6.0)
-  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket;
-            a socket not tried because --timeout ran out while many others were probed
+  WARNING   monitor busy (no greeting: another client holds it, or QEMU is still starting);
+            OOB not offered (so yank would be unreachable during a hang); yank not supported
+            (QEMU older than 6.0)
+  UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
+            or on a directory a glob reads; a socket not tried because --timeout ran out
+            while many others were probed
 
-The state is data: it goes to stdout and the exit code, never to stderr. With several sockets
+The state is data: it goes to stdout and the exit code, never to stderr; so does UNKNOWN for a
+usage error, as "YANK UNKNOWN - REASON". With several sockets
 (repeat --socket or use a glob) the worst state wins, ranked as Monitoring Plugins'
 max_state_alt: CRITICAL > WARNING > UNKNOWN > OK. The text output then starts with a summary line
 counting each state, followed by one line per socket.

@@ -26,8 +26,22 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
     }
     return await run(parsed, io);
   } catch (error) {
-    reportFailure(io, messageFor(error));
+    if (command === "check") reportUnknown(io, messageFor(error));
+    else reportFailure(io, messageFor(error));
     return exitCodeFor(error, command);
+  }
+}
+
+/**
+ * What stops `yank check` from judging any monitor (a usage error, an unwritable --textfile) is
+ * its state UNKNOWN, and like every state it goes to stdout as a status line, which is what
+ * Monitoring Plugins read; only when stdout cannot take it does it go to stderr.
+ */
+function reportUnknown(io: CliIo, message: string): void {
+  try {
+    io.stdout(`YANK UNKNOWN - ${message}\n`);
+  } catch {
+    reportFailure(io, message);
   }
 }
 

@@ -9,7 +9,7 @@ import { type CliIo, reportFailure, reportWarning } from "./io.ts";
 import { printable } from "../render/printable.ts";
 import { jsonPrintable } from "../render/json.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
-import { noSocketMatches, planSockets, visitWithinDeadline } from "./sockets.ts";
+import { globUnreadable, noSocketMatches, planSockets, visitWithinDeadline } from "./sockets.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   send: "->",
@@ -87,6 +87,9 @@ export async function visitSockets<R>(
   });
   for (const pattern of plan.unmatched) {
     outcomes.push({ socket: pattern, error: noSocketMatches(pattern) });
+  }
+  for (const { pattern, directory } of plan.unreadable) {
+    outcomes.push({ socket: pattern, error: globUnreadable(pattern, directory) });
   }
   let exitCode: number = ExitCode.ok;
   for (const outcome of outcomes) {

@@ -14,24 +14,49 @@ export interface SocketPlan {
   sockets: string[];
   /** Globs that matched no socket. */
   unmatched: string[];
+  /** Globs that could not be expanded: a directory on the way could not be read. */
+  unreadable: { pattern: string; directory: string }[];
   multi: boolean;
 }
 
-/** Expands globs (in any path segment) and removes duplicates, keeping the order given. */
+/**
+ * Expands globs (in any path segment) and removes duplicates, keeping the order given. A path
+ * that exists is that path, even when its name contains `*`, `?`, `[` or `\`; only a path that
+ * does not exist is expanded as a glob. Two spellings of one socket (`q1.sock`, `./q1.sock`, a
+ * symlink) are one socket, visited once under the first spelling given.
+ */
 export function planSockets(given: readonly string[]): SocketPlan {
   const sockets: string[] = [];
+  const seen = new Set<string>();
   const unmatched: string[] = [];
+  const unreadable: SocketPlan["unreadable"] = [];
   for (const pattern of given) {
-    const found = isGlob(pattern) ? expandGlob(pattern) : [pattern];
-    if (found.length === 0) unmatched.push(pattern);
-    for (const socket of found) if (!sockets.includes(socket)) sockets.push(socket);
+    let found = [pattern];
+    if (isSocketGlob(pattern)) {
+      const expansion = expandGlob(pattern);
+      found = expansion.found;
+      if (expansion.unreadable !== undefined) {
+        unreadable.push({ pattern, directory: expansion.unreadable });
+      } else if (found.length === 0) unmatched.push(pattern);
+    }
+    for (const socket of found) {
+      const key = realPath(socket);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      sockets.push(socket);
+    }
   }
-  return { sockets, unmatched, multi: isMultiSocket(given) };
+  return { sockets, unmatched, unreadable, multi: isMultiSocket(given) };
 }
 
 /** Whether output must name sockets: several were given, or a glob that may match several. */
 export function isMultiSocket(given: readonly string[]): boolean {
-  return given.length > 1 || given.some(isGlob);
+  return given.length > 1 || given.some(isSocketGlob);
+}
+
+/** Whether a --socket value is expanded as a glob: it has glob syntax and names no file. */
+export function isSocketGlob(pattern: string): boolean {
+  return isGlob(pattern) && !exists(pattern);
 }
 
 /** The error for a socket glob that matched nothing. */
@@ -39,7 +64,36 @@ export function noSocketMatches(pattern: string): QmpConnectError {
   return new QmpConnectError(pattern, "other", "no socket matches this pattern");
 }
 
-function expandGlob(pattern: string): string[] {
+/** The error for a socket glob that could not be expanded: `directory` cannot be read. */
+export function globUnreadable(pattern: string, directory: string): QmpConnectError {
+  const error = new QmpConnectError(pattern, "denied");
+  error.message = `Cannot look for sockets matching ${
+    JSON.stringify(pattern)
+  }: permission denied reading the directory ${
+    JSON.stringify(directory)
+  } (run as a user that may read it, or as root)`;
+  return error;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    // Missing or unreachable: reported under the name given; only identical spellings merge.
+    return path;
+  }
+}
+
+function expandGlob(pattern: string): { found: string[]; unreadable?: string } {
   const absolute = pattern.startsWith("/");
   const segments = pattern.split("/").filter((s) => s !== "");
   let paths = [absolute ? "/" : "."];
@@ -55,9 +109,11 @@ function expandGlob(pattern: string): string[] {
       try {
         regexp = compileGlob(segment);
       } catch {
-        return [];
+        return { found: [] };
       }
-      for (const entry of readDir(dir)) {
+      const entries = readDir(dir);
+      if (entries === "denied") return { found: [], unreadable: dir };
+      for (const entry of entries) {
         if (entry.name.startsWith(".") && !segment.startsWith(".")) continue;
         if (!regexp.test(entry.name)) continue;
         if (!last && !entry.isDirectory && !entry.isSymlink) continue;
@@ -68,18 +124,19 @@ function expandGlob(pattern: string): string[] {
   }
   // A glob names sockets: "/run/qemu/*" must not pick up the pid files and logs beside them.
   const found = paths.filter(isSocket).map((p) => absolute || !p.startsWith("./") ? p : p.slice(2));
-  return found.sort();
+  return { found: found.sort() };
 }
 
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
 }
 
-function readDir(dir: string): Deno.DirEntry[] {
+/** A directory's entries; none when it is missing or not a directory; "denied" if unreadable. */
+function readDir(dir: string): Deno.DirEntry[] | "denied" {
   try {
     return [...Deno.readDirSync(dir)];
-  } catch {
-    return [];
+  } catch (error) {
+    return error instanceof Deno.errors.PermissionDenied ? "denied" : [];
   }
 }
 
@@ -93,12 +150,12 @@ function isSocket(path: string): boolean {
 
 /**
  * Runs `task` for each item, at most `limit` at once, and returns the outcomes in input order.
- * A rejected task yields its error; it never stops the others.
+ * A rejected task yields its error; it never stops the others. `task` also gets the item's index.
  */
 export async function mapConcurrently<T, R>(
   items: readonly T[],
   limit: number,
-  task: (item: T) => Promise<R>,
+  task: (item: T, index: number) => Promise<R>,
 ): Promise<PromiseSettledResult<R>[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length);
   let next = 0;
@@ -106,7 +163,7 @@ export async function mapConcurrently<T, R>(
     while (next < items.length) {
       const index = next++;
       try {
-        results[index] = { status: "fulfilled", value: await task(items[index]!) };
+        results[index] = { status: "fulfilled", value: await task(items[index]!, index) };
       } catch (reason) {
         results[index] = { status: "rejected", reason };
       }
@@ -119,29 +176,30 @@ export async function mapConcurrently<T, R>(
 /** A socket the run never got to: too little of --timeout was left when its turn came. */
 export class SocketNotTriedError extends QmpError {
   override name = "SocketNotTriedError";
-  constructor(readonly socket: string, timeoutMs: number) {
+  constructor(readonly socket: string, timeoutMs: number, before: number) {
     super(
       `${JSON.stringify(socket)} was not tried: --timeout ${
         formatSeconds(timeoutMs)
-      } ran out while other sockets were handled, ${SOCKET_CONCURRENCY} at a time (raise --timeout)`,
+      } ran out while the ${before} sockets before it were handled, ${SOCKET_CONCURRENCY} at a time (raise --timeout)`,
     );
   }
 }
 
 /**
  * Runs `task` for each socket, SOCKET_CONCURRENCY at a time, all within one deadline so that the
- * whole run ends within --timeout. A socket whose turn comes with less than half of --timeout
- * left is not tried (SocketNotTriedError) rather than given too little time and misjudged as
- * busy or hung.
+ * whole run ends within --timeout. The first SOCKET_CONCURRENCY sockets start at once and get
+ * whatever time there is. A socket that had to wait for a free slot and whose turn comes with
+ * less than half of --timeout left is not tried (SocketNotTriedError) rather than given too
+ * little time and misjudged as busy or hung.
  */
 export function visitWithinDeadline<R>(
   sockets: readonly string[],
   timing: { deadline: number; timeoutMs: number; now: () => number },
   task: (socket: string) => Promise<R>,
 ): Promise<PromiseSettledResult<R>[]> {
-  return mapConcurrently(sockets, SOCKET_CONCURRENCY, (socket) => {
-    if (timing.deadline - timing.now() < timing.timeoutMs / 2) {
-      return Promise.reject(new SocketNotTriedError(socket, timing.timeoutMs));
+  return mapConcurrently(sockets, SOCKET_CONCURRENCY, (socket, index) => {
+    if (index >= SOCKET_CONCURRENCY && timing.deadline - timing.now() < timing.timeoutMs / 2) {
+      return Promise.reject(new SocketNotTriedError(socket, timing.timeoutMs, index));
     }
     return task(socket);
   });

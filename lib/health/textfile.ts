@@ -20,6 +20,14 @@ export async function writeTextfileAtomically(path: string, text: string): Promi
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
+    if (error instanceof Deno.errors.NotCapable) {
+      // Deno lets a program write device files and /proc or /sys only with every permission.
+      throw new TextfileError(
+        `Cannot write the textfile ${
+          JSON.stringify(path)
+        }: yank writes regular files only, not devices or files in /dev, /proc or /sys (give a file path; to print the metrics, use --format prometheus without --textfile)`,
+      );
+    }
     const detail = error instanceof Error
       ? error.message.replace(/\s*\(os error \d+\).*$/, "")
       : String(error);

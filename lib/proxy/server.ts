@@ -8,7 +8,7 @@ import { JsonStreamError, JsonStreamParser } from "../qmp/json_stream.ts";
 import { QmpCommandError } from "../qmp/errors.ts";
 import type { YankUpstream } from "../watch/watchdog.ts";
 import { decideRequest, type ProxySession, withId } from "./rules.ts";
-import { ProxyListenError } from "./errors.ts";
+import { occupiedListenMessage, ProxyListenError } from "./errors.ts";
 
 /** Requests are small: a yank of many instances fits in far less. */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -241,11 +241,7 @@ async function listenUnix(path: string): Promise<Deno.Listener> {
     stale = error instanceof Deno.errors.ConnectionRefused;
   }
   if (!stale) {
-    throw new ProxyListenError(
-      `Cannot listen on ${
-        JSON.stringify(path)
-      }: it exists and is not a stale socket (is another yank watch serving it? choose another --listen path)`,
-    );
+    throw new ProxyListenError(occupiedListenMessage(path));
   }
   await Deno.remove(path);
   try {

@@ -9,8 +9,9 @@ export class QmpError extends Error {
 }
 
 /**
- * Why a connection could not be made. "busy": the monitor's queue of waiting connections is
- * full, because a client holds the monitor and others already wait (QEMU's backlog is 1).
+ * Why a connection could not be made. "busy": the monitor's queue of waiting connections stayed
+ * full until the timeout, because a client holds the monitor and others already wait (QEMU's
+ * backlog is 1); the detail is how long yank kept trying ("5 s").
  */
 export type ConnectFailure = "missing" | "not-socket" | "refused" | "busy" | "denied" | "other";
 
@@ -34,7 +35,9 @@ function connectMessage(socket: string, failure: ConnectFailure, detail: string)
     case "busy":
       return `The monitor ${
         JSON.stringify(socket)
-      } is busy: its queue of waiting connections is full (another client holds it and others wait; close them or give QEMU a second monitor)`;
+      } is busy: its queue of waiting connections stayed full${
+        detail === "" ? "" : ` for ${detail}`
+      } (another client holds it and others wait; close them or give QEMU a second monitor)`;
     case "denied":
       return `${where}: permission denied (run as the user that owns the socket, or as root)`;
     case "other":
@@ -105,7 +108,9 @@ function timeoutMessage(
     case "connect":
       return `Cannot connect to ${name}: no answer ${within} (is the VM overloaded? try a longer --timeout)`;
     case "greeting":
-      return `The monitor ${name} is busy: connected, but no QMP greeting ${within} (another client holds it; close that client or give QEMU a second monitor)`;
+      // QEMU greets from its monitor I/O thread, but accepts a client only once no other client
+      // holds the monitor and start-up is over (a QEMU still opening an NBD disk accepts none).
+      return `The monitor ${name} is busy or QEMU is still starting: connected, but no QMP greeting ${within} (another client holds the monitor, or QEMU has not finished starting, e.g. it is still opening a disk; close the other client or give QEMU a second monitor, or wait for QEMU to start)`;
     case "negotiation":
       return `QEMU's main loop is hung: ${name} sent its greeting but did not answer qmp_capabilities ${within} (a new connection cannot yank through a hang; use "yank watch" on a second monitor)`;
     case "command":

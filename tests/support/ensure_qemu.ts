@@ -1,7 +1,9 @@
 /**
  * Run before the tests and the demo: makes sure QEMU is installed, installing it from Debian's
  * packages when it is missing and we are root; otherwise says how, and fails. zsh and fish come
- * along (a few MB): the completion tests run their scripts in them.
+ * along (a few MB): the completion tests run their scripts in them; so do man (the manual pages
+ * are rendered), systemd-analyze (README's unit is verified) and setpriv (a test drops root's
+ * right to read every directory).
  */
 
 import { ensurePrograms } from "./debian.ts";
@@ -13,6 +15,9 @@ try {
     "qemu-nbd": "qemu-utils",
     "zsh": "zsh",
     "fish": "fish",
+    "man": "man-db",
+    "systemd-analyze": "systemd",
+    "setpriv": "util-linux",
   });
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);

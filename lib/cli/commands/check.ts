@@ -8,6 +8,7 @@ import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { traceTo } from "../monitor.ts";
 import {
+  globUnreadable,
   noSocketMatches,
   planSockets,
   SocketNotTriedError,
@@ -50,6 +51,10 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
     throw result.reason;
   });
   for (const pattern of plan.unmatched) reports.push(noSocketReport(pattern));
+  // The probe, not QEMU, lacks something: Monitoring Plugins call that UNKNOWN.
+  for (const { pattern, directory } of plan.unreadable) {
+    reports.push(unknownReport(pattern, "denied", globUnreadable(pattern, directory).message));
+  }
 
   const state = worstState(reports.map((report) => report.state));
   if (args.textfile !== undefined) {

@@ -60,7 +60,11 @@ export async function yankCommand(args: CliArgs, io: CliIo): Promise<number> {
   }
   if (!outcomes.some((outcome) => "value" in outcome)) return code;
   if (args.json) {
-    const items = done.map(({ socket, instance }) => multi ? { socket, ...instance } : instance);
+    // A plan is marked as one, so that a script never takes it for what was yanked.
+    const items = done.map(({ socket, instance }) => {
+      const item = multi ? { socket, ...instance } : instance;
+      return args.dryRun ? { ...item, "dry-run": true } : item;
+    });
     io.stdout(`${renderJson(items)}\n`);
     return code;
   }
