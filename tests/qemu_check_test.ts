@@ -211,7 +211,10 @@ Deno.test("check exits 3 UNKNOWN on usage errors, as a status line on stdout", a
   await t.step("as a process: check --format xml", async () => {
     const run = await runCli(["check", "--socket", "/x.qmp", "--format", "xml"]);
     assert.equal(run.code, 3);
-    assert.match(run.stdout, /^YANK UNKNOWN - --format takes text, json or prometheus, got "xml"\n$/);
+    assert.match(
+      run.stdout,
+      /^YANK UNKNOWN - --format takes text, json or prometheus, got "xml"\n$/,
+    );
     assert.equal(run.stderr, "");
   });
 });
