@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: wall time and peak memory of yank's one-shot paths against real QEMU,
  * each as a ratio to a bare `deno run` of an empty script measured in the same run, checked
- * against the goals of issue #4.
+ * against the project's speed goals (see `evaluateGoals`).
  *
  *   deno task bench [--runs N] [--warmup N] [--vms N] [--out FILE]
  *

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { main } from "../lib/cli/main.ts";
 import { captureIo } from "./support/capture_io.ts";
-import { type FakeQmpOptions, startFakeQmp } from "./support/fake_qmp.ts";
-import { compilePermissionFlags, runCli } from "./support/cli.ts";
+import { startFakeQmp } from "./support/fake_qmp.ts";
+import {
+  compilePermissionFlags,
+  runCli,
+  STARTUP_ALLOWANCE_MS,
+  TIMEOUT_ALLOWANCE_MS,
+} from "./support/cli.ts";
 
 /** The outcome of one in-process run. */
 interface Run {
@@ -33,53 +38,48 @@ function assertNoStackTrace(stderr: string): void {
   assert.doesNotMatch(stderr, /Internal error/);
 }
 
-async function withFake<T>(options: FakeQmpOptions, body: (path: string) => Promise<T>) {
-  await using server = await startFakeQmp(options);
-  return await body(server.path);
-}
-
 const NOT_FOUND = { error: { class: "CommandNotFound", desc: "not found" } } as const;
 
 Deno.test("main() prints data on stdout and one line per failure on stderr", async (t) => {
   await t.step("exit 0: yank list prints a table", async () => {
-    await withFake({}, async (path) => {
-      const run = await runMain(["list", "--socket", path]);
-      assert.deepEqual(run, {
-        code: 0,
-        stdout: "TYPE        NAME\nchardev     compat_monitor0\nchardev     charnet0\n" +
-          "block-node  nbd0\n",
-        stderr: "",
-      });
+    await using fake = await startFakeQmp({});
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path]);
+    assert.deepEqual(run, {
+      code: 0,
+      stdout: "TYPE        NAME\nchardev     compat_monitor0\nchardev     charnet0\n" +
+        "block-node  nbd0\n",
+      stderr: "",
     });
   });
 
   await t.step("exit 0: yank chardev prints what it yanked", async () => {
-    await withFake({}, async (path) => {
-      const run = await runMain(["chardev", "charnet0", "--socket", path]);
-      assert.deepEqual(run, { code: 0, stdout: "yanked chardev charnet0\n", stderr: "" });
-    });
+    await using fake = await startFakeQmp({});
+    const { path } = fake;
+    const run = await runMain(["chardev", "charnet0", "--socket", path]);
+    assert.deepEqual(run, { code: 0, stdout: "yanked chardev charnet0\n", stderr: "" });
   });
 
   await t.step("exit 0 with a warning line when the monitor offers no oob", async () => {
-    await withFake({ capabilities: [] }, async (path) => {
-      const run = await runMain(["list", "--json", "--socket", path]);
-      assert.equal(run.code, 0);
-      assert.equal(JSON.parse(run.stdout).length, 3);
-      assertOneError(run.stderr, /^yank: warning: .* does not offer out-of-band execution/);
-    });
+    await using fake = await startFakeQmp({ capabilities: [] });
+    const { path } = fake;
+    const run = await runMain(["list", "--json", "--socket", path]);
+    assert.equal(run.code, 0);
+    assert.equal(JSON.parse(run.stdout).length, 3);
+    assertOneError(run.stderr, /^yank: warning: .* does not offer out-of-band execution/);
   });
 
   await t.step("exit 1: QEMU refuses the yank", async () => {
-    await withFake({
+    await using fake = await startFakeQmp({
       reply: (c) =>
         c.name === "yank" ? { error: { class: "GenericError", desc: "nope" } } : undefined,
-    }, async (path) => {
-      const run = await runMain(["chardev", "charnet0", "--socket", path]);
-      assert.equal(run.code, 1);
-      assert.equal(run.stdout, "");
-      assertOneError(run.stderr, /refused yank: GenericError: nope/);
-      assert.ok(run.stderr.includes(JSON.stringify(path)));
     });
+    const { path } = fake;
+    const run = await runMain(["chardev", "charnet0", "--socket", path]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, "");
+    assertOneError(run.stderr, /refused yank: GenericError: nope/);
+    assert.ok(run.stderr.includes(JSON.stringify(path)));
   });
 
   await t.step("exit 2: a usage error", async () => {
@@ -90,26 +90,26 @@ Deno.test("main() prints data on stdout and one line per failure on stderr", asy
   });
 
   await t.step("exit 3: a name that matches nothing", async () => {
-    await withFake({}, async (path) => {
-      const run = await runMain(["chardev", "nope", "--socket", path]);
-      assert.equal(run.code, 3);
-      assert.equal(run.stdout, "");
-      assertOneError(run.stderr, /No yank instance chardev "nope" on ".*qmp\.sock"/);
-    });
+    await using fake = await startFakeQmp({});
+    const { path } = fake;
+    const run = await runMain(["chardev", "nope", "--socket", path]);
+    assert.equal(run.code, 3);
+    assert.equal(run.stdout, "");
+    assertOneError(run.stderr, /No yank instance chardev "nope" on ".*qmp\.sock"/);
   });
 
   await t.step("exit 3: an instance that vanished before the yank", async () => {
-    await withFake({
+    await using fake = await startFakeQmp({
       instances: [{ type: "migration" }],
       reply: (command, connection) => {
         if (command.name === "yank") connection.server.instances = [];
         return undefined;
       },
-    }, async (path) => {
-      const run = await runMain(["migration", "--socket", path]);
-      assert.equal(run.code, 3);
-      assertOneError(run.stderr, /No yank instance migration .* any more/);
     });
+    const { path } = fake;
+    const run = await runMain(["migration", "--socket", path]);
+    assert.equal(run.code, 3);
+    assertOneError(run.stderr, /No yank instance migration .* any more/);
   });
 
   await t.step("exit 4: no such socket", async () => {
@@ -120,55 +120,54 @@ Deno.test("main() prints data on stdout and one line per failure on stderr", asy
   });
 
   await t.step("exit 4: not a QMP server", async () => {
-    await withFake({ greeting: "SSH-2.0-OpenSSH\r\n" }, async (path) => {
-      const run = await runMain(["list", "--socket", path]);
-      assert.equal(run.code, 4);
-      assertOneError(run.stderr, /does not speak QMP/);
-      assert.ok(run.stderr.includes(JSON.stringify(path)));
-    });
+    await using fake = await startFakeQmp({ greeting: "SSH-2.0-OpenSSH\r\n" });
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path]);
+    assert.equal(run.code, 4);
+    assertOneError(run.stderr, /does not speak QMP/);
+    assert.ok(run.stderr.includes(JSON.stringify(path)));
   });
 
   await t.step("exit 4: the connection is lost mid-command", async () => {
-    await withFake({ reply: (c) => c.name === "query-yank" ? { close: true } : undefined }, async (
-      path,
-    ) => {
-      const run = await runMain(["list", "--socket", path]);
-      assert.equal(run.code, 4);
-      assertOneError(run.stderr, /was lost while waiting for the reply to query-yank/);
+    await using fake = await startFakeQmp({
+      reply: (c) => c.name === "query-yank" ? { close: true } : undefined,
     });
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path]);
+    assert.equal(run.code, 4);
+    assertOneError(run.stderr, /was lost while waiting for the reply to query-yank/);
   });
 
   await t.step("exit 5: a busy monitor (no greeting)", async () => {
-    await withFake({ greeting: null }, async (path) => {
-      const run = await runMain(["list", "--socket", path, "--timeout", "0.3"]);
-      assert.equal(run.code, 5);
-      assertOneError(
-        run.stderr,
-        /is busy or QEMU is still starting: connected, but no QMP greeting within 0\.3 s/,
-      );
-    });
-  });
-
-  await t.step("exit 5: a hung main loop (no capabilities reply)", async () => {
-    await withFake(
-      { reply: (c) => c.name === "qmp_capabilities" ? { silent: true } : undefined },
-      async (path) => {
-        const run = await runMain(["list", "--socket", path, "--timeout", "0.3"]);
-        assert.equal(run.code, 5);
-        assertOneError(run.stderr, /main loop is hung: .* did not answer qmp_capabilities/);
-      },
+    await using fake = await startFakeQmp({ greeting: null });
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path, "--timeout", "0.3"]);
+    assert.equal(run.code, 5);
+    assertOneError(
+      run.stderr,
+      /is busy or QEMU is still starting: connected, but no QMP greeting within 0\.3 s/,
     );
   });
 
+  await t.step("exit 5: a hung main loop (no capabilities reply)", async () => {
+    await using fake = await startFakeQmp({
+      reply: (c) => c.name === "qmp_capabilities" ? { silent: true } : undefined,
+    });
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path, "--timeout", "0.3"]);
+    assert.equal(run.code, 5);
+    assertOneError(run.stderr, /main loop is hung: .* did not answer qmp_capabilities/);
+  });
+
   await t.step("exit 6: a QEMU without yank", async () => {
-    await withFake({
+    await using fake = await startFakeQmp({
       version: { major: 5, minor: 2, micro: 0 },
       reply: (c) => c.name === "query-yank" ? NOT_FOUND : undefined,
-    }, async (path) => {
-      const run = await runMain(["list", "--socket", path]);
-      assert.equal(run.code, 6);
-      assertOneError(run.stderr, /QEMU 5\.2\.0 at .* does not support yank/);
     });
+    const { path } = fake;
+    const run = await runMain(["list", "--socket", path]);
+    assert.equal(run.code, 6);
+    assertOneError(run.stderr, /QEMU 5\.2\.0 at .* does not support yank/);
   });
 
   await t.step("several sockets: each failure is one line, the worst exit code wins", async () => {
@@ -197,11 +196,11 @@ Deno.test("main() prints data on stdout and one line per failure on stderr", asy
   });
 
   await t.step("YANK_SOCKET names the socket when --socket is absent", async () => {
-    await withFake({}, async (path) => {
-      const run = await runMain(["list", "--json"], { YANK_SOCKET: path });
-      assert.equal(run.code, 0);
-      assert.equal(JSON.parse(run.stdout).length, 3);
-    });
+    await using fake = await startFakeQmp({});
+    const { path } = fake;
+    const run = await runMain(["list", "--json"], { YANK_SOCKET: path });
+    assert.equal(run.code, 0);
+    assert.equal(JSON.parse(run.stdout).length, 3);
   });
 
   for (const code of [0, 1, 2, 3, 4, 5, 6]) {
@@ -222,32 +221,33 @@ Deno.test("the spawned CLI never shows a stack trace", async (t) => {
   });
 
   await t.step("list against a fake QEMU: exit 0, a table", async () => {
-    await withFake({}, async (path) => {
-      const run = await runCli(["list", "--socket", path]);
-      assert.equal(run.stderr, "");
-      assert.equal(run.code, 0);
-      assert.match(run.stdout, /^TYPE {8}NAME\n/);
-    });
+    await using fake = await startFakeQmp({});
+    const { path } = fake;
+    const run = await runCli(["list", "--socket", path]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^TYPE {8}NAME\n/);
   });
 
   await t.step("garbage: exit 4, one line naming the socket", async () => {
-    await withFake({ greeting: "\x00\xff garbage" }, async (path) => {
-      const run = await runCli(["list", "--socket", path]);
-      assert.equal(run.code, 4);
-      assertOneError(run.stderr, /does not speak QMP/);
-      assert.ok(run.stderr.includes(path));
-      assertNoStackTrace(run.stderr);
-    });
+    await using fake = await startFakeQmp({ greeting: "\x00\xff garbage" });
+    const { path } = fake;
+    const run = await runCli(["list", "--socket", path]);
+    assert.equal(run.code, 4);
+    assertOneError(run.stderr, /does not speak QMP/);
+    assert.ok(run.stderr.includes(path));
+    assertNoStackTrace(run.stderr);
   });
 
   await t.step("busy monitor: exit 5 within --timeout", async () => {
-    await withFake({ greeting: null }, async (path) => {
-      const run = await runCli(["chardev", "x", "--socket", path, "--timeout", "0.5"]);
-      assert.equal(run.code, 5);
-      assertOneError(run.stderr, /is busy/);
-      assertNoStackTrace(run.stderr);
-      assert.ok(run.elapsedMs < 500 + 1000 + 2000, `took ${run.elapsedMs} ms`);
-    });
+    await using fake = await startFakeQmp({ greeting: null });
+    const { path } = fake;
+    const run = await runCli(["chardev", "x", "--socket", path, "--timeout", "0.5"]);
+    assert.equal(run.code, 5);
+    assertOneError(run.stderr, /is busy/);
+    assertNoStackTrace(run.stderr);
+    const limit = 500 + TIMEOUT_ALLOWANCE_MS + STARTUP_ALLOWANCE_MS;
+    assert.ok(run.elapsedMs < limit, `took ${run.elapsedMs} ms`);
   });
 
   await t.step("a socket path that is a directory: exit 4, one line", async () => {

@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import { compilePermissionFlags, runCli } from "./support/cli.ts";
+import { captureIo } from "./support/capture_io.ts";
+import { main } from "../lib/cli/main.ts";
 import { chardevConnectedToPeer, type QemuLab, QemuLab as Lab } from "./support/qemu_lab.ts";
 import { COMMAND_OPTIONS, COMMANDS } from "../lib/cli/args.ts";
 import { SHELLS } from "../lib/completions/spec.ts";
@@ -42,6 +44,13 @@ async function shell(
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/** `yank completions NAME`'s script, run in-process (the spawned CLI is tested above). */
+async function completionScript(name: string): Promise<string> {
+  const io = captureIo();
+  assert.equal(await main(["completions", name], io), 0, io.out.stderr);
+  return io.out.stdout;
 }
 
 function single(text: string): string {
@@ -108,39 +117,43 @@ Deno.test("completions prints a script each shell accepts", async (t) => {
 });
 
 Deno.test("completions for an unknown shell, or none, is a usage error (exit 2)", async () => {
-  const tcsh = await runCli(["completions", "tcsh"]);
-  assert.equal(tcsh.code, 2);
-  assert.equal(tcsh.stdout, "");
-  assert.equal(tcsh.stderr, 'yank: No completions for shell "tcsh" (shells: bash, zsh, fish)\n');
-  const none = await runCli(["completions"]);
-  assert.equal(none.code, 2);
-  assert.match(none.stderr, /^yank: .*bash, zsh or fish\n$/);
+  const tcsh = captureIo();
+  assert.equal(await main(["completions", "tcsh"], tcsh), 2);
+  assert.equal(tcsh.out.stdout, "");
+  assert.equal(
+    tcsh.out.stderr,
+    'yank: No completions for shell "tcsh" (shells: bash, zsh, fish)\n',
+  );
+  const none = captureIo();
+  assert.equal(await main(["completions"], none), 2);
+  assert.match(none.out.stderr, /^yank: .*bash, zsh or fish\n$/);
 });
 
 Deno.test("completions --list-names prints one name a line, and fails like list", async (t) => {
   await using lab = await Lab.create();
   const { qemu } = await chardevConnectedToPeer(lab);
+  // In-process: the shells below run the real CLI's --list-names for every name they offer.
+  async function listNames(args: string[], env: Record<string, string> = {}) {
+    const io = captureIo(env);
+    const code = await main(["completions", "--list-names", ...args], io);
+    return { code, ...io.out };
+  }
   await t.step("chardev names", async () => {
-    const run = await runCli(["completions", "--list-names", "chardev", "--socket", qemu.socket]);
-    assert.equal(run.stderr, "");
-    assert.equal(run.code, 0);
-    assert.equal(run.stdout, "compat_monitor0\ncharnet0\n");
+    const run = await listNames(["chardev", "--socket", qemu.socket]);
+    assert.deepEqual(run, { code: 0, stdout: "compat_monitor0\ncharnet0\n", stderr: "" });
   });
   await t.step("no block nodes: no output, exit 0", async () => {
-    const run = await runCli(["completions", "--list-names", "block-node"], {
-      env: { YANK_SOCKET: qemu.socket },
-    });
-    assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", ""]);
+    const run = await listNames(["block-node"], { YANK_SOCKET: qemu.socket });
+    assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
   });
   await t.step("a missing socket: exit 4, one line naming it", async () => {
-    const missing = lab.path("missing.qmp");
-    const run = await runCli(["completions", "--list-names", "chardev", "--socket", missing]);
+    const run = await listNames(["chardev", "--socket", lab.path("missing.qmp")]);
     assert.equal(run.code, 4);
     assert.equal(run.stdout, "");
     assert.match(run.stderr, /^yank: [^\n]*missing\.qmp[^\n]*\n$/);
   });
   await t.step("an unknown type: exit 2", async () => {
-    const run = await runCli(["completions", "--list-names", "disk", "--socket", qemu.socket]);
+    const run = await listNames(["disk", "--socket", qemu.socket]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^yank: --list-names takes migration, chardev, block-node/);
   });
@@ -149,7 +162,7 @@ Deno.test("completions --list-names prints one name a line, and fails like list"
 Deno.test("the bash script completes commands, options and QEMU's instance names", async (t) => {
   await using lab = await Lab.create();
   const { qemu } = await chardevConnectedToPeer(lab);
-  const script = (await runCli(["completions", "bash"])).stdout;
+  const script = await completionScript("bash");
   const env = { PATH: `${await yankOnPath(lab)}:${Deno.env.get("PATH")}` };
 
   await t.step("yank <TAB> offers every command", async () => {
@@ -195,23 +208,38 @@ Deno.test("the bash script completes commands, options and QEMU's instance names
 });
 
 /**
- * Types `line` and TAB into an interactive zsh (in a zpty) with the script on $fpath, then
- * returns the edited line (zle's $BUFFER, written to a file by a widget bound to ^X).
+ * A dir holding the zsh script as `_yank`, on $fpath, and a compinit dump built once from it:
+ * compinit scans every completion function on $fpath (seconds), loading a dump does not.
+ */
+async function zshCompletionDir(lab: QemuLab, script: string): Promise<string> {
+  const dir = lab.path("zsh");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/_yank`, script);
+  const dump = await shell("zsh", [
+    "-f",
+    "-c",
+    `fpath=(${dir} $fpath); autoload -Uz compinit; compinit -u -d ${dir}/compdump`,
+  ]);
+  assert.equal(dump.code, 0, dump.stderr);
+  return dir;
+}
+
+/**
+ * Types `line` and TAB into an interactive zsh (in a zpty) whose completion comes from `dir`
+ * (see zshCompletionDir), then returns the edited line (zle's $BUFFER, written to a file by a
+ * widget bound to ^X).
  */
 async function zshComplete(
-  lab: QemuLab,
-  script: string,
+  dir: string,
   line: string,
   env: Record<string, string>,
 ): Promise<string> {
-  const dir = lab.path(`zsh-${crypto.randomUUID()}`);
-  await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/_yank`, script);
+  const buffer = `${dir}/buffer-${crypto.randomUUID()}`;
   const setup = [
     `fpath=(${dir} $fpath)`,
     "autoload -Uz compinit",
-    "compinit -u -D",
-    `yank-dump() { print -r -- "$BUFFER" > ${dir}/buffer }`,
+    `compinit -u -C -d ${dir}/compdump`,
+    `yank-dump() { print -r -- "$BUFFER" > ${buffer} }`,
     "zle -N yank-dump",
     "bindkey '^X' yank-dump",
   ].join("; ");
@@ -221,32 +249,33 @@ async function zshComplete(
     `zpty -w z ${single(setup)}`,
     `zpty -w -n z ${single(`${line}\t`)}`,
     "zpty -w -n z $'\\C-x'",
-    `for i in {1..200}; do [[ -s ${dir}/buffer ]] && break; zpty -r -t z out; sleep 0.05; done`,
+    `for i in {1..200}; do [[ -s ${buffer} ]] && break; zpty -r -t z out; sleep 0.05; done`,
     "zpty -d z",
   ].join("\n");
   const run = await shell("zsh", ["-f", "-c", driver], env);
   assert.equal(run.code, 0, run.stderr);
-  return (await Deno.readTextFile(`${dir}/buffer`)).replace(/\n$/, "");
+  return (await Deno.readTextFile(buffer)).replace(/\n$/, "");
 }
 
 Deno.test("the zsh script completes commands, options and QEMU's instance names", async (t) => {
   await using lab = await Lab.create();
   const { qemu } = await chardevConnectedToPeer(lab);
-  const script = (await runCli(["completions", "zsh"])).stdout;
+  const script = await completionScript("zsh");
   const env = { PATH: `${await yankOnPath(lab)}:${Deno.env.get("PATH")}` };
+  const dir = await zshCompletionDir(lab, script);
 
   await t.step("yank bl<TAB> completes block-node", async () => {
-    assert.equal(await zshComplete(lab, script, "yank bl", env), "yank block-node ");
+    assert.equal(await zshComplete(dir, "yank bl", env), "yank block-node ");
   });
   await t.step("yank list --js<TAB> completes --json", async () => {
-    assert.equal(await zshComplete(lab, script, "yank list --js", env), "yank list --json ");
+    assert.equal(await zshComplete(dir, "yank list --js", env), "yank list --json ");
   });
   await t.step("yank -s S chardev charnet<TAB> completes charnet0 from QEMU", async () => {
     const line = `yank -s ${qemu.socket} chardev charnet`;
-    assert.equal(await zshComplete(lab, script, line, env), `${line}0 `);
+    assert.equal(await zshComplete(dir, line, env), `${line}0 `);
   });
   await t.step("yank --chardev charn<TAB> with YANK_SOCKET completes charnet0", async () => {
-    const shown = await zshComplete(lab, script, "yank --chardev charn", {
+    const shown = await zshComplete(dir, "yank --chardev charn", {
       ...env,
       YANK_SOCKET: qemu.socket,
     });
@@ -257,7 +286,7 @@ Deno.test("the zsh script completes commands, options and QEMU's instance names"
 Deno.test("the fish script completes commands, options and QEMU's instance names", async (t) => {
   await using lab = await Lab.create();
   const { qemu } = await chardevConnectedToPeer(lab);
-  const script = (await runCli(["completions", "fish"])).stdout;
+  const script = await completionScript("fish");
   const env = { PATH: `${await yankOnPath(lab)}:${Deno.env.get("PATH")}` };
 
   await t.step("yank <TAB> offers every command", async () => {

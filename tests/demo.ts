@@ -13,6 +13,12 @@ import { QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/**
+ * The watchdog's --hang-after. Steps 8 to 10 (two one-second timeouts and three yank runs) must
+ * fit inside it with room to spare on a loaded machine, or the watchdog recovers QEMU before
+ * they have shown the hang.
+ */
+const HANG_AFTER_S = 8;
 const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 const dim = (text: string) => colour ? `\x1b[2m${text}\x1b[22m` : text;
 const bold = (text: string) => colour ? `\x1b[1m${text}\x1b[22m` : text;
@@ -25,18 +31,31 @@ function yankArgs(args: string[]): string[] {
   return ["run", "--quiet", ...compilePermissionFlags(), MAIN, ...args];
 }
 
-/** Runs yank, showing the command line, its output and its exit code. */
-async function yank(lab: QemuLab, args: string[]): Promise<number> {
+/** What showing one yank run prints: the command line, its output and its exit code. */
+interface YankShown {
+  text: string;
+  code: number;
+}
+
+/** Runs yank and returns what showing it prints. */
+async function runYank(lab: QemuLab, args: string[]): Promise<YankShown> {
   const shown = args.map((a) => a.replace(lab.dir, "$LAB")).join(" ");
-  console.log(dim(`$ yank ${shown}`));
   const output = await new Deno.Command(Deno.execPath(), {
     args: yankArgs(args),
     stdin: "null",
   }).output();
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  if (text) console.log(text.replaceAll(lab.dir, "$LAB").trimEnd());
-  console.log(dim(`(exit code ${output.code})`));
-  return output.code;
+  const lines = [dim(`$ yank ${shown}`)];
+  if (text) lines.push(text.replaceAll(lab.dir, "$LAB").trimEnd());
+  lines.push(dim(`(exit code ${output.code})`));
+  return { text: lines.join("\n"), code: output.code };
+}
+
+/** Runs yank, showing the command line, its output and its exit code. */
+async function yank(lab: QemuLab, args: string[]): Promise<number> {
+  const { text, code } = await runYank(lab, args);
+  console.log(text);
+  return code;
 }
 
 async function main(): Promise<void> {
@@ -83,7 +102,11 @@ async function main(): Promise<void> {
 
   say("4. QEMU's main loop is still fine, so a one-shot yank gets the job unstuck:");
   await yank(lab, ["block-node", "nbd0", "--socket", qemu.socket]);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitFor(
+    async () => (await jobSummary(guest, "backup0")).startsWith("concluded"),
+    10_000,
+    "the backup job did not end after the yank",
+  );
   console.log(`The job failed at once instead of hanging: ${await jobSummary(guest, "backup0")}.`);
 
   say("5. Worse: a hang of the main loop. Start the watchdog on its own monitor first; it");
@@ -98,7 +121,7 @@ async function main(): Promise<void> {
     "--interval",
     "0.5",
     "--hang-after",
-    "5",
+    String(HANG_AFTER_S),
     "--listen",
     proxy,
   ];
@@ -123,17 +146,31 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("QEMU's main loop now waits for the dead server, and stops answering commands.");
 
+  // Steps 8 to 10 must all happen within --hang-after. 8 and 9 take turns on the one monitor
+  // (a second client would only find it busy); 10 goes through the proxy meanwhile.
+  const throughProxy = runYank(lab, ["list", "--socket", proxy, "--timeout", "1"]);
+  const check = await runYank(lab, ["check", "--socket", qemu.socket, "--timeout", "1"]);
+  const oneShot = await runYank(lab, [
+    "block-node",
+    "nbd1",
+    "--socket",
+    qemu.socket,
+    "--timeout",
+    "1",
+  ]);
   say("8. The health check notices within its --timeout:");
-  await yank(lab, ["check", "--socket", qemu.socket, "--timeout", "1"]);
+  console.log(check.text);
 
   say("9. A new connection cannot get through a hung main loop, not even to yank:");
-  await yank(lab, ["block-node", "nbd1", "--socket", qemu.socket, "--timeout", "1"]);
+  console.log(oneShot.text);
 
   say("10. Only a connection made before the hang can. The watchdog has one; through its proxy");
   console.log("socket, operators and scripts can still list and yank during the hang:");
-  await yank(lab, ["list", "--socket", proxy, "--timeout", "1"]);
+  console.log((await throughProxy).text);
 
-  say("11. After --hang-after 5 seconds without an answer, the watchdog yanks nbd1 itself:");
+  say(
+    `11. After --hang-after ${HANG_AFTER_S} seconds without an answer, the watchdog yanks nbd1 itself:`,
+  );
   let timer: ReturnType<typeof setTimeout> | undefined;
   const recovered = await Promise.race([
     read.then(() => true, () => true),
@@ -189,10 +226,14 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what = "the watchdog did not start",
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > until) throw new Error("the watchdog did not start");
+    if (Date.now() > until) throw new Error(what);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

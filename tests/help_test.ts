@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli } from "./support/cli.ts";
+import { runMain } from "./support/cli.ts";
 import { eventually, migrationStatus, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { helpText } from "../lib/cli/help.ts";
@@ -80,7 +80,7 @@ async function runExamples(t: Deno.TestContext, topic: CommandName, qemu: Qemu):
     await t.step(`yank ${shown.join(" ")}`, async () => {
       const swap = (s: string) => s.replaceAll(EXAMPLE_SOCKET, qemu.socket);
       const env = Object.fromEntries(Object.entries(example.env).map(([k, v]) => [k, swap(v)]));
-      const run = await runCli(example.args.map(swap), { env });
+      const run = await runMain(example.args.map(swap), env);
       assert.equal(run.stderr, "");
       assert.equal(run.code, 0);
       assert.equal(run.stdout, example.output);
@@ -104,7 +104,7 @@ Deno.test(`the examples in "yank migration --help" print what they show`, async 
   try {
     await setup.execute("migrate", { uri: `tcp:127.0.0.1:${peer.port}` });
     await peer.accepted;
-    assert.ok(await eventually(async () => (await migrationStatus(setup)) === "active", 3000));
+    assert.ok(await eventually(async () => (await migrationStatus(setup)) === "active", 10_000));
   } finally {
     setup.close(); // frees the only QMP socket for the examples
   }

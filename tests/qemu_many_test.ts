@@ -2,10 +2,13 @@
  * Many VMs against real QEMU 7.2: sockets found by globs, repeated --socket and YANK_SOCKET;
  * the SOCKET column and the "socket" key; one failed socket never hides the others' results,
  * and the exit code is the highest among the sockets.
+ *
+ * The runs call `main()` in-process, but for one real process that expands a glob with the
+ * compiled binary's permissions.
  */
 
 import assert from "node:assert/strict";
-import { runCli } from "./support/cli.ts";
+import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import { chardevConnectedToPeer, eventually, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 
 function stderrLines(stderr: string): string[] {
@@ -47,7 +50,7 @@ Deno.test("list finds many QEMUs by a glob, by repeated --socket and by YANK_SOC
   });
 
   await t.step("a glob matches sockets only, not the logs beside them", async () => {
-    const run = await runCli(["list", "--json", "--socket", `${lab.dir}/vm*`]);
+    const run = await runMain(["list", "--json", "--socket", `${lab.dir}/vm*`]);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
     assert.deepEqual(JSON.parse(run.stdout), expectedJson(sockets));
@@ -56,7 +59,7 @@ Deno.test("list finds many QEMUs by a glob, by repeated --socket and by YANK_SOC
   await t.step(
     "repeated --socket keeps the order given; each JSON entry carries its socket",
     async () => {
-      const run = await runCli([
+      const run = await runMain([
         "list",
         "--json",
         "--socket",
@@ -73,8 +76,8 @@ Deno.test("list finds many QEMUs by a glob, by repeated --socket and by YANK_SOC
   );
 
   await t.step('YANK_SOCKET takes paths and globs separated by ":"', async () => {
-    const run = await runCli(["list", "--json"], {
-      env: { YANK_SOCKET: `${sockets[1]}:${lab.dir}/vm3.q?p` },
+    const run = await runMain(["list", "--json"], {
+      YANK_SOCKET: `${sockets[1]}:${lab.dir}/vm3.q?p`,
     });
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
@@ -82,7 +85,7 @@ Deno.test("list finds many QEMUs by a glob, by repeated --socket and by YANK_SOC
   });
 
   await t.step("a glob in a directory segment reaches into each matching directory", async () => {
-    const run = await runCli(["list", "--json", "--socket", `${lab.dir.slice(0, -1)}*/vm1.qmp`]);
+    const run = await runMain(["list", "--json", "--socket", `${lab.dir.slice(0, -1)}*/vm1.qmp`]);
     assert.equal(run.code, 0, run.stderr);
     const found = JSON.parse(run.stdout) as { socket: string }[];
     assert.ok(found.some((entry) => entry.socket === sockets[0]), run.stdout);
@@ -99,7 +102,7 @@ Deno.test("dead sockets never hide the others: data on stdout, one line each on 
   const missing = lab.path("nosuch.qmp");
 
   await t.step("table", async () => {
-    const run = await runCli(["list", "-s", alive1, "-s", missing, "-s", crashed, "-s", alive2]);
+    const run = await runMain(["list", "-s", alive1, "-s", missing, "-s", crashed, "-s", alive2]);
     assert.equal(run.code, 4);
     assert.equal(run.stdout, expectedTable([alive1, alive2]));
     const lines = stderrLines(run.stderr);
@@ -119,7 +122,7 @@ Deno.test("dead sockets never hide the others: data on stdout, one line each on 
   });
 
   await t.step("JSON, with the crashed QEMU's socket found by the glob", async () => {
-    const run = await runCli(["list", "--json", "-s", `${lab.dir}/*.qmp`]);
+    const run = await runMain(["list", "--json", "-s", `${lab.dir}/*.qmp`]);
     assert.equal(run.code, 4);
     assert.deepEqual(JSON.parse(run.stdout), expectedJson([alive1, alive2]));
     assert.equal(stderrLines(run.stderr).length, 1, run.stderr);
@@ -130,7 +133,7 @@ Deno.test("dead sockets never hide the others: data on stdout, one line each on 
     "a QEMU stopped cleanly removes its socket: the glob no longer finds it",
     async () => {
       await qemus[2]!.process.stop();
-      const run = await runCli(["list", "--json", "-s", `${lab.dir}/vm[13].qmp`]);
+      const run = await runMain(["list", "--json", "-s", `${lab.dir}/vm[13].qmp`]);
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(JSON.parse(run.stdout), expectedJson([alive1]));
     },
@@ -138,7 +141,7 @@ Deno.test("dead sockets never hide the others: data on stdout, one line each on 
 
   await t.step("when every socket fails, stdout stays empty", async () => {
     const stopped = qemus[2]!.socket; // stopped in the step before
-    const run = await runCli(["list", "--json", "-s", missing, "-s", crashed, "-s", stopped]);
+    const run = await runMain(["list", "--json", "-s", missing, "-s", crashed, "-s", stopped]);
     assert.equal(run.code, 4);
     assert.equal(run.stdout, "");
     assert.equal(stderrLines(run.stderr).length, 3, run.stderr);
@@ -151,7 +154,7 @@ Deno.test("a socket glob that matches nothing exits 4 and says so", async (t) =>
   const nothing = `${lab.dir}/*.nosuch`;
 
   await t.step("alone", async () => {
-    const run = await runCli(["list", "--socket", nothing]);
+    const run = await runMain(["list", "--socket", nothing]);
     assert.equal(run.code, 4);
     assert.equal(run.stdout, "");
     assert.deepEqual(stderrLines(run.stderr), [
@@ -162,7 +165,7 @@ Deno.test("a socket glob that matches nothing exits 4 and says so", async (t) =>
   });
 
   await t.step("beside a healthy socket, whose instances are still listed", async () => {
-    const run = await runCli(["list", "--socket", qemu.socket, "--socket", nothing]);
+    const run = await runMain(["list", "--socket", qemu.socket, "--socket", nothing]);
     assert.equal(run.code, 4);
     assert.equal(run.stdout, expectedTable([qemu.socket]));
     assert.equal(stderrLines(run.stderr).length, 1, run.stderr);
@@ -176,17 +179,17 @@ Deno.test("yank --chardev 'charnet*' across three QEMUs: every peer sees EOF", a
   for (let i = 0; i < 3; i++) vms.push(await chardevConnectedToPeer(lab));
   const eof = vms.map(() => false);
   vms.forEach(({ peer }, i) => peer.closed.then(() => eof[i] = true));
-  const run = await runCli(["--chardev", "charnet*", "--socket", `${lab.dir}/*.qmp`]);
+  const run = await runMain(["--chardev", "charnet*", "--socket", `${lab.dir}/*.qmp`]);
   assert.equal(run.stderr, "");
   assert.equal(run.code, 0);
   assert.equal(
     run.stdout,
     vms.map(({ qemu }) => `${qemu.socket}: yanked chardev charnet0\n`).join(""),
   );
-  assert.ok(await eventually(() => eof.every(Boolean), 3000), `EOF seen: ${eof}`);
+  assert.ok(await eventually(() => eof.every(Boolean), 10_000), `EOF seen: ${eof}`);
 
   // The instances stay (a client chardev reconnects); in JSON each yank carries its socket.
-  const json = await runCli(["chardev", "charnet0", "--json", "-s", `${lab.dir}/*.qmp`]);
+  const json = await runMain(["chardev", "charnet0", "--json", "-s", `${lab.dir}/*.qmp`]);
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(
     JSON.parse(json.stdout),
@@ -203,15 +206,15 @@ Deno.test("across many VMs a selector need only match on some; matching nowhere 
   await t.step("charnet0 exists on one VM only: yanked there, the other left alone", async () => {
     let eof = false;
     peer.closed.then(() => eof = true);
-    const run = await runCli(["--chardev", "charnet*", ...sockets]);
+    const run = await runMain(["--chardev", "charnet*", ...sockets]);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
     assert.equal(run.stdout, `${withPeer.socket}: yanked chardev charnet0\n`);
-    assert.ok(await eventually(() => eof, 3000), "the peer saw EOF");
+    assert.ok(await eventually(() => eof, 10_000), "the peer saw EOF");
   });
 
   await t.step("a selector that matches on no VM is exit 3, named once", async () => {
-    const run = await runCli([
+    const run = await runMain([
       "--chardev",
       "charnet*",
       "--block-node",
@@ -235,7 +238,7 @@ Deno.test("busy sockets among healthy ones: exit 5, the healthy ones' data print
     await lab.qmp(qemu.socket); // holds the only client slot
     busy.push(qemu.socket);
   }
-  const run = await runCli(["list", "--timeout", "2", "-s", `${lab.dir}/*.qmp`]);
+  const run = await runMain(["list", "--timeout", "2", "-s", `${lab.dir}/*.qmp`]);
   assert.equal(run.code, 5);
   assert.equal(run.stdout, expectedTable(healthy));
   const lines = stderrLines(run.stderr);
@@ -245,7 +248,8 @@ Deno.test("busy sockets among healthy ones: exit 5, the healthy ones' data print
     assert.match(lines[i]!, /is busy/);
   });
   // One deadline for the whole run: three busy sockets cost one --timeout, not three.
-  assert.ok(run.elapsedMs >= 2000 && run.elapsedMs < 4000, `took ${run.elapsedMs} ms`);
+  const limit = 2000 + TIMEOUT_ALLOWANCE_MS;
+  assert.ok(run.elapsedMs >= 1950 && run.elapsedMs < limit, `took ${run.elapsedMs} ms`);
 });
 
 Deno.test("sockets never reached within --timeout are 'not tried', not misjudged as busy or hung", async (t) => {
@@ -264,7 +268,7 @@ Deno.test("sockets never reached within --timeout are 'not tried', not misjudged
   const sockets = ["--socket", `${lab.dir}/held*.sock`, "--socket", qemu.socket];
   try {
     await t.step("list: exit 5; the healthy QEMU's line says it was not tried", async () => {
-      const run = await runCli(["list", ...sockets, "--timeout", "1"]);
+      const run = await runMain(["list", ...sockets, "--timeout", "1"]);
       assert.equal(run.code, 5);
       assert.equal(run.stdout, "");
       const lines = stderrLines(run.stderr);
@@ -279,7 +283,7 @@ Deno.test("sockets never reached within --timeout are 'not tried', not misjudged
     await t.step(
       "check: WARNING for the busy ones, UNKNOWN (not CRITICAL) for the rest",
       async () => {
-        const run = await runCli(["check", ...sockets, "--timeout", "1", "--format", "json"]);
+        const run = await runMain(["check", ...sockets, "--timeout", "1", "--format", "json"]);
         assert.equal(run.code, 1);
         const reports = JSON.parse(run.stdout).sockets as { socket: string; state: string }[];
         const healthy = reports.find((r) => r.socket === qemu.socket)!;

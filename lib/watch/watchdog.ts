@@ -1,7 +1,7 @@
 /**
  * The watchdog: one long-lived connection to a dedicated monitor, negotiated with out-of-band
  * execution while QEMU is healthy, so that it can still run `query-yank` and `yank` when the
- * main loop hangs (a new connection could not: shared/qmp-notes.md, point 12).
+ * main loop hangs (a new connection could not: docs/qmp.md#a-hung-main-loop).
  */
 
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";

@@ -3,7 +3,19 @@
  * `deno task compile` bakes into the binary (read from deno.json, the one place they live).
  */
 
+import { main } from "../../lib/cli/main.ts";
+import { captureIo } from "./capture_io.ts";
+
 const ROOT = new URL("../../", import.meta.url);
+
+/**
+ * How long past --timeout a run may take to end before a test says it waited too long. Generous
+ * on purpose: a loaded 2-core machine can delay a timer by that much, while a run that ignored
+ * --timeout overshoots it by far more.
+ */
+export const TIMEOUT_ALLOWANCE_MS = 2000;
+/** What a spawned CLI spends on Deno's start-up, which --timeout does not cover, on a slow host. */
+export const STARTUP_ALLOWANCE_MS = 8000;
 
 /** The `--allow-*` / `--deny-*` flags of the `compile` task in deno.json. */
 export function compilePermissionFlags(): string[] {
@@ -86,6 +98,18 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs `main(args)` in this process with a captured io: the same result as `runCli`, without a
+ * process start-up (about 0.3 s each). `env` is the whole environment the command sees.
+ * Use `runCli` where only a process shows the behaviour: permissions, exit status, what loads.
+ */
+export async function runMain(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const io = captureIo(env);
+  const started = performance.now();
+  const code = await main(args, io);
+  return { code, ...io.out, elapsedMs: performance.now() - started };
 }
 
 /** A CLI process left running (`yank watch`), with its stderr readable line by line. */

@@ -6,7 +6,13 @@
  * `query-yank`, `query-chardev` and `yank` from `instances`. A test changes one step by passing a
  * `reply` function, or takes over the whole exchange with `script`. Every command the client
  * sent is recorded, parsed, in `commands`.
+ *
+ * This is the one fixture for tests that need a fake QMP server: `await using server = await
+ * startFakeQmp(options)`, then `server.path` for the CLI, or `await server.connect()` for a
+ * QmpClient that the server closes when it closes.
  */
+
+import { QmpClient, type QmpClientOptions } from "../../lib/qmp/client.ts";
 
 /** A command as the client sent it. */
 export interface ReceivedCommand {
@@ -100,6 +106,8 @@ export class FakeQmpConnection {
   readonly #server: FakeQmpServer;
   #buffer = "";
   #closed = false;
+  /** Whether `close()` ran: the socket is released even when the client hung up first. */
+  #released = false;
   /** Bytes written so far (to check that a client stopped a flood early). */
   bytesWritten = 0;
 
@@ -212,8 +220,9 @@ export class FakeQmpConnection {
 
   /** Closes the connection (the client sees EOF). Safe to call twice. */
   close(): void {
-    if (this.#closed) return;
     this.#closed = true;
+    if (this.#released) return;
+    this.#released = true;
     try {
       this.#conn.close();
     } catch {
@@ -251,6 +260,7 @@ export class FakeQmpServer implements AsyncDisposable {
   readonly #sessions: Promise<void>[] = [];
   readonly #accepting: Promise<void>;
   #scriptErrors: unknown[] = [];
+  readonly #clients: QmpClient[] = [];
 
   constructor(dir: string, listener: Deno.UnixListener, options: FakeQmpOptions) {
     this.#dir = dir;
@@ -332,13 +342,27 @@ export class FakeQmpServer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Connects a QmpClient to this server (2 s timeout unless given). The server closes it when
+   * it closes; close it earlier to test a later connection on its own.
+   */
+  async connect(options: Partial<QmpClientOptions> = {}): Promise<QmpClient> {
+    const client = await QmpClient.connect(this.path, { timeoutMs: 2000, ...options });
+    this.#clients.push(client);
+    return client;
+  }
+
   /** The commands received, as names with "oob:" for exec-oob, to assert sequences. */
   get commandNames(): string[] {
     return this.commands.map((c) => c.oob ? `oob:${c.name}` : c.name);
   }
 
-  /** Stops listening, closes every connection, waits for the scripts, removes the socket. */
+  /**
+   * Closes the clients from `connect`, stops listening, closes every connection, waits for the
+   * scripts, removes the socket.
+   */
   async close(): Promise<void> {
+    for (const client of this.#clients) client.close();
     try {
       this.#listener.close();
     } catch {

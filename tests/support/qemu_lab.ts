@@ -3,8 +3,9 @@
  * KVM), qemu-nbd, and TCP peers on 127.0.0.1, all in a temp dir. The lab stops only what it
  * started, by pid, resumes what it froze, and removes its dir.
  *
- * Recipes reproduce the hangs yank exists for (see shared/qmp-notes.md): a chardev connected to
- * a peer, a block job stuck on a frozen NBD server, a hung main loop, a stuck migration.
+ * Recipes reproduce the hangs yank exists for (docs/qmp.md, Reproducing hangs): a chardev
+ * connected to a peer, a block job stuck on a frozen NBD server, a hung main loop, a stuck
+ * migration.
  */
 
 import { QmpClient } from "../../lib/qmp/client.ts";
@@ -171,7 +172,7 @@ export class QemuLab implements AsyncDisposable {
     return process;
   }
 
-  /** Starts QEMU with no machine and waits until its first monitor greets. */
+  /** Starts QEMU with no machine and waits until its main loop answers on the first monitor. */
   async startQemu(options: QemuOptions = {}): Promise<Qemu> {
     const name = `${options.name ?? "vm"}${++this.#counter}`;
     const sockets = Array.from(
@@ -190,6 +191,15 @@ export class QemuLab implements AsyncDisposable {
       ...(options.args ?? []),
     ], log);
     await waitForSocket(sockets.at(-1)!, process, log);
+    // The monitor greets early in QEMU's start-up, but in-band commands wait until start-up is
+    // done (seconds, on a loaded machine). Wait for that here, so that a test's first command
+    // never meets a QEMU that merely looks hung.
+    const ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
+    try {
+      await ready.execute("query-status");
+    } finally {
+      ready.close();
+    }
     return { process, socket: sockets[0]!, extraSockets: sockets.slice(1), log };
   }
 

@@ -1,10 +1,11 @@
 /**
  * `--trace` against real QEMU: stdout is untouched, and stderr carries one parseable line per
  * QMP message, `TIME SOCKET DIRECTION JSON`, in the order the conversation happened.
+ * One traced run is a real process (its stderr as a user gets it); the rest run in-process.
  */
 
 import assert from "node:assert/strict";
-import { runCli } from "./support/cli.ts";
+import { runCli, runMain } from "./support/cli.ts";
 import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
 import { traceTo } from "../lib/cli/monitor.ts";
 import type { CliIo } from "../lib/cli/io.ts";
@@ -45,7 +46,7 @@ Deno.test("--trace leaves stdout alone and traces the QMP conversation on stderr
   const { qemu } = await chardevConnectedToPeer(lab);
 
   await t.step("list: greeting, qmp_capabilities with oob, exec-oob query-yank", async () => {
-    const plain = await runCli(["list", "--socket", qemu.socket]);
+    const plain = await runMain(["list", "--socket", qemu.socket]);
     const traced = await runCli(["list", "--socket", qemu.socket, "--trace"]);
     assert.equal(plain.stderr, "");
     assert.equal(traced.code, 0);
@@ -68,14 +69,14 @@ Deno.test("--trace leaves stdout alone and traces the QMP conversation on stderr
   });
 
   await t.step("list --json: the same JSON on stdout with or without --trace", async () => {
-    const plain = await runCli(["list", "--json", "--socket", qemu.socket]);
-    const traced = await runCli(["list", "--json", "--trace", "--socket", qemu.socket]);
+    const plain = await runMain(["list", "--json", "--socket", qemu.socket]);
+    const traced = await runMain(["list", "--json", "--trace", "--socket", qemu.socket]);
     assert.equal(traced.stdout, plain.stdout);
     assert.equal(parseTrace(traced.stderr).length, 5);
   });
 
   await t.step("chardev: the yank itself is traced, out-of-band, with its instance", async () => {
-    const traced = await runCli(["chardev", "charnet0", "--trace", "--socket", qemu.socket]);
+    const traced = await runMain(["chardev", "charnet0", "--trace", "--socket", qemu.socket]);
     assert.equal(traced.code, 0);
     assert.equal(traced.stdout, "yanked chardev charnet0\n");
     const lines = parseTrace(traced.stderr);
@@ -99,7 +100,7 @@ Deno.test("--trace leaves stdout alone and traces the QMP conversation on stderr
   });
 
   await t.step("a failure still ends with its one yank: line after the trace", async () => {
-    const traced = await runCli(["chardev", "nosuch", "--trace", "--socket", qemu.socket]);
+    const traced = await runMain(["chardev", "nosuch", "--trace", "--socket", qemu.socket]);
     assert.equal(traced.code, 3);
     assert.equal(traced.stdout, "");
     const lines = traced.stderr.trimEnd().split("\n");
