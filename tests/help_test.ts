@@ -8,7 +8,8 @@ import { runMain } from "./support/cli.ts";
 import { eventually, migrationStatus, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { helpText } from "../lib/cli/help.ts";
-import { type CommandName, parseCliArgs } from "../lib/cli/args.ts";
+import { parseCliArgs } from "../lib/cli/args.ts";
+import type { CommandName } from "../lib/cli/options.ts";
 
 /** The socket the help's examples name; replaced by the lab's. */
 const EXAMPLE_SOCKET = "/run/vm1.qmp";

@@ -18,7 +18,7 @@ import { STATE_EXIT_CODES } from "../health/state.ts";
 import { TextfileError } from "../health/textfile.ts";
 import { OobNotOfferedError } from "../watch/errors.ts";
 import { ProxyListenError } from "../proxy/errors.ts";
-import type { CommandName } from "./args.ts";
+import type { CommandName } from "./options.ts";
 import { SocketNotTriedError } from "./sockets.ts";
 import { OutputError } from "./io.ts";
 import { DomainNotFoundError, LibvirtAccessError, NoYankMonitorError } from "../libvirt/domains.ts";
