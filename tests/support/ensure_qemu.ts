@@ -1,20 +1,29 @@
 /**
  * Run before the tests and the demo: makes sure QEMU is installed, installing it from Debian's
  * packages when it is missing and we are root; otherwise says how, and fails. zsh and fish come
- * along (a few MB): the completion tests run their scripts in them.
+ * along (a few MB): the completion tests run their scripts in them. libvirt's daemon and client
+ * let the suite check yank against a libvirt-managed QEMU.
  */
 
 import { ensurePrograms } from "./debian.ts";
 
-try {
-  await ensurePrograms({
-    "qemu-system-x86_64": "qemu-system-x86",
-    "qemu-img": "qemu-utils",
-    "qemu-nbd": "qemu-utils",
-    "zsh": "zsh",
-    "fish": "fish",
-  });
-} catch (error) {
-  console.error(error instanceof Error ? error.message : error);
-  Deno.exit(1);
+/** Every program the suite and the demo run (key), with the Debian package that brings it. */
+export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-img": "qemu-utils",
+  "qemu-nbd": "qemu-utils",
+  "zsh": "zsh",
+  "fish": "fish",
+  "libvirtd": "libvirt-daemon-system",
+  "virtlogd": "libvirt-daemon-system",
+  "virsh": "libvirt-clients",
+};
+
+if (import.meta.main) {
+  try {
+    await ensurePrograms(SUITE_PROGRAMS);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    Deno.exit(1);
+  }
 }
