@@ -3,28 +3,35 @@
  * packages when it is missing and we are root; otherwise says how, and fails. zsh and fish come
  * along (a few MB): the completion tests run their scripts in them; so do man (the manual pages
  * are rendered), systemd-analyze (README's unit is verified) and setpriv (a test drops root's
- * right to read every directory).
+ * right to read every directory). libvirt's daemon and client let the suite check yank against
+ * a libvirt-managed QEMU.
  */
 
 import { ensurePrograms } from "./debian.ts";
 
-try {
-  await ensurePrograms({
-    "qemu-system-x86_64": "qemu-system-x86",
-    "qemu-img": "qemu-utils",
-    "qemu-nbd": "qemu-utils",
-    "zsh": "zsh",
-    "fish": "fish",
-    "man": "man-db",
-    "systemd-analyze": "systemd",
-    "setpriv": "util-linux",
-    "libvirtd": "libvirt-daemon-system",
-    "virtlogd": "libvirt-daemon-system",
-    "virsh": "libvirt-clients",
-    "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so":
-      "libvirt-daemon-driver-qemu",
-  });
-} catch (error) {
-  console.error(error instanceof Error ? error.message : error);
-  Deno.exit(1);
+/** Every program the suite and the demo run (key), with the Debian package that brings it. */
+export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-img": "qemu-utils",
+  "qemu-nbd": "qemu-utils",
+  "zsh": "zsh",
+  "fish": "fish",
+  "man": "man-db",
+  "systemd-analyze": "systemd",
+  "setpriv": "util-linux",
+  "libvirtd": "libvirt-daemon-system",
+  "virtlogd": "libvirt-daemon-system",
+  "virsh": "libvirt-clients",
+  // --no-install-recommends leaves out libvirt's QEMU driver.
+  "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so":
+    "libvirt-daemon-driver-qemu",
+};
+
+if (import.meta.main) {
+  try {
+    await ensurePrograms(SUITE_PROGRAMS);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    Deno.exit(1);
+  }
 }

@@ -190,7 +190,8 @@ export class QemuLab implements AsyncDisposable {
       ...sockets.flatMap((s) => ["-qmp", `unix:${s},server=on,wait=off`]),
       ...(options.args ?? []),
     ], log);
-    await waitForSocket(sockets.at(-1)!, process, log);
+    // A socket file appears at bind(), before QEMU listens on it: wait until each accepts.
+    for (const socket of sockets) await waitForSocket(socket, process, log);
     // The monitor greets early in QEMU's start-up, but in-band commands wait until start-up is
     // done (seconds, on a loaded machine). Wait for that here, so that a test's first command
     // never meets a QEMU that merely looks hung.
