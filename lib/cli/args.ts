@@ -38,6 +38,7 @@ export const OPTIONS = {
   "interval": { type: "string" },
   "hang-after": { type: "string" },
   "listen": { type: "string" },
+  "listen-dir": { type: "string" },
   "help": { type: "boolean", short: "h" },
   "version": { type: "boolean", short: "V" },
   // Hidden: used by the shell completion scripts to complete instance names.
@@ -66,6 +67,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
   "listen": "serve the yank-only QMP proxy socket at this path",
+  "listen-dir": "serve one yank-only proxy per monitor in this directory",
   "help": "show help",
   "version": "print the version",
   "list-names": "print the names of one instance type, one a line",
@@ -95,7 +97,16 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
   "block-node": YANK_OPTIONS,
   "migration": YANK_OPTIONS,
   "check": [...COMMON, "format", "textfile"],
-  "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
+  "watch": [
+    ...COMMON,
+    ...SELECTORS,
+    "dry-run",
+    "interval",
+    "hang-after",
+    "listen",
+    "listen-dir",
+    "textfile",
+  ],
   "completions": ["help", "socket", "timeout", "list-names"],
   "help": ["help"],
 };
@@ -126,6 +137,8 @@ export interface CliArgs {
   intervalMs: number;
   hangAfterMs: number;
   listen: string | undefined;
+  /** `--listen-dir`: one proxy per watched monitor, named after the monitor socket. */
+  listenDir: string | undefined;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
@@ -210,6 +223,7 @@ export function parseCliArgs(
     intervalMs: 1000,
     hangAfterMs: 5000,
     listen: values.listen,
+    listenDir: values["listen-dir"],
     listNames: undefined,
     rest,
   };
@@ -233,6 +247,7 @@ export function parseCliArgs(
   for (const [flag, value] of [["--textfile", result.textfile], ["--listen", result.listen]]) {
     if (value === "") throw new UsageError(`${flag} needs a file path, got ""`);
   }
+  if (result.listenDir === "") throw new UsageError(`--listen-dir needs a directory, got ""`);
 
   applyPositionalForm(result);
   for (

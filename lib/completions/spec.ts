@@ -75,6 +75,7 @@ const OPTION_VALUES: Partial<Record<OptionName, ValueCompletion>> = {
   "format": { kind: "words", label: "format", words: CHECK_FORMATS },
   "textfile": { kind: "file", label: "file" },
   "listen": { kind: "none", label: "address" },
+  "listen-dir": { kind: "file", label: "directory" },
 };
 
 const OPERANDS: Partial<Record<CommandName, ValueCompletion>> = {

@@ -27,6 +27,12 @@ const MAX_CLIENTS = 64;
 
 const encoder = new TextEncoder();
 
+/** Options of `ProxyServer.listen`. */
+export interface ProxyOptions {
+  /** Told of every yank the proxy forwards, with its arguments and its pending outcome. */
+  onYank?: (args: Record<string, unknown> | undefined, outcome: Promise<unknown>) => void;
+}
+
 /** A running proxy. `close()` it: it stops, drops its clients and removes its socket file. */
 export class ProxyServer {
   readonly path: string;
@@ -37,9 +43,16 @@ export class ProxyServer {
   #clients = new Set<Deno.Conn>();
   #accepting: Promise<void>;
   #closed = false;
+  #options: ProxyOptions;
 
-  private constructor(path: string, listener: Deno.Listener, upstream: YankUpstream) {
+  private constructor(
+    path: string,
+    listener: Deno.Listener,
+    upstream: YankUpstream,
+    options: ProxyOptions,
+  ) {
     this.path = path;
+    this.#options = options;
     this.#realPath = resolvedPath(path);
     this.#listener = listener;
     this.#upstream = upstream;
@@ -50,7 +63,11 @@ export class ProxyServer {
    * Listens on `path` with mode 0660. A stale socket file left by a crashed watchdog is
    * replaced; a live one, or any other file, is an error.
    */
-  static async listen(path: string, upstream: YankUpstream): Promise<ProxyServer> {
+  static async listen(
+    path: string,
+    upstream: YankUpstream,
+    options: ProxyOptions = {},
+  ): Promise<ProxyServer> {
     const listener = await listenUnix(path);
     try {
       await Deno.chmod(path, 0o660);
@@ -60,7 +77,7 @@ export class ProxyServer {
         `Cannot set the mode of ${JSON.stringify(path)}: ${describe(error)}`,
       );
     }
-    return new ProxyServer(path, listener, upstream);
+    return new ProxyServer(path, listener, upstream, options);
   }
 
   /** How many clients are connected. */
@@ -165,7 +182,9 @@ export class ProxyServer {
             }, message));
             break;
           }
-          const forwarded = this.#upstream.execOob(decision.command, decision.args).then(
+          const outcome = this.#upstream.execOob(decision.command, decision.args);
+          if (decision.command === "yank") this.#options.onYank?.(decision.args, outcome);
+          const forwarded = outcome.then(
             (value) => send(withId({ return: value }, message)),
             (error) => send(withId({ error: errorBody(error) }, message)),
           ).finally(() => inFlight.delete(forwarded));

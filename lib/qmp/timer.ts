@@ -11,8 +11,14 @@ export interface Timeout {
   cancel(): void;
 }
 
-/** Calls `onTimeout` after `ms` milliseconds unless cancelled first. */
+/**
+ * Calls `onTimeout` after `ms` milliseconds unless cancelled first; `Infinity` never does.
+ * A cancelled AbortSignal.timeout still stays in the timer list until it would have fired, so a
+ * long-lived caller that waits without a bound must pass `Infinity`, not a huge number: a watch
+ * probing ten times a second would otherwise keep every probe's timer for 24 days.
+ */
 export function startTimeout(ms: number, onTimeout: () => void): Timeout {
+  if (ms === Infinity) return { cancel: () => {} };
   const signal = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
   const listener = () => onTimeout();
   signal.addEventListener("abort", listener, { once: true });
