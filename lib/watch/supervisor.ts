@@ -51,8 +51,6 @@ interface WatchedVm {
   /** Settles when the watchdog has stopped; rejects with why it cannot watch. */
   done: Promise<void>;
   proxy: ProxyServer | undefined;
-  /** The monitor can never be watched (logged once); left alone until it goes away. */
-  unwatchable: boolean;
 }
 
 /** Runs every watchdog of one `yank watch`. */
@@ -170,10 +168,15 @@ export class WatchSupervisor {
       stop,
       done: Promise.resolve(),
       proxy: undefined,
-      unwatchable: false,
     };
     this.#vms.set(socket, vm);
     vm.proxy = await this.#listen(vm);
+    if (stop.signal.aborted || this.#options.signal.aborted) {
+      // Stopped while the proxy was being set up: nobody else will close it.
+      await vm.proxy?.close();
+      vm.proxy = undefined;
+      return vm;
+    }
     if (!this.single) {
       this.#log(
         socket,
@@ -233,7 +236,6 @@ export class WatchSupervisor {
    * nobody foresaw) is logged once and left alone, and the other monitors are still watched.
    */
   async #unwatchable(vm: WatchedVm, error: unknown): Promise<void> {
-    vm.unwatchable = true;
     await vm.proxy?.close();
     vm.proxy = undefined;
     this.#log(

@@ -7,11 +7,7 @@
 import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { traceTo } from "../monitor.ts";
-import {
-  planSockets,
-  SocketNotTriedError,
-  visitWithinDeadline,
-} from "../sockets.ts";
+import { planSockets, SocketNotTriedError, visitWithinDeadline } from "../sockets.ts";
 import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,
