@@ -22,7 +22,10 @@ const STEP_WAIT_MS = 1000;
 
 /** The probe in flight: sent once, never abandoned while its connection lasts. */
 export interface Probe {
+  /** When it was sent, on the watchdog's wall clock (for messages and the interval). */
   sentAt: number;
+  /** When it was sent, by performance.now(): the latency, to the microsecond. */
+  sentAtMonotonic: number;
   /** Settles with "answered", or with the error that ended the probe. */
   outcome: Promise<"answered" | Error>;
   done: boolean;

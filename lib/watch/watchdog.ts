@@ -293,7 +293,7 @@ export class Watchdog implements YankUpstream {
         if (!recovered) return { answered, error: undefined };
       }
       answered = true;
-      await this.#report("OK", (now() - probe.sentAt) / 1000);
+      await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
       await sleep(probe.sentAt + intervalMs - now(), live);
     }
     return { answered, error: undefined };
@@ -302,6 +302,7 @@ export class Watchdog implements YankUpstream {
   #sendProbe(client: QmpClient): Probe {
     const probe: Probe = {
       sentAt: this.#options.now(),
+      sentAtMonotonic: performance.now(),
       done: false,
       outcome: Promise.resolve("answered"),
     };
