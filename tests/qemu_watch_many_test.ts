@@ -237,9 +237,17 @@ Deno.test("a VM started after watch is picked up with its proxy; a killed VM rea
       const firstProxy = `${proxies}/${firstSocket.slice(firstSocket.lastIndexOf("/") + 1)}`;
       assert.throws(() => Deno.statSync(firstProxy));
       assert.ok(Deno.statSync(lateProxy).isSocket);
+      // The textfile is rewritten at most every --interval: wait for the next write.
+      assert.ok(
+        await eventually(
+          async () => gauge(await read(), "yank_watch_running", firstSocket) === "0",
+          2000,
+        ),
+        await read(),
+      );
       const text = await read();
       assert.equal(gauge(text, "yank_up", firstSocket), "0", text);
-      assert.equal(gauge(text, "yank_watch_running", firstSocket), "0", text);
+      assert.equal(gauge(text, "yank_state", firstSocket), "3", text);
     });
 
     await t.step("no proxy was ever watched", () => {
