@@ -6,6 +6,8 @@
  *   cpu       CPU per watched VM at --interval 1, over --cpu-seconds
  *   recovery  16 VMs watched, one hung: probe-to-recovery time, and the other 15 keep probing
  *   soak      RSS and open fds of a 16-VM watch (and of a 1-VM watch beside it) every 30 s
+ *   heap      the live heap after each of V8's full collections, for a 1-VM watch probing
+ *             every 10 ms (an hour at --interval 0.1 in 6 minutes): flat unless something leaks
  *
  *   deno task bench-watch [memory|cpu|recovery|soak]... [--vms 1,16,64] [--cpu-seconds 60]
  *                         [--soak-minutes 10] [--interval S] [--out FILE]
@@ -27,6 +29,7 @@ interface Options {
   cpuSeconds: number;
   soakMinutes: number;
   soakInterval: number;
+  heapSeconds: number;
   out: string;
 }
 
@@ -37,12 +40,13 @@ function parseOptions(args: string[]): Options {
     cpuSeconds: 60,
     soakMinutes: 10,
     soakInterval: 0.1,
+    heapSeconds: 180,
     out: new URL("bench/results/watch.json", ROOT).pathname,
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     if (!flag.startsWith("--")) {
-      if (!["memory", "cpu", "recovery", "soak"].includes(flag)) {
+      if (!["memory", "cpu", "recovery", "soak", "heap"].includes(flag)) {
         throw new Error(`Unknown part ${JSON.stringify(flag)}`);
       }
       options.parts.push(flag);
@@ -54,10 +58,13 @@ function parseOptions(args: string[]): Options {
     else if (flag === "--cpu-seconds") options.cpuSeconds = Number(value);
     else if (flag === "--soak-minutes") options.soakMinutes = Number(value);
     else if (flag === "--interval") options.soakInterval = Number(value);
+    else if (flag === "--heap-seconds") options.heapSeconds = Number(value);
     else if (flag === "--out") options.out = value;
     else throw new Error(`Unknown option ${JSON.stringify(flag)}`);
   }
-  if (options.parts.length === 0) options.parts = ["memory", "cpu", "recovery", "soak"];
+  if (options.parts.length === 0) {
+    options.parts = ["memory", "cpu", "recovery", "soak", "heap"];
+  }
   return options;
 }
 
@@ -315,6 +322,51 @@ async function soak(minutes: number, interval: number): Promise<Record<string, u
   return { interval, samples };
 }
 
+/**
+ * A 1-VM watch at --interval 0.01 under V8's --trace-gc: the heap left after each full
+ * (mark-compact) collection is what the watch really keeps; RSS sampled every 30 s beside it.
+ */
+async function heapAfterFullGc(seconds: number): Promise<Record<string, unknown>> {
+  await using lab = await QemuLab.create();
+  const [vm] = await startVms(lab, 1, "vm");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--v8-flags=--trace-gc",
+      ...compilePermissionFlags(),
+      MAIN,
+      "watch",
+      "--socket",
+      vm!.socket,
+      "--interval",
+      "0.01",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const output = new Response(child.stdout).text();
+  const rssMiB: number[] = [];
+  for (let waited = 0; waited < seconds; waited += 30) {
+    await sleep(30_000);
+    rssMiB.push(Number((rss(child.pid) / MiB).toFixed(1)));
+  }
+  child.kill("SIGTERM");
+  await child.status;
+  const fullGcs = [
+    ...(await output).matchAll(/Mark-Compact[^\d]*([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(/g),
+  ]
+    .map((m) => ({ beforeMB: Number(m[1]), afterMB: Number(m[3]) }));
+  const after = fullGcs.map((g) => g.afterMB);
+  console.log(
+    `heap: ${fullGcs.length} full collections in ${seconds} s at --interval 0.01; live heap after each: ${
+      after.join(", ")
+    } MB; RSS every 30 s: ${rssMiB.join(", ")} MiB`,
+  );
+  return { seconds, interval: 0.01, fullGcs, rssMiB };
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(Deno.args);
   const result: Record<string, unknown> = {
@@ -327,6 +379,7 @@ async function main(): Promise<void> {
   if (options.parts.includes("soak")) {
     result.soak = await soak(options.soakMinutes, options.soakInterval);
   }
+  if (options.parts.includes("heap")) result.heap = await heapAfterFullGc(options.heapSeconds);
   await Deno.writeTextFile(options.out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`written to ${options.out}`);
 }
