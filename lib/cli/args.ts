@@ -48,6 +48,7 @@ export const OPTIONS = {
   "spare": { type: "string", multiple: true },
   "domain": { type: "string", multiple: true },
   "disk": { type: "string", multiple: true },
+  "listen-dir": { type: "string" },
   "help": { type: "boolean", short: "h" },
   "version": { type: "boolean", short: "V" },
   // Hidden: used by the shell completion scripts to complete instance names.
@@ -79,6 +80,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "spare": "never let a glob match chardevs with this id or glob",
   "domain": "libvirt domain (name or glob): use its yank monitor",
   "disk": "yank the NBD nodes behind this disk (vda, or QEMU's device id)",
+  "listen-dir": "serve one yank-only proxy per monitor in this directory",
   "help": "show help",
   "version": "print the version",
   "list-names": "print the names of one instance type, one a line",
@@ -116,6 +118,7 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
     "interval",
     "hang-after",
     "listen",
+    "listen-dir",
     "textfile",
     "domain",
     "spare",
@@ -158,6 +161,8 @@ export interface CliArgs {
   manyDomains: boolean;
   /** The domain behind each socket --domain found (set when the domains are resolved). */
   domainOf: Map<string, LibvirtDomain>;
+  /** `--listen-dir`: one proxy per watched monitor, named after the monitor socket. */
+  listenDir: string | undefined;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
@@ -247,6 +252,7 @@ export function parseCliArgs(
     domains: values.domain ?? [],
     manyDomains: false,
     domainOf: new Map(),
+    listenDir: values["listen-dir"],
     listNames: undefined,
     rest,
   };
@@ -270,6 +276,7 @@ export function parseCliArgs(
   for (const [flag, value] of [["--textfile", result.textfile], ["--listen", result.listen]]) {
     if (value === "") throw new UsageError(`${flag} needs a file path, got ""`);
   }
+  if (result.listenDir === "") throw new UsageError(`--listen-dir needs a directory, got ""`);
 
   applyPositionalForm(result);
   for (

@@ -78,6 +78,7 @@ const OPTION_VALUES: Partial<Record<OptionName, ValueCompletion>> = {
   "spare": { kind: "none", label: "chardev id or glob" },
   "domain": { kind: "none", label: "libvirt domain" },
   "disk": { kind: "none", label: "disk" },
+  "listen-dir": { kind: "file", label: "directory" },
 };
 
 const OPERANDS: Partial<Record<CommandName, ValueCompletion>> = {
