@@ -341,10 +341,22 @@ Deno.test("watch refuses a monitor without OOB with exit 6, and bad usage with e
       );
     });
 
-    await t.step("two sockets: exit 2", async () => {
-      const run = await runMain(["watch", "--socket", fake.path, "--socket", fake.path]);
+    await t.step("--listen with two sockets: exit 2, pointing to --listen-dir", async () => {
+      const run = await runMain([
+        "watch",
+        "--socket",
+        fake.path,
+        "--socket",
+        `${fake.path}2`,
+        "--listen",
+        `${fake.path}.proxy`,
+      ]);
       assert.equal(run.code, 2);
-      assert.match(run.stderr, /^yank: "yank watch" watches exactly one monitor socket/);
+      assert.equal(run.stdout, "");
+      assert.match(
+        run.stderr,
+        /^yank: --listen serves the proxy of one monitor, but --socket names several or a glob \(use --listen-dir DIR for one proxy per monitor\)\n$/,
+      );
     });
   }
 });

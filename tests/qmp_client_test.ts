@@ -182,6 +182,20 @@ Deno.test("QmpClient copes with what QEMU really sends", async (t) => {
     const got = await (await server.connect()).execute("query-yank");
     assert.deepEqual(got, [{ type: "migration" }]);
   });
+
+  await t.step("sends commands issued at once whole, one after the other", async () => {
+    // Each is far larger than a socket buffer, so it goes out in many writes: they must not mix.
+    const pad = (c: string) => c.repeat(512 * 1024);
+    await using server = await startFakeQmp({
+      reply: (command) => command.name === "echo" ? { return: command.args } : undefined,
+    });
+    const client = await server.connect({ oob: false, timeoutMs: 10_000 });
+    const replies = await Promise.all(
+      ["a", "b", "c"].map((c) => client.execute("echo", { pad: pad(c) })),
+    );
+    assert.deepEqual(replies, [{ pad: pad("a") }, { pad: pad("b") }, { pad: pad("c") }]);
+    assert.deepEqual(server.commandNames, ["qmp_capabilities", "echo", "echo", "echo"]);
+  });
 });
 
 Deno.test("QmpClient fails with a documented error class", async (t) => {
@@ -325,6 +339,30 @@ Deno.test("QmpClient bounds every wait", async (t) => {
       client.execute("query-yank", undefined, { oob: true, timeoutMs: 200 }),
       (error: unknown) => timedOut("command")(error) && (error as QmpTimeoutError).outOfBand,
     );
+  });
+
+  await t.step('a command the monitor does not read is a timeout in phase "command"', async () => {
+    const done = Promise.withResolvers<void>();
+    await using server = await startFakeQmp({
+      script: async (connection) => {
+        await connection.send(qemuGreeting());
+        const caps = await connection.nextCommand();
+        await connection.send({ return: {}, id: caps!.id });
+        await done.promise; // and read nothing more: the client's send cannot finish
+      },
+    });
+    const client = await server.connect({ timeoutMs: 300 });
+    const started = Date.now();
+    try {
+      await assert.rejects(
+        client.execute("echo", { pad: "x".repeat(16 * 1024 * 1024) }),
+        (error: unknown) => timedOut("command")(error) && !(error as QmpTimeoutError).outOfBand,
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 300 + TIMEOUT_ALLOWANCE_MS, `took ${elapsed} ms`);
+    } finally {
+      done.resolve();
+    }
   });
 
   await t.step("the deadline bounds the total, whatever each step's timeout", async () => {

@@ -55,6 +55,8 @@ export interface CliArgs {
   manyDomains: boolean;
   /** The domain behind each socket --domain found (set when the domains are resolved). */
   domainOf: Map<string, LibvirtDomain>;
+  /** `--listen-dir`: one proxy per watched monitor, named after the monitor socket. */
+  listenDir: string | undefined;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
@@ -141,6 +143,7 @@ export function parseCliArgs(
     domains: values.domain ?? [],
     manyDomains: false,
     domainOf: new Map(),
+    listenDir: values["listen-dir"],
     listNames: undefined,
     rest,
   };
@@ -164,6 +167,7 @@ export function parseCliArgs(
   for (const [flag, value] of [["--textfile", result.textfile], ["--listen", result.listen]]) {
     if (value === "") throw new UsageError(`${flag} needs a file path, got ""`);
   }
+  if (result.listenDir === "") throw new UsageError(`--listen-dir needs a directory, got ""`);
 
   applyPositionalForm(result);
   for (

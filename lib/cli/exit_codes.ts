@@ -16,7 +16,7 @@ import { GlobSyntaxError } from "../yank/match.ts";
 import { printable } from "../render/printable.ts";
 import { STATE_EXIT_CODES } from "../health/state.ts";
 import { TextfileError } from "../health/textfile.ts";
-import { OobNotOfferedError } from "../watch/errors.ts";
+import { UnwatchableError } from "../watch/errors.ts";
 import { ProxyListenError } from "../proxy/errors.ts";
 import type { CommandName } from "./options.ts";
 import { SocketNotTriedError } from "./sockets.ts";
@@ -76,7 +76,7 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
   if (error instanceof QmpTimeoutError || error instanceof SocketNotTriedError) {
     return ExitCode.timeout;
   }
-  if (error instanceof YankUnsupportedError || error instanceof OobNotOfferedError) {
+  if (error instanceof YankUnsupportedError || error instanceof UnwatchableError) {
     return ExitCode.unsupported;
   }
   if (error instanceof TextfileError) return ExitCode.qemuError;

@@ -32,7 +32,8 @@ const EXIT_CODES = `Exit codes:
   4  cannot connect, not a QMP server, or connection lost; libvirt's status XML unreadable
   5  timed out: no greeting (another client holds the monitor, or QEMU is still starting),
      or QEMU's main loop is hung
-  6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob`;
+  6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob
+     or refuses query-status (a yank proxy, say)`;
 
 const SELECTOR_NOTES =
   `Names are exact or shell-style globs (*, ?, [a-z]). A glob never matches a monitor's
@@ -65,7 +66,7 @@ Usage:
   yank [--chardev P]... [--block-node P]... [--migration] [--dry-run] [--force] [--json]
                                            yank every instance the patterns match
   yank check [--format F] [--textfile P]   health probe for cron and monitoring (exit 0-3)
-  yank watch [SELECTORS] [--listen PATH]   watchdog that yanks when the main loop hangs
+  yank watch [SELECTORS] [--listen-dir D]  watchdog that yanks when the main loop hangs
   yank completions bash|zsh|fish           print a shell completion script
   yank help [COMMAND]                      help for one command
 
@@ -234,18 +235,20 @@ Exit codes (Monitoring Plugins):
 `,
   watch: `yank watch: watchdog that yanks when QEMU's main loop hangs.
 
-Usage: yank watch --socket PATH|--domain NAME [--chardev P]... [--block-node P]...
+Usage: yank watch --socket PATH|GLOB...|--domain NAME [--chardev P]... [--block-node P]...
                   [--disk D]... [--migration] [--spare P]...
                   [--interval SECONDS] [--hang-after SECONDS] [--dry-run]
-                  [--listen PATH] [--textfile PATH]
+                  [--listen PATH | --listen-dir DIR] [--textfile PATH]
 
 A new connection cannot get through a hung main loop: QEMU greets it but never answers
-qmp_capabilities. So watch keeps one connection open on a dedicated monitor, negotiated with
-out-of-band execution (oob) while QEMU is healthy, and uses it when the hang comes:
+qmp_capabilities. So watch keeps one connection open on a dedicated monitor of each VM,
+negotiated with out-of-band execution (oob) while QEMU is healthy, and uses it when the hang
+comes:
 
   - it connects, retrying with backoff (0.1 s doubling to 5 s) while QEMU is absent or the
     monitor busy, and reconnects the same way when QEMU restarts;
-  - it refuses to run on a monitor without oob (exit 6);
+  - it refuses a monitor without oob, or one that refuses query-status (such as the yank-only
+    proxy of another watch): exit 6 when watching one socket;
   - every --interval it sends an in-band query-status, never more than one at a time; a probe
     unanswered for --hang-after seconds is a hang;
   - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
@@ -258,10 +261,16 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
   - at start-up it warns when a selector matches nothing (libvirt names NBD nodes
     libvirt-N-storage: use --disk vda rather than guessing).
 
-Every state change and action is one logfmt line on stderr:
-  time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
+One watch serves a whole host: give --socket a glob (or several sockets) and it watches every
+monitor socket that matches, each VM on its own (one VM's hang, backoff or recovery never delays
+another's). It looks for new sockets every second and stops watching those that vanish. A
+monitor that can never be watched is logged once (state unwatchable) and left alone until its
+socket goes away and comes back. A literal --socket PATH is watched even before it exists.
+
+Every state change and action is one logfmt line on stderr, naming the socket:
+  time=2026-01-02T03:04:05.678Z socket=/run/yank/vm1.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-disconnected, warning, stopped.
+disconnected, warning, proxy-yank, found, gone, unwatchable, stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
@@ -284,6 +293,10 @@ and cuts off a client that leaves more than ${
   } KiB of replies unread (one log line
 each). When watch runs out of file descriptors it logs that once and serves again as soon as
 descriptors are free. The socket is never wider than 0660, not even while it is created.
+Every yank it forwards is logged (state proxy-yank). --listen takes one literal --socket; with
+several or a glob, use --listen-dir DIR: one proxy per watched monitor at DIR/<file name of the
+monitor socket>, created when the VM appears and removed when it goes and when watch stops.
+DIR must exist.
 
 Options:
 ${optionBlock("watch")}
@@ -296,6 +309,9 @@ Examples:
   yank watch --socket /run/vm1-yank.qmp --block-node 'nbd*' --chardev 'charnet*'
   yank watch --socket /run/vm1-yank.qmp --migration --listen /run/vm1-yank-proxy.qmp
   yank list --socket /run/vm1-yank-proxy.qmp
+  # the whole host: every VM's yank monitor, one proxy each, one textfile
+  yank watch --socket '/run/yank/*.qmp' --block-node 'nbd*' --listen-dir /run/yank/proxy \\
+    --textfile /var/lib/node_exporter/textfile/yank.prom
 
 Ends with exit 0 on SIGTERM or SIGINT.
 

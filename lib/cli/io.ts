@@ -3,6 +3,7 @@
  */
 
 import { paint } from "../render/colour.ts";
+import { osErrorText } from "../qmp/os_error.ts";
 
 /** What a command may touch outside itself. */
 export interface CliIo {
@@ -21,6 +22,11 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
+/**
+ * Writes all of `text` before returning. Synchronous on purpose, so not a stream writer: a
+ * command's exit code goes to `Deno.exit` as soon as it returns, which would drop writes still
+ * queued, and stdout and stderr lines keep their order on a shared terminal.
+ */
 function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = new TextEncoder().encode(text);
   for (let offset = 0; offset < bytes.length;) offset += file.writeSync(bytes.subarray(offset));
@@ -30,11 +36,7 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
 export class OutputError extends Error {
   override name = "OutputError";
   constructor(detail: string) {
-    super(
-      `Cannot write to standard output: ${
-        detail.replace(/ \(os error \d+\)$/, "")
-      } (check where the output goes)`,
-    );
+    super(`Cannot write to standard output: ${osErrorText(detail)} (check where the output goes)`);
   }
 }
 

@@ -181,7 +181,7 @@ export const OPTIONS = {
       "write the prometheus metrics to PATH atomically (a temp file in the same directory, then rename) and print nothing; the exit code still tells the state. For node_exporter's --collector.textfile.directory.",
     helpIn: {
       watch:
-        "after each probe, write check's prometheus metrics to PATH atomically, plus yank_watch_running 1; when watch ends it rewrites PATH with yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)",
+        "keep check's prometheus metrics of every watched monitor in PATH, written atomically, each labelled socket=\"...\", plus yank_watch_running 1; a monitor disconnected or unreachable reads yank_up 0 and check's state for it; a vanished one yank_up 0, yank_state 3 for 10 minutes; when watch ends every monitor reads yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)",
     },
     completion: { kind: "file", label: "file" },
     commands: ["check", "watch"],
@@ -208,8 +208,16 @@ export const OPTIONS = {
     type: "string",
     valueName: "PATH",
     summary: "serve the yank-only QMP proxy socket at this path",
-    help: "serve the yank-only proxy socket at PATH",
+    help: "serve the yank-only proxy socket at PATH (one --socket only)",
     completion: { kind: "none", label: "address" },
+    commands: ["watch"],
+  },
+  "listen-dir": {
+    type: "string",
+    valueName: "DIR",
+    summary: "serve one yank-only proxy per monitor in this directory",
+    help: "serve one yank-only proxy per watched monitor in DIR",
+    completion: { kind: "file", label: "directory" },
     commands: ["watch"],
   },
   "domain": {
@@ -231,7 +239,7 @@ export const OPTIONS = {
     help:
       "QMP monitor socket; repeat it or use a glob for many VMs; a path that exists is that socket, even with *, ? or [ in its name",
     helpIn: {
-      watch: "the dedicated monitor socket to watch, exactly one",
+      watch: "the dedicated monitor sockets to watch; a glob watches every match",
       completions: "with --list-names: the QMP socket to ask",
     },
     default: '$YANK_SOCKET, several separated by ":"',

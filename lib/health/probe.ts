@@ -91,6 +91,15 @@ function report(
   return { socket, state, reason, ...text, ...facts, oob };
 }
 
+/**
+ * What `yank check` would report for a monitor it could not probe because of `error` (for
+ * `yank watch --textfile`, when a connection fails or ends).
+ */
+export function reportFailure(socket: string, error: unknown): HealthReport {
+  const facts = { latencySeconds: undefined, instances: undefined, qemuVersion: undefined };
+  return failureReport(socket, error, facts, undefined);
+}
+
 /** Maps a failure of the conversation to the state table of `yank check --help`. */
 function failureReport(
   socket: string,

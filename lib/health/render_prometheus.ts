@@ -42,10 +42,10 @@ const FAMILIES: readonly Family[] = [
 /** Options of `renderHealthPrometheus`. */
 export interface PrometheusOptions {
   /**
-   * For `yank watch --textfile`: whether the watchdog is still watching. Adds the
-   * yank_watch_running gauge; `check` leaves it out.
+   * For `yank watch --textfile`: whether the watchdog is still watching (all reports, or each
+   * one). Adds the yank_watch_running gauge; `check` leaves it out.
    */
-  watching?: boolean;
+  watching?: boolean | ((report: HealthReport) => boolean);
 }
 
 /** Renders every report as gauges labelled by socket; unmeasured values are left out. */
@@ -60,7 +60,7 @@ export function renderHealthPrometheus(
       name: "yank_watch_running",
       help:
         "Whether yank watch is watching the monitor (1) or has stopped (0); when 0, the other values are not measurements.",
-      value: () => Number(watching),
+      value: (r) => Number(typeof watching === "boolean" ? watching : watching(r)),
     });
   }
   const lines: string[] = [];

@@ -6,8 +6,20 @@
 import { printable } from "../render/printable.ts";
 import { type HealthReport, roundLatency, STATES_WORST_FIRST, worstState } from "./state.ts";
 
-/** Renders the reports of one run as status lines, each ending in a newline. */
-export function renderHealthText(reports: readonly HealthReport[], multi: boolean): string {
+/**
+ * Renders the reports of one run as status lines, each ending in a newline. With no report at
+ * all, the globs in `unmatched` matched no socket: OK, and the line says so.
+ */
+export function renderHealthText(
+  reports: readonly HealthReport[],
+  multi: boolean,
+  unmatched: readonly string[] = [],
+): string {
+  if (reports.length === 0) {
+    const perf = STATES_WORST_FIRST.map((state) => `${state.toLowerCase()}=0`).join(" ");
+    const patterns = unmatched.map((p) => JSON.stringify(p)).join(", ");
+    return `YANK OK - no monitor socket matches ${statusText(patterns)} | ${perf}\n`;
+  }
   if (!multi && reports.length === 1) {
     const report = reports[0]!;
     return `YANK ${report.state} - ${statusText(report.message)} | ${perfdata(report)}\n`;

@@ -3,6 +3,8 @@
  * the same directory, then a rename, so that the collector never reads half a file.
  */
 
+import { osErrorText } from "../qmp/os_error.ts";
+
 /** The textfile could not be written; the message names it and says what to do. */
 export class TextfileError extends Error {
   override name = "TextfileError";
@@ -28,9 +30,7 @@ export async function writeTextfileAtomically(path: string, text: string): Promi
         }: yank writes regular files only, not devices or files in /dev, /proc or /sys (give a file path; to print the metrics, use --format prometheus without --textfile)`,
       );
     }
-    const detail = error instanceof Error
-      ? error.message.replace(/\s*\(os error \d+\).*$/, "")
-      : String(error);
+    const detail = osErrorText(error, { context: false });
     throw new TextfileError(
       `Cannot write the textfile ${
         JSON.stringify(path)

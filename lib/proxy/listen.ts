@@ -8,6 +8,7 @@
  */
 
 import { occupiedListenMessage, ProxyListenError } from "./errors.ts";
+import { osErrorText } from "../qmp/os_error.ts";
 
 /** The most bytes of a unix socket path, less the terminating NUL (Linux's sun_path). */
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -28,7 +29,7 @@ export async function listenPrivately(path: string): Promise<Deno.Listener> {
   } catch (error) {
     throw new ProxyListenError(
       `Cannot listen on ${JSON.stringify(path)}: cannot create a directory next to it: ${
-        describe(error)
+        osErrorText(error)
       } (check --listen)`,
     );
   }
@@ -43,7 +44,7 @@ export async function listenPrivately(path: string): Promise<Deno.Listener> {
   } catch (error) {
     if (listener !== undefined) listener.close();
     throw new ProxyListenError(
-      `Cannot listen on ${JSON.stringify(path)}: ${describe(error)} (check --listen)`,
+      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)} (check --listen)`,
     );
   } finally {
     await Deno.remove(privateDir, { recursive: true }).catch(() => {});
@@ -84,7 +85,7 @@ async function checkTarget(path: string, reachable: string): Promise<void> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return;
     throw new ProxyListenError(
-      `Cannot listen on ${JSON.stringify(path)}: ${describe(error)} (check --listen)`,
+      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)} (check --listen)`,
     );
   }
   let stale = false;
@@ -106,9 +107,4 @@ function parentOf(path: string): string {
 
 function baseOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s*\(os error \d+\)/, "");
 }

@@ -9,7 +9,7 @@ const BATCH_BYTES = 64 * 1024;
 
 /** The queued output of one connection, written in order by a single writer. */
 export class OutputQueue {
-  #conn: Deno.Conn;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
   #chunks: Uint8Array[] = [];
   /** Index of the first chunk not yet taken by the writer. */
   #head = 0;
@@ -19,7 +19,7 @@ export class OutputQueue {
   #drained: PromiseWithResolvers<void> | undefined;
 
   constructor(conn: Deno.Conn) {
-    this.#conn = conn;
+    this.#writer = conn.writable.getWriter();
   }
 
   /** Bytes queued and not yet taken by the kernel for the client. */
@@ -47,9 +47,7 @@ export class OutputQueue {
     try {
       while (this.#head < this.#chunks.length) {
         const batch = this.#takeBatch();
-        for (let offset = 0; offset < batch.length;) {
-          offset += await this.#conn.write(batch.subarray(offset));
-        }
+        await this.#writer.write(batch);
         this.#unreadBytes -= batch.length;
       }
     } catch {

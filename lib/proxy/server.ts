@@ -7,6 +7,7 @@
  */
 
 import { PROXY_GREETING_KEY } from "../qmp/greeting.ts";
+import { osErrorText } from "../qmp/os_error.ts";
 import type { YankUpstream } from "./upstream.ts";
 import { DEFAULT_PROXY_LIMITS, type ProxyLimits } from "./limits.ts";
 import { type ProxyYank, serveClient } from "./client_session.ts";
@@ -117,7 +118,7 @@ export class ProxyServer {
         if (Date.now() - lastFailure > ACCEPT_QUIET_MS) {
           this.#log(
             `proxy cannot accept connections: ${
-              describe(error)
+              osErrorText(error)
             }; new clients wait until it can (retrying with backoff up to ${
               ACCEPT_BACKOFF_MAX_MS / 1000
             } s, at once when a client leaves)`,
@@ -212,11 +213,6 @@ function resolvedPath(path: string): string {
   } catch {
     return path;
   }
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s*\(os error \d+\)/, "");
 }
 
 function tryClose(closable: { close(): void }): void {

@@ -17,8 +17,8 @@ import {
   QmpTimeoutError,
   QmpTurnedAwayError,
 } from "./errors.ts";
-import { startTimeout, type Timeout } from "./timer.ts";
-import { connectUnix, remaining } from "./connect.ts";
+import { deadline, remaining } from "./deadline.ts";
+import { connectUnix } from "./connect.ts";
 import { parseGreeting, type QmpGreeting } from "./greeting.ts";
 import { isJsonObject } from "./json_object.ts";
 
@@ -58,10 +58,16 @@ export interface ExecuteOptions {
   timeoutMs?: number;
 }
 
-interface PendingReply {
+/** A reply (or the greeting) being waited for. */
+interface PendingReply extends PromiseWithResolvers<unknown> {
   command: string;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
+}
+
+/** A waiter for `command`'s reply; an early failure is observed later, never unhandled. */
+function pendingReply(command: string): PendingReply {
+  const pending = { command, ...Promise.withResolvers<unknown>() };
+  pending.promise.catch(() => {});
+  return pending;
 }
 
 /**
@@ -82,6 +88,8 @@ export class QmpClient {
   /** The socket path, for messages. */
   readonly socket: string;
   #conn: Deno.UnixConn;
+  /** The last write queued: each starts after it, so two commands' bytes never interleave. */
+  #lastWrite: Promise<void> = Promise.resolve();
   #options: QmpClientOptions;
   #now: () => number;
   #parser: JsonStreamParser;
@@ -155,14 +163,12 @@ export class QmpClient {
     const message: Record<string, unknown> = { [oob ? "exec-oob" : "execute"]: command };
     if (args !== undefined) message.arguments = args;
     message.id = id;
-    const reply = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { command, resolve, reject });
-    });
-    reply.catch(() => {}); // Observed below; this only keeps an early failure from going unhandled.
+    const reply = pendingReply(command);
+    this.#pending.set(id, reply);
     try {
       await this.#send(message, command);
       return await this.#within(
-        reply,
+        reply.promise,
         options.timeoutMs ?? this.#options.timeoutMs,
         (ms) => new QmpTimeoutError(this.socket, "command", ms, command, oob),
       );
@@ -184,12 +190,9 @@ export class QmpClient {
   }
 
   async #negotiate(): Promise<void> {
-    const greeting = new Promise<unknown>((resolve, reject) => {
-      this.#greetingWaiter = { command: "the greeting", resolve, reject };
-    });
-    greeting.catch(() => {}); // Observed below.
+    this.#greetingWaiter = pendingReply("the greeting");
     await this.#within(
-      greeting,
+      this.#greetingWaiter.promise,
       this.#options.timeoutMs,
       (ms) => new QmpTimeoutError(this.socket, "greeting", ms),
     );
@@ -207,36 +210,22 @@ export class QmpClient {
   }
 
   /** Waits for `promise`, at most `timeoutMs` and never past the deadline. */
-  async #within<T>(
+  #within<T>(
     promise: Promise<T>,
     timeoutMs: number,
     onTimeout: (timeoutMs: number) => QmpError,
   ): Promise<T> {
     const wait = remaining(timeoutMs, this.#options.deadline, this.#now);
-    let timer: Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = startTimeout(wait, () => reject(onTimeout(timeoutMs)));
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      timer?.cancel();
-    }
+    return deadline(promise, wait, () => onTimeout(timeoutMs));
   }
 
   async #send(message: Record<string, unknown>, command: string): Promise<void> {
     if (this.#failure) throw this.#failure;
     const text = JSON.stringify(message);
     this.#options.trace?.("send", text);
-    const bytes = encoder.encode(`${text}\r\n`);
-    const write = async () => {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await this.#conn.write(bytes.subarray(offset));
-      }
-    };
     try {
       await this.#within(
-        write(),
+        this.#write(encoder.encode(`${text}\r\n`)),
         this.#options.timeoutMs,
         (ms) => new QmpTimeoutError(this.socket, "command", ms, command),
       );
@@ -245,6 +234,21 @@ export class QmpClient {
       throw this.#failure ??
         new QmpDisconnectedError(this.socket, `${command} to be sent`, this.#viaProxy);
     }
+  }
+
+  /**
+   * Writes all of `bytes` once every earlier write is done. What `conn.writable.getWriter()`
+   * would do, but the first use of a web stream loads Deno's streams implementation, about 7 ms
+   * of a one-shot command's start-up (Deno 2.9).
+   */
+  #write(bytes: Uint8Array): Promise<void> {
+    const written = this.#lastWrite.then(async () => {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await this.#conn.write(bytes.subarray(offset));
+      }
+    });
+    this.#lastWrite = written.catch(() => {});
+    return written;
   }
 
   async #readLoop(): Promise<void> {

@@ -14,17 +14,8 @@
  */
 
 import { formatSeconds, QmpConnectError, QmpError, QmpTimeoutError } from "./errors.ts";
-import { startTimeout, type Timeout } from "./timer.ts";
-
-/** How long to wait: the smaller of `timeoutMs` and what is left until `deadline`. */
-export function remaining(
-  timeoutMs: number,
-  deadline: number | undefined,
-  now: () => number,
-): number {
-  if (deadline === undefined) return timeoutMs;
-  return Math.max(0, Math.min(timeoutMs, deadline - now()));
-}
+import { deadline, delay, remaining } from "./deadline.ts";
+import { osErrorText } from "./os_error.ts";
 
 /** The longest path a unix socket address holds, in bytes (sun_path is 108, with its NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -56,7 +47,7 @@ export async function connectUnix(
           throw toConnectError(socket, error, options.timeoutMs);
         }
         // Jitter, so that clients that collided do not collide again in step.
-        await sleep(Math.min(left, pause * (0.5 + Math.random())));
+        await delay(Math.min(left, pause * (0.5 + Math.random())));
       }
     }
   } finally {
@@ -71,25 +62,17 @@ async function connectOnce(
   options: { timeoutMs: number },
 ): Promise<Deno.UnixConn> {
   const attempt = Deno.connect({ transport: "unix", path });
-  let timer: Timeout | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = startTimeout(waitMs, () => {
-      timedOut = true;
-      reject(new QmpTimeoutError(socket, "connect", options.timeoutMs));
-    });
-  });
-  // A connect that completes after we gave up must not leak its socket.
-  attempt.then((conn) => timedOut && conn.close(), () => {});
   try {
-    return await Promise.race([attempt, timeout]);
-  } finally {
-    timer?.cancel();
+    return await deadline(
+      attempt,
+      waitMs,
+      () => new QmpTimeoutError(socket, "connect", options.timeoutMs),
+    );
+  } catch (error) {
+    // A connect that completes after we gave up must not leak its socket.
+    if (error instanceof QmpTimeoutError) attempt.then((conn) => conn.close(), () => {});
+    throw error;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => startTimeout(ms, resolve));
 }
 
 /** A path to connect to in place of the socket's own, and how to clean it up. */
@@ -154,10 +137,7 @@ function toConnectError(socket: string, error: unknown, timeoutMs: number): Erro
     return new QmpConnectError(socket, "busy", formatSeconds(timeoutMs));
   }
   if (error instanceof Deno.errors.PermissionDenied) return new QmpConnectError(socket, "denied");
-  const detail = error instanceof Error
-    ? error.message.replace(/ \(os error \d+\)$/, "")
-    : String(error);
-  return new QmpConnectError(socket, "other", detail);
+  return new QmpConnectError(socket, "other", osErrorText(error));
 }
 
 function isSocketFile(path: string): boolean {

@@ -15,6 +15,10 @@ export const WATCH_STATES = [
   "still-hung",
   "disconnected",
   "warning",
+  "proxy-yank",
+  "found",
+  "gone",
+  "unwatchable",
   "stopped",
 ] as const;
 

@@ -17,7 +17,7 @@ export interface RecoveryStep {
 }
 
 /** What the watchdog knows besides the selectors. */
-export interface RecoveryContext {
+export interface PlanContext {
   /** The chardev carrying the watchdog's own monitor connection, if known. */
   ownChardev?: string | undefined;
   /** `--spare` globs. */
@@ -34,7 +34,7 @@ export interface RecoveryContext {
 export function planRecovery(
   instances: readonly YankInstance[],
   selectors: YankSelectors,
-  context: RecoveryContext,
+  context: PlanContext,
 ): RecoveryStep[] {
   const { instances: matched } = matchInstances(instances, selectors, {
     monitorChardev: context.ownChardev,

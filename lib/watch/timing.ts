@@ -1,10 +1,13 @@
 /**
- * Waiting that ends early when the watchdog is told to stop, and the reconnect backoff.
+ * Waiting in the watchdog: one timeout helper over AbortSignal, the sleep built on it, and the
+ * retry backoff. Nothing here races a promise that outlives the wait: a Promise.race against a
+ * long-lived promise (the stop signal, a connection's end) adds a reaction to it on every call,
+ * and a watchdog probing ten times a second keeps every one of them until that promise settles.
  */
 
-/** First reconnect delay, in milliseconds. */
+/** First retry delay, in milliseconds. */
 export const BACKOFF_START_MS = 100;
-/** Longest reconnect delay, in milliseconds. */
+/** Longest retry delay, in milliseconds. */
 export const BACKOFF_MAX_MS = 5000;
 
 /** The delay after `previous`: doubled, at most BACKOFF_MAX_MS. */
@@ -12,16 +15,41 @@ export function nextBackoff(previous: number): number {
   return Math.min(previous * 2, BACKOFF_MAX_MS);
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-  });
+/** How a wait ended: the promise settled (with its value or error), time ran out, or aborted. */
+export type WaitOutcome<T> =
+  | { kind: "settled"; value: T }
+  | { kind: "failed"; error: unknown }
+  | { kind: "timeout" }
+  | { kind: "aborted" };
+
+/**
+ * Waits for `promise` at most `ms` milliseconds (`Infinity`: no bound), ending at once when
+ * `signal` aborts. Never rejects. Leaves no timer or listener behind once it has ended.
+ */
+export function within<T>(
+  promise: Promise<T> | undefined,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<WaitOutcome<T>> {
+  if (signal?.aborted) return Promise.resolve({ kind: "aborted" });
+  const { promise: outcome, resolve } = Promise.withResolvers<WaitOutcome<T>>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const end = (result: WaitOutcome<T>) => {
+    if (timer !== undefined) clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    resolve(result);
+  };
+  const onAbort = () => end({ kind: "aborted" });
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (ms !== Infinity) timer = setTimeout(() => end({ kind: "timeout" }), Math.max(0, ms));
+  promise?.then(
+    (value) => end({ kind: "settled", value }),
+    (error: unknown) => end({ kind: "failed", error }),
+  );
+  return outcome;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; true if the full time passed. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return (await within(undefined, ms, signal)).kind === "timeout";
 }

@@ -1,28 +1,32 @@
 /**
- * The watchdog: one long-lived connection to a dedicated monitor, negotiated with out-of-band
- * execution while QEMU is healthy, so that it can still run `query-yank` and `yank` when the
- * main loop hangs (a new connection could not: docs/qmp.md#a-hung-main-loop).
+ * The watchdog of one VM: one long-lived connection to a dedicated monitor, negotiated with
+ * out-of-band execution while QEMU is healthy, so that it can still run `query-yank` and `yank`
+ * when the main loop hangs (a new connection could not: see docs/qmp.md). It connects, probes
+ * every --interval, hands a hang to recover.ts, and reconnects with backoff.
  */
 
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
 import { formatVersion, type QemuVersion } from "../qmp/greeting.ts";
-import { QmpConnectError, QmpError, QmpTimeoutError } from "../qmp/errors.ts";
-import { OobNotOfferedError } from "./errors.ts";
 import {
-  findMonitorChardev,
-  queryYank,
-  yankRetryingOnce,
-  YankUnsupportedError,
-} from "../yank/yank.ts";
-import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
+  formatSeconds,
+  QmpCommandError,
+  QmpConnectError,
+  QmpDisconnectedError,
+  QmpError,
+  QmpTimeoutError,
+} from "../qmp/errors.ts";
+import { OobNotOfferedError, ProbeRefusedError } from "./errors.ts";
+import { findMonitorChardev, queryYank, YankUnsupportedError } from "../yank/yank.ts";
+import { describeInstances, parseYankInstances, type YankInstance } from "../yank/instances.ts";
 import { type BlockDisk, hasSelectors, matchInstances, type YankSelectors } from "../yank/match.ts";
 import { type DiskAlias, queryDisks } from "../yank/disks.ts";
-import { planRecovery } from "./recovery.ts";
-import { formatLogLine, type WatchState } from "./log.ts";
-import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
-import type { HealthReport } from "../health/state.ts";
 import { UpstreamUnavailableError, type YankUpstream } from "../proxy/upstream.ts";
-import { formatSeconds } from "../qmp/errors.ts";
+import type { ProxyYank } from "../proxy/server.ts";
+import { type Probe, recoverHang } from "./recover.ts";
+import { formatLogLine, type WatchState } from "./log.ts";
+import { BACKOFF_START_MS, nextBackoff, sleep, within } from "./timing.ts";
+import type { HealthReport } from "../health/state.ts";
+import { reportFailure } from "../health/probe.ts";
 
 /** Options of a Watchdog. */
 export interface WatchdogOptions {
@@ -51,48 +55,38 @@ export interface WatchdogOptions {
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
   /**
-   * Called after each probe with what `yank check` would report (`watching` true), and once
-   * when the watchdog stops (`watching` false, state UNKNOWN, nothing measured).
+   * Called with what `yank check` would report: after each probe, when a hang starts, when the
+   * connection ends or cannot be made (`watching` true), and once when the watchdog stops
+   * (`watching` false, state UNKNOWN, nothing measured).
    */
   onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
 }
 
-/** Settles with "answered", or with the error that ended the probe. */
-type ProbeOutcome = "answered" | Error;
-
-/** A probe that is never abandoned while its connection lasts: at most one is ever in flight. */
-interface Probe {
-  sentAt: number;
-  outcome: Promise<ProbeOutcome>;
-  done: boolean;
+/** How a connection's watch ended: whether any probe was answered, and the failure if known. */
+interface Watched {
+  answered: boolean;
+  error: unknown;
 }
-
-/**
- * Longest wait for the main loop after each recovery step, and the first pause between two
- * recovery passes, in milliseconds.
- */
-const STEP_WAIT_MS = 1000;
-/** setTimeout's largest delay: a probe waits for its reply as long as the connection lasts. */
-const FOREVER_MS = 2_147_483_647;
 
 /** The watchdog of one monitor. `run()` it; it ends when the signal aborts. */
 export class Watchdog implements YankUpstream {
   #options: WatchdogOptions;
+  #signal: AbortSignal;
   #client: QmpClient | undefined;
   #version: QemuVersion | undefined;
   #ownChardev: string | undefined;
   #disks: BlockDisk[] = [];
   #instances: number | undefined;
   #lastLogged = "";
-  #stop: Promise<"stopped">;
 
   constructor(options: WatchdogOptions) {
     this.#options = options;
-    const signal = options.signal;
-    this.#stop = new Promise((resolve) => {
-      if (signal?.aborted) resolve("stopped");
-      signal?.addEventListener("abort", () => resolve("stopped"), { once: true });
-    });
+    this.#signal = options.signal ?? new AbortController().signal;
+  }
+
+  /** The monitor socket watched. */
+  get socket(): string {
+    return this.#options.socket;
   }
 
   /** QEMU's version from the last greeting. */
@@ -129,30 +123,56 @@ export class Watchdog implements YankUpstream {
   }
 
   /**
-   * Watches until the signal aborts. Throws OobNotOfferedError or YankUnsupportedError when
-   * this monitor can never be used to yank; every other failure means reconnecting.
+   * Logs a yank that a client of the proxy sent through this watchdog's connection, once its
+   * outcome is known: the log then tells who yanked what during a hang.
+   */
+  logProxyYank(yank: ProxyYank): void {
+    let what: string;
+    try {
+      what = describeInstances(parseYankInstances(yank.instances));
+    } catch {
+      what = "malformed instances";
+    }
+    const client = `proxy client ${yank.client}`;
+    this.#log(
+      "proxy-yank",
+      yank.result.ok
+        ? `${client} yanked ${what}`
+        : `${client}'s yank of ${what} failed: ${yank.result.class}: ${yank.result.desc}`,
+    );
+  }
+
+  /**
+   * Watches until the signal aborts. Throws an UnwatchableError or YankUnsupportedError when
+   * this monitor can never be used to yank; every other failure means reconnecting, after a
+   * delay that doubles from 0.1 s to 5 s and starts again only once a probe was answered.
    */
   async run(): Promise<void> {
     let delay = BACKOFF_START_MS;
     try {
-      while (!this.#stopped) {
+      while (!this.#signal.aborted) {
         const client = await this.#connect();
-        if (client === undefined) {
-          await sleep(delay, this.#options.signal);
-          delay = nextBackoff(delay);
-          continue;
+        if (client !== undefined) {
+          let watched: Watched = { answered: false, error: undefined };
+          try {
+            watched = await this.#watch(client);
+          } finally {
+            this.#client = undefined;
+            this.#instances = undefined;
+            client.close();
+          }
+          if (watched.answered) delay = BACKOFF_START_MS;
+          if (this.#signal.aborted) break;
+          this.#log(
+            "disconnected",
+            `the connection to QEMU ended; reconnecting in ${formatSeconds(delay)}`,
+          );
+          await this.#reportFailure(
+            watched.error ?? new QmpDisconnectedError(client.socket, "the next message"),
+          );
         }
-        delay = BACKOFF_START_MS;
-        try {
-          await this.#watch(client);
-        } finally {
-          this.#client = undefined;
-          this.#instances = undefined;
-          client.close();
-        }
-        if (!this.#stopped) {
-          this.#log("disconnected", "the connection to QEMU ended; reconnecting");
-        }
+        if (!await sleep(delay, this.#signal)) break;
+        delay = nextBackoff(delay);
       }
     } finally {
       // A report of the last probe must not outlive the watchdog: say nobody watches now.
@@ -161,28 +181,21 @@ export class Watchdog implements YankUpstream {
     this.#log("stopped", "stopped on a signal");
   }
 
-  get #stopped(): boolean {
-    return this.#options.signal?.aborted ?? false;
-  }
-
   /** One connection attempt; undefined (after logging why) when it should be retried. */
   async #connect(): Promise<QmpClient | undefined> {
     const { socket, timeoutMs, now, trace } = this.#options;
-    const attempt = QmpClient.connect(socket, {
-      timeoutMs,
-      now,
-      ...(trace ? { trace } : {}),
-    });
-    const first = await Promise.race([attempt.then((c) => c, (e: unknown) => e), this.#stop]);
-    if (first === "stopped") {
+    const attempt = QmpClient.connect(socket, { timeoutMs, now, ...(trace ? { trace } : {}) });
+    const connected = await within(attempt, Infinity, this.#signal);
+    if (connected.kind === "aborted") {
       attempt.then((c) => c.close(), () => {});
       return undefined;
     }
-    if (!(first instanceof QmpClient)) {
-      this.#logRetry(first);
+    if (connected.kind !== "settled") {
+      this.#logRetry(connected.kind === "failed" ? connected.error : undefined);
+      await this.#reportFailure(connected.kind === "failed" ? connected.error : undefined);
       return undefined;
     }
-    const client = first;
+    const client = connected.value;
     let instances: YankInstance[];
     this.#version = client.greeting.version;
     if (!client.oob) {
@@ -201,6 +214,7 @@ export class Watchdog implements YankUpstream {
       client.close();
       if (error instanceof YankUnsupportedError) throw error;
       this.#logRetry(error);
+      await this.#reportFailure(error);
       return undefined;
     }
     this.#client = client;
@@ -269,192 +283,85 @@ export class Watchdog implements YankUpstream {
     } else if (error instanceof QmpConnectError || error instanceof QmpError) {
       this.#log("connecting", `${error.message}; retrying`);
     } else {
-      const text = error instanceof Error ? error.message : String(error);
-      this.#log("connecting", `unexpected failure: ${text}; retrying`);
+      this.#log("connecting", `unexpected failure: ${errorText(error)}; retrying`);
     }
   }
 
-  /** Probes every interval until the connection ends or the signal aborts. */
-  async #watch(client: QmpClient): Promise<void> {
+  /**
+   * Probes every interval until the connection ends or the signal aborts. Throws
+   * ProbeRefusedError when the monitor refuses the probe itself.
+   */
+  async #watch(client: QmpClient): Promise<Watched> {
     const { intervalMs, hangAfterMs, now } = this.#options;
-    const ended = client.closed.then(() => "ended" as const);
-    while (!this.#stopped && !client.isClosed) {
+    // One signal for "stop waiting": the watchdog stops or this connection ends.
+    const ended = new AbortController();
+    client.closed.then(() => ended.abort());
+    const live = AbortSignal.any([this.#signal, ended.signal]);
+    let answered = false;
+    while (!live.aborted) {
       const probe = this.#sendProbe(client);
-      const hangTimer = new AbortController();
-      const first = await Promise.race([
-        probe.outcome,
-        sleep(hangAfterMs, hangTimer.signal).then(() =>
-          hangTimer.signal.aborted ? "cancelled" as const : "hang" as const
-        ),
-        this.#stop,
-        ended,
-      ]);
-      hangTimer.abort();
-      if (first === "stopped" || first === "ended" || first instanceof Error) return;
-      if (first === "hang") {
-        const answered = await this.#recover(client, probe);
-        if (!answered) return;
-      } else {
-        await this.#report("OK", (now() - probe.sentAt) / 1000);
+      const first = await within(probe.outcome, hangAfterMs, live);
+      if (first.kind === "aborted") return { answered, error: undefined };
+      if (first.kind === "settled" && first.value !== "answered") {
+        const error = first.value;
+        if (error instanceof QmpCommandError) {
+          throw new ProbeRefusedError(client.socket, error.errorClass);
+        }
+        return { answered, error };
       }
-      const next = probe.sentAt + intervalMs - now();
-      await Promise.race([sleep(next, this.#options.signal), ended]);
+      if (first.kind === "timeout") {
+        await this.#report("CRITICAL", undefined);
+        const recovered = await recoverHang({
+          client,
+          probe,
+          selectors: this.#options.selectors,
+          dryRun: this.#options.dryRun,
+          hangAfterMs,
+          ownChardev: this.#ownChardev,
+          spare: this.#options.spare ?? [],
+          disks: this.#disks,
+          now,
+          signal: live,
+          log: (state, message) => this.#log(state, message),
+          onInstances: (count) => this.#instances = count,
+        });
+        if (!recovered) return { answered, error: undefined };
+      }
+      answered = true;
+      await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
+      await sleep(probe.sentAt + intervalMs - now(), live);
     }
+    return { answered, error: undefined };
   }
 
   #sendProbe(client: QmpClient): Probe {
-    const sentAt = this.#options.now();
-    const probe: Probe = { sentAt, done: false, outcome: Promise.resolve("answered") };
-    probe.outcome = client.execute("query-status", undefined, { timeoutMs: FOREVER_MS }).then(
+    const probe: Probe = {
+      sentAt: this.#options.now(),
+      sentAtMonotonic: performance.now(),
+      done: false,
+      outcome: Promise.resolve("answered"),
+    };
+    // No timeout: the probe waits as long as the connection lasts (and a bounded wait would
+    // keep a timer per probe alive until it fired).
+    probe.outcome = client.execute("query-status", undefined, { timeoutMs: Infinity }).then(
       () => "answered" as const,
       (error: unknown) => error instanceof Error ? error : new Error(String(error)),
     ).finally(() => probe.done = true);
     return probe;
   }
 
-  /**
-   * A probe went unanswered for --hang-after: run recovery passes until the probe is answered.
-   * Each pass lists the instances out-of-band afresh, yanks what the selectors match step by
-   * step and waits for the probe after each step; while the main loop stays hung, the next pass
-   * follows after a pause (1 s doubling, at most --hang-after). The probe is never resent, so
-   * there is still only one in-band command in flight. Resolves true once the probe is
-   * answered, false if the connection ended or the signal aborted first.
-   */
-  async #recover(client: QmpClient, probe: Probe): Promise<boolean> {
-    const { selectors, hangAfterMs, now } = this.#options;
-    await this.#report("CRITICAL", undefined);
-    if (!hasSelectors(selectors)) {
-      this.#log(
-        "hung",
-        `main loop did not answer query-status within ${
-          formatSeconds(hangAfterMs)
-        }; no selectors given, so nothing is yanked`,
-      );
-      return await this.#awaitRecovery(client, probe);
-    }
-    const yanked: YankInstance[] = [];
-    let pause = Math.min(STEP_WAIT_MS, hangAfterMs);
-    for (let pass = 1;; pass++) {
-      if (!await this.#recoveryPass(client, probe, pass, yanked)) return false;
-      if (!probe.done) {
-        this.#log(
-          "still-hung",
-          `main loop still hung ${formatSeconds(now() - probe.sentAt)} after the probe${
-            yanked.length > 0 ? ` and after yanking ${describeInstances(yanked)}` : ""
-          }; recovery pass ${pass + 1} in ${formatSeconds(pause)}`,
-        );
-      }
-      const first = await Promise.race([
-        probe.outcome,
-        sleep(pause, this.#options.signal).then(() => "waited" as const),
-        this.#stop,
-        client.closed.then(() => "ended" as const),
-      ]);
-      if (first === "answered") return await this.#awaitRecovery(client, probe, yanked);
-      if (first !== "waited" || this.#stopped) return false;
-      pause = Math.min(pause * 2, hangAfterMs);
-    }
-  }
-
-  /**
-   * One recovery pass: a fresh query-yank, then the planned steps (never the own chardev).
-   * Adds what it yanked to `yanked`. False if the connection ended or the signal aborted.
-   */
-  async #recoveryPass(
-    client: QmpClient,
-    probe: Probe,
-    pass: number,
-    yanked: YankInstance[],
-  ): Promise<boolean> {
-    const { selectors, dryRun, hangAfterMs, now } = this.#options;
-    const hung = pass === 1
-      ? `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}`
-      : `recovery pass ${pass}, main loop hung for ${formatSeconds(now() - probe.sentAt)}`;
-    let instances: YankInstance[];
-    try {
-      instances = await queryYank(client);
-      this.#instances = instances.length;
-    } catch (error) {
-      if (client.isClosed) return false;
-      this.#log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
-      return true;
-    }
-    const steps = planRecovery(instances, selectors, {
-      ownChardev: this.#ownChardev,
-      spare: this.#options.spare ?? [],
-      disks: this.#disks,
-    });
-    this.#log(
-      "hung",
-      `${hung}; ${
-        steps.length === 0
-          ? "no instance matches the selectors"
-          : `will yank in ${steps.length} step(s): ${
-            steps.map((s) => describeInstances(s.instances)).join("; ")
-          }`
-      }`,
-    );
-    for (const step of steps) {
-      if (probe.done) break;
-      if (dryRun) {
-        this.#log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
-        continue;
-      }
-      this.#log("yanking", `yanking ${describeInstances(step.instances)}`);
-      try {
-        const result = await yankRetryingOnce(client, step.instances);
-        for (const instance of result.yanked) {
-          if (!yanked.some((y) => sameInstance(y, instance))) yanked.push(instance);
-        }
-      } catch (error) {
-        this.#log(
-          "hung",
-          `yank of ${describeInstances(step.instances)} failed: ${errorText(error)}`,
-        );
-        if (client.isClosed) return false;
-        continue;
-      }
-      const first = await Promise.race([
-        probe.outcome,
-        sleep(Math.min(STEP_WAIT_MS, hangAfterMs)).then(() => "waiting" as const),
-        this.#stop,
-      ]);
-      if (first === "stopped" || first instanceof Error) return false;
-      if (first === "answered") break;
-    }
-    return true;
-  }
-
-  /** Waits for the hung probe; logs the recovery. False if the connection ended first. */
-  async #awaitRecovery(
-    client: QmpClient,
-    probe: Probe,
-    yanked: YankInstance[] = [],
-  ): Promise<boolean> {
-    const first = await Promise.race([
-      probe.outcome,
-      this.#stop,
-      client.closed.then(() => "ended" as const),
-    ]);
-    if (first !== "answered") return false;
-    const tookMs = this.#options.now() - probe.sentAt;
-    const took = formatSeconds(tookMs);
-    this.#log(
-      "recovered",
-      `main loop answered again, ${took} after the probe was sent${
-        yanked.length > 0 ? `, after yanking ${describeInstances(yanked)}` : ""
-      }`,
-    );
-    await this.#report("OK", tookMs / 1000);
-    return true;
+  /** Reports why QEMU cannot be watched right now, as `yank check` would word it. */
+  async #reportFailure(error: unknown): Promise<void> {
+    if (this.#options.onReport === undefined) return;
+    const report = reportFailure(this.#options.socket, error);
+    await this.#deliver(report, true);
   }
 
   async #report(
     kind: "OK" | "CRITICAL" | "stopped",
     latencySeconds: number | undefined,
   ): Promise<void> {
-    const onReport = this.#options.onReport;
-    if (!onReport) return;
+    if (this.#options.onReport === undefined) return;
     const { socket, hangAfterMs } = this.#options;
     const qemuVersion = this.#version ? formatVersion(this.#version) : undefined;
     const report: HealthReport = kind === "stopped"
@@ -484,8 +391,12 @@ export class Watchdog implements YankUpstream {
         qemuVersion,
         oob: true,
       };
+    await this.#deliver(report, kind !== "stopped");
+  }
+
+  async #deliver(report: HealthReport, watching: boolean): Promise<void> {
     try {
-      await onReport(report, kind !== "stopped");
+      await this.#options.onReport?.(report, watching);
     } catch (error) {
       this.#log("warning", errorText(error));
     }
@@ -494,7 +405,7 @@ export class Watchdog implements YankUpstream {
   /** Logs a line unless it repeats the previous state and message. */
   #log(state: WatchState, message: string): void {
     const key = `${state} ${message}`;
-    if (key === this.#lastLogged && state !== "yanking") return;
+    if (key === this.#lastLogged && state !== "yanking" && state !== "proxy-yank") return;
     this.#lastLogged = key;
     this.#options.log(
       formatLogLine({

@@ -1,69 +1,85 @@
 /**
- * `yank watch`: the long-running watchdog of one dedicated monitor, optionally serving the
- * yank-only proxy socket (--listen) and a metrics textfile (--textfile). Ends with 0 when the
- * signal (SIGTERM, SIGINT) aborts.
+ * `yank watch`: the long-running watchdog of every monitor socket its --socket paths and globs
+ * name, optionally serving yank-only proxy sockets (--listen, --listen-dir) and one metrics
+ * textfile (--textfile). Ends with 0 when the signal (SIGTERM, SIGINT) aborts.
  */
 
 import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { UsageError } from "../exit_codes.ts";
 import { traceTo } from "../monitor.ts";
-import { isGlob } from "../../yank/match.ts";
-import { Watchdog } from "../../watch/watchdog.ts";
-import { ProxyServer } from "../../proxy/server.ts";
-import { renderHealthPrometheus } from "../../health/render_prometheus.ts";
-import { writeTextfileAtomically } from "../../health/textfile.ts";
+import { isMultiSocket } from "../sockets.ts";
+import { WatchSupervisor } from "../../watch/supervisor.ts";
+import { GaugeTextfile } from "../../health/gauge_textfile.ts";
+import { ProxyListenError } from "../../proxy/errors.ts";
 import { formatLogLine } from "../../watch/log.ts";
+
+/** Longest pause between two writes of --textfile, in milliseconds. */
+const TEXTFILE_GAP_MS = 500;
 
 /** Runs `yank watch` until SIGTERM or SIGINT; returns the exit code. */
 export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
-  const socket = args.sockets[0]!;
-  if (args.sockets.length !== 1 || isGlob(socket)) {
+  const multi = isMultiSocket(args.sockets);
+  if (args.listen !== undefined && args.listenDir !== undefined) {
+    throw new UsageError(`Give --listen or --listen-dir, not both (see "yank watch --help")`);
+  }
+  if (args.listen !== undefined && multi) {
     throw new UsageError(
-      `"yank watch" watches exactly one monitor socket, got ${
-        args.sockets.map((s) => JSON.stringify(s)).join(", ")
-      } (run one watch per VM, e.g. with the yank-watch@.service template)`,
+      `--listen serves the proxy of one monitor, but --socket names several or a glob (use --listen-dir DIR for one proxy per monitor)`,
     );
   }
-  const textfile = args.textfile;
-  const watchdog = new Watchdog({
-    socket,
-    selectors: args.selectors,
-    spare: args.spare,
-    diskAliases: args.domainOf.get(socket)?.disks,
-    intervalMs: args.intervalMs,
-    hangAfterMs: args.hangAfterMs,
-    timeoutMs: args.timeoutMs,
-    dryRun: args.dryRun,
-    log: (line) => io.stderr(`${line}\n`),
-    now: io.now,
-    signal: io.signal,
-    trace: args.trace ? traceTo(io, socket) : undefined,
-    onReport: textfile === undefined
-      ? undefined
-      : (report, watching) =>
-        writeTextfileAtomically(textfile, renderHealthPrometheus([report], { watching })),
+  if (args.listenDir !== undefined) checkDirectory(args.listenDir);
+  const log = (line: string) => io.stderr(`${line}\n`);
+  let lastTextfileError = "";
+  const textfile = args.textfile === undefined ? undefined : new GaugeTextfile(args.textfile, {
+    minGapMs: Math.min(args.intervalMs, TEXTFILE_GAP_MS),
+    onError: (error) => {
+      if (error.message === lastTextfileError) return;
+      lastTextfileError = error.message;
+      log(formatLogLine({
+        time: io.now(),
+        socket: args.sockets.join(" "),
+        state: "warning",
+        instances: undefined,
+        message: error.message,
+      }));
+    },
   });
-  const proxy = args.listen === undefined
-    ? undefined
-    : await ProxyServer.listen(args.listen, watchdog, {
-      log: (message) =>
-        io.stderr(
-          `${
-            formatLogLine({
-              time: io.now(),
-              socket,
-              state: "warning",
-              instances: undefined,
-              message,
-            })
-          }\n`,
-        ),
-    });
+  const supervisor = new WatchSupervisor({
+    patterns: args.sockets,
+    watchdog: {
+      selectors: args.selectors,
+      spare: args.spare,
+      intervalMs: args.intervalMs,
+      hangAfterMs: args.hangAfterMs,
+      timeoutMs: args.timeoutMs,
+      dryRun: args.dryRun,
+      log,
+      now: io.now,
+    },
+    diskAliases: (socket) => args.domainOf.get(socket)?.disks,
+    trace: args.trace ? (socket) => traceTo(io, socket) : undefined,
+    listen: args.listen,
+    listenDir: args.listenDir,
+    textfile,
+    signal: io.signal ?? new AbortController().signal,
+  });
+  await supervisor.run();
+  return 0;
+}
+
+function checkDirectory(dir: string): void {
+  let isDirectory = false;
   try {
-    await watchdog.run();
-    return 0;
-  } finally {
-    await proxy?.close();
+    isDirectory = Deno.statSync(dir).isDirectory;
+  } catch {
+    // Missing or unreadable: said below.
+  }
+  if (!isDirectory) {
+    throw new ProxyListenError(
+      `Cannot serve proxies in ${
+        JSON.stringify(dir)
+      }: it is not a directory (create it first, e.g. with systemd's RuntimeDirectory=)`,
+    );
   }
 }

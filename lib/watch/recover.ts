@@ -1,0 +1,173 @@
+/**
+ * Carrying out a recovery: while a probe stays unanswered past --hang-after, list the
+ * instances out-of-band, yank what `planRecovery` chose step by step, and wait for the main
+ * loop after each step; pass after pass until the probe is answered. What to yank is decided
+ * by the pure planner in recovery.ts; this module only executes and logs.
+ */
+
+import type { QmpClient } from "../qmp/client.ts";
+import { formatSeconds } from "../qmp/errors.ts";
+import { queryYank, yankRetryingOnce } from "../yank/yank.ts";
+import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
+import { type BlockDisk, hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { planRecovery } from "./recovery.ts";
+import type { WatchState } from "./log.ts";
+import { within } from "./timing.ts";
+
+/**
+ * Longest wait for the main loop after each recovery step, and the first pause between two
+ * recovery passes, in milliseconds.
+ */
+const STEP_WAIT_MS = 1000;
+
+/** The probe in flight: sent once, never abandoned while its connection lasts. */
+export interface Probe {
+  /** When it was sent, on the watchdog's wall clock (for messages and the interval). */
+  sentAt: number;
+  /** When it was sent, by performance.now(): the latency, to the microsecond. */
+  sentAtMonotonic: number;
+  /** Settles with "answered", or with the error that ended the probe. */
+  outcome: Promise<"answered" | Error>;
+  done: boolean;
+}
+
+/** What a recovery needs from the watchdog of one VM. */
+export interface RecoveryContext {
+  /** The pre-negotiated out-of-band connection. */
+  client: QmpClient;
+  probe: Probe;
+  selectors: YankSelectors;
+  dryRun: boolean;
+  hangAfterMs: number;
+  /** The watchdog's own monitor chardev, never yanked. */
+  ownChardev: string | undefined;
+  /** `--spare` globs: chardevs never yanked, like monitors'. */
+  spare: readonly string[];
+  /** The disks and their nodes, learnt while the main loop answered (`--disk`). */
+  disks: readonly BlockDisk[];
+  now: () => number;
+  /** Aborts when the watchdog stops or the connection ends. */
+  signal: AbortSignal;
+  log: (state: WatchState, message: string) => void;
+  /** Called with each fresh count of instances. */
+  onInstances: (count: number) => void;
+}
+
+/**
+ * A probe went unanswered for --hang-after: runs recovery passes until the probe is answered.
+ * Each pass lists the instances out-of-band afresh, yanks what the selectors match step by step
+ * and waits for the probe after each step; while the main loop stays hung, the next pass follows
+ * after a pause (1 s doubling, at most --hang-after). The probe is never resent, so there is
+ * still only one in-band command in flight. Resolves true once the probe is answered (after
+ * logging the recovery), false if the connection ended or the watchdog stopped first.
+ */
+export async function recoverHang(context: RecoveryContext): Promise<boolean> {
+  const { selectors, hangAfterMs, log, probe, signal } = context;
+  if (!hasSelectors(selectors)) {
+    log(
+      "hung",
+      `main loop did not answer query-status within ${
+        formatSeconds(hangAfterMs)
+      }; no selectors given, so nothing is yanked`,
+    );
+    return logRecovery(context, [], await within(probe.outcome, Infinity, signal));
+  }
+  const yanked: YankInstance[] = [];
+  let pause = Math.min(STEP_WAIT_MS, hangAfterMs);
+  for (let pass = 1;; pass++) {
+    if (!await recoveryPass(context, pass, yanked)) return false;
+    if (!probe.done) {
+      log(
+        "still-hung",
+        `main loop still hung ${formatSeconds(context.now() - probe.sentAt)} after the probe${
+          yanked.length > 0 ? ` and after yanking ${describeInstances(yanked)}` : ""
+        }; recovery pass ${pass + 1} in ${formatSeconds(pause)}`,
+      );
+    }
+    const waited = await within(probe.outcome, pause, signal);
+    if (waited.kind !== "timeout") return logRecovery(context, yanked, waited);
+    pause = Math.min(pause * 2, hangAfterMs);
+  }
+}
+
+/**
+ * One recovery pass: a fresh query-yank, then the planned steps (never the own chardev). Adds
+ * what it yanked to `yanked`. False if the connection ended or the watchdog stopped.
+ */
+async function recoveryPass(
+  context: RecoveryContext,
+  pass: number,
+  yanked: YankInstance[],
+): Promise<boolean> {
+  const { client, probe, selectors, dryRun, hangAfterMs, now, log, signal } = context;
+  const hung = pass === 1
+    ? `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}`
+    : `recovery pass ${pass}, main loop hung for ${formatSeconds(now() - probe.sentAt)}`;
+  let instances: YankInstance[];
+  try {
+    instances = await queryYank(client);
+    context.onInstances(instances.length);
+  } catch (error) {
+    if (client.isClosed) return false;
+    log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
+    return true;
+  }
+  const steps = planRecovery(instances, selectors, {
+    ownChardev: context.ownChardev,
+    spare: context.spare,
+    disks: context.disks,
+  });
+  log(
+    "hung",
+    `${hung}; ${
+      steps.length === 0
+        ? "no instance matches the selectors"
+        : `will yank in ${steps.length} step(s): ${
+          steps.map((s) => describeInstances(s.instances)).join("; ")
+        }`
+    }`,
+  );
+  for (const step of steps) {
+    if (probe.done) break;
+    if (dryRun) {
+      log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
+      continue;
+    }
+    log("yanking", `yanking ${describeInstances(step.instances)}`);
+    try {
+      const result = await yankRetryingOnce(client, step.instances);
+      for (const instance of result.yanked) {
+        if (!yanked.some((y) => sameInstance(y, instance))) yanked.push(instance);
+      }
+    } catch (error) {
+      log("hung", `yank of ${describeInstances(step.instances)} failed: ${errorText(error)}`);
+      if (client.isClosed) return false;
+      continue;
+    }
+    const waited = await within(probe.outcome, Math.min(STEP_WAIT_MS, hangAfterMs), signal);
+    if (waited.kind === "aborted" || waited.kind === "failed") return false;
+    if (waited.kind === "settled") return waited.value === "answered";
+  }
+  return true;
+}
+
+/** Logs the recovery if the probe was answered; true then. */
+function logRecovery(
+  context: RecoveryContext,
+  yanked: readonly YankInstance[],
+  waited: Awaited<ReturnType<typeof within<"answered" | Error>>>,
+): boolean {
+  if (waited.kind !== "settled" || waited.value !== "answered") return false;
+  const took = formatSeconds(context.now() - context.probe.sentAt);
+  context.log(
+    "recovered",
+    `main loop answered again, ${took} after the probe was sent${
+      yanked.length > 0 ? `, after yanking ${describeInstances(yanked)}` : ""
+    }`,
+  );
+  return true;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
