@@ -157,7 +157,8 @@ export class QmpClient {
   ): Promise<unknown> {
     const oob = options.oob ?? false;
     if (oob && !this.#oob) {
-      throw new QmpError(`Out-of-band execution was not negotiated on ${this.socket}`);
+      // A caller's mistake, not a failure of the conversation: reported as a bug.
+      throw new Error(`Out-of-band execution was not negotiated on ${this.socket}`);
     }
     const id = `${this.#idPrefix}-${++this.#idCounter}`;
     const message: Record<string, unknown> = { [oob ? "exec-oob" : "execute"]: command };
