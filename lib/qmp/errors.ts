@@ -220,6 +220,15 @@ export class QmpProxyUnavailableError extends QmpError {
   }
 }
 
+/** A command was to run out-of-band on a connection that did not negotiate it. */
+export class QmpOobNotNegotiatedError extends QmpError {
+  override name = "QmpOobNotNegotiatedError";
+  override readonly kind = "failed";
+  constructor(readonly socket: string) {
+    super(`Out-of-band execution was not negotiated on ${socket}`);
+  }
+}
+
 /** Seconds for messages: "5 s", "0.5 s". */
 export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
