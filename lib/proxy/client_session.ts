@@ -39,6 +39,8 @@ export interface ClientContext {
   onYank: ((yank: ProxyYank) => void) | undefined;
   /** Words the actions of remedies in the error replies (see lib/errors.ts). */
   wording: RemedyWording | undefined;
+  /** Called once the client has negotiated (from then on it may keep its slot while active). */
+  onNegotiated?: (() => void) | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -137,6 +139,7 @@ class ClientSession {
         this.#session.negotiated = true;
         this.#session.oob = decision.oob;
         this.#send(withId({ return: {} }, message));
+        this.#context.onNegotiated?.();
         break;
       case "forward": {
         const { maxInFlight } = this.#context.limits;
