@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeFailure, remedyText, YankError } from "../lib/errors.ts";
+import { describeFailure, remedyText, type YankError } from "../lib/errors.ts";
 import { ExitCode, exitCodeFor, messageFor, UsageError } from "../lib/cli/exit_codes.ts";
 import { wordRemedyAction } from "../lib/cli/remedies.ts";
 import {
