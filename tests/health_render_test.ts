@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { HealthReport } from "../lib/health/state.ts";
-import { splitRemedy, worstState } from "../lib/health/state.ts";
+import { worstState } from "../lib/health/state.ts";
 import { renderHealthText } from "../lib/health/render_text.ts";
 import { renderHealthJson } from "../lib/health/render_json.ts";
 import { escapeLabelValue, renderHealthPrometheus } from "../lib/health/render_prometheus.ts";
-import { formatLatency } from "../lib/health/probe.ts";
+import { formatLatency, reportFailure } from "../lib/health/probe.ts";
+import { QmpConnectError, QmpTimeoutError } from "../lib/qmp/errors.ts";
+import { wordRemedyAction } from "../lib/cli/remedies.ts";
 
 const ok: HealthReport = {
   socket: "/run/vm1.qmp",
@@ -147,13 +149,19 @@ Deno.test("the worst state wins as in Monitoring Plugins' max_state_alt", async 
   });
 });
 
-Deno.test("helpers split remedies and format latencies for humans", async (t) => {
-  await t.step("splitRemedy() takes the trailing parenthesis as the remedy", () => {
-    assert.deepEqual(splitRemedy(`Cannot connect to "/x": no such file (is the VM running?)`), {
-      message: `Cannot connect to "/x": no such file`,
-      remedy: "is the VM running?",
-    });
-    assert.deepEqual(splitRemedy("no remedy here"), { message: "no remedy here", remedy: "" });
+Deno.test("helpers keep remedies apart and format latencies for humans", async (t) => {
+  await t.step("a failure report takes the finding and the remedy from the error", () => {
+    const missing = reportFailure("/x", new QmpConnectError("/x", "missing"));
+    assert.equal(missing.message, `Cannot connect to "/x": no such file`);
+    assert.equal(missing.remedy, "is the VM running, and is this its QMP socket?");
+    const slow = new QmpTimeoutError("/x", "connect", 5000);
+    assert.equal(
+      reportFailure("/x", slow, wordRemedyAction).remedy,
+      "is the VM overloaded? try a longer --timeout",
+    );
+    // Without the front end's words, a remedy that needs them is left out, not said in half.
+    assert.equal(reportFailure("/x", slow).remedy, "");
+    assert.equal(reportFailure("/x", slow).message, `Cannot connect to "/x": no answer within 5 s`);
   });
 
   await t.step("formatLatency() prints milliseconds below a second", () => {

@@ -9,6 +9,7 @@ import type { YankUpstream } from "../lib/proxy/upstream.ts";
 import { runCli } from "./support/cli.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { QmpDisconnectedError } from "../lib/qmp/errors.ts";
+import { messageFor } from "../lib/cli/exit_codes.ts";
 
 const INSTANCES = [{ type: "chardev", id: "charnet0" }, {
   type: "block-node",
@@ -275,8 +276,9 @@ Deno.test("a client the proxy closed is told that the proxy, not QEMU, ended the
       await assert.rejects(
         client.execute("query-yank", undefined, { oob: true }),
         (error) =>
+          // The remedy is data, worded by the CLI: the line a user sees.
           error instanceof QmpDisconnectedError &&
-          error.message ===
+          messageFor(error) ===
             `Connection to the yank proxy ${
               JSON.stringify(proxy.path)
             } was lost while waiting for the next message (yank watch stopped, or closed this client for breaking a limit: see its log; try again)`,

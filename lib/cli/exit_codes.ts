@@ -1,34 +1,12 @@
 /**
- * The exit codes, a contract with scripts (README and --help list them), and the one place
- * that maps failures to them.
+ * The exit codes, a contract with scripts (README and --help list them), and the one table
+ * that maps a kind of failure to one of them.
  */
 
-import {
-  QmpCommandError,
-  QmpConnectError,
-  QmpDisconnectedError,
-  QmpProtocolError,
-  QmpProxyUnavailableError,
-  QmpTimeoutError,
-  QmpTurnedAwayError,
-} from "../qmp/errors.ts";
-import { GlobSyntaxError } from "../yank/match.ts";
+import { type ErrorKind, YankError } from "../errors.ts";
 import { printable } from "../render/printable.ts";
 import { STATE_EXIT_CODES } from "../health/state.ts";
-import { TextfileError } from "../health/textfile.ts";
-import { UnwatchableError } from "../watch/errors.ts";
-import { ProxyListenError } from "../proxy/errors.ts";
-import type { CommandName } from "./options.ts";
-import { SocketNotTriedError } from "./sockets.ts";
-import { OutputError } from "./io.ts";
-import { DomainNotFoundError, LibvirtAccessError, NoYankMonitorError } from "../libvirt/domains.ts";
-import {
-  InstanceNotFoundError,
-  MalformedReplyError,
-  MonitorChardevRefusedError,
-  NothingMatchedError,
-  YankUnsupportedError,
-} from "../yank/yank.ts";
+import { describeError } from "./remedies.ts";
 
 /**
  * Exit codes of every command but `check`, which uses the Monitoring Plugins' codes instead
@@ -47,42 +25,29 @@ export const ExitCode = {
 /** One of the documented exit codes. */
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 
+/** The exit code of each kind of failure. */
+const KIND_EXIT_CODES: Readonly<Record<ErrorKind, ExitCode>> = {
+  failed: ExitCode.qemuError,
+  usage: ExitCode.usage,
+  "not-found": ExitCode.notFound,
+  connection: ExitCode.connection,
+  timeout: ExitCode.timeout,
+  unsupported: ExitCode.unsupported,
+};
+
 /** The command line is wrong; the message says how. */
-export class UsageError extends Error {
+export class UsageError extends YankError {
   override name = "UsageError";
+  override readonly kind = "usage";
 }
 
 /**
  * The exit code for a failure of `command`. Whatever stops `yank check` from judging a monitor
  * (a usage error, an unwritable --textfile, a bug) is UNKNOWN to a monitoring system.
  */
-export function exitCodeFor(error: unknown, command?: CommandName): number {
+export function exitCodeFor(error: unknown, command?: string): number {
   if (command === "check") return STATE_EXIT_CODES.UNKNOWN;
-  if (
-    error instanceof UsageError || error instanceof GlobSyntaxError ||
-    error instanceof MonitorChardevRefusedError
-  ) return ExitCode.usage;
-  if (
-    error instanceof InstanceNotFoundError || error instanceof NothingMatchedError ||
-    error instanceof DomainNotFoundError || error instanceof NoYankMonitorError
-  ) return ExitCode.notFound;
-  if (error instanceof LibvirtAccessError) return ExitCode.connection;
-  if (error instanceof QmpConnectError && error.failure === "busy") return ExitCode.timeout;
-  if (
-    error instanceof QmpConnectError || error instanceof QmpProtocolError ||
-    error instanceof QmpDisconnectedError || error instanceof MalformedReplyError ||
-    error instanceof QmpTurnedAwayError || error instanceof QmpProxyUnavailableError
-  ) return ExitCode.connection;
-  if (error instanceof QmpTimeoutError || error instanceof SocketNotTriedError) {
-    return ExitCode.timeout;
-  }
-  if (error instanceof YankUnsupportedError || error instanceof UnwatchableError) {
-    return ExitCode.unsupported;
-  }
-  if (error instanceof TextfileError) return ExitCode.qemuError;
-  if (error instanceof ProxyListenError) return ExitCode.connection;
-  if (error instanceof QmpCommandError) return ExitCode.qemuError;
-  return ExitCode.qemuError;
+  return error instanceof YankError ? KIND_EXIT_CODES[error.kind] : ExitCode.qemuError;
 }
 
 /**
@@ -90,11 +55,8 @@ export function exitCodeFor(error: unknown, command?: CommandName): number {
  * text from the peer (error descriptions, instance names), so control characters are escaped.
  */
 export function messageFor(error: unknown): string {
-  const known = error instanceof UsageError || error instanceof GlobSyntaxError ||
-    error instanceof QmpCommandError || error instanceof TextfileError ||
-    error instanceof ProxyListenError || error instanceof OutputError ||
-    exitCodeFor(error) !== ExitCode.qemuError;
-  const text = error instanceof Error ? error.message : String(error);
-  const line = printable(text.replace(/\s*\n\s*/g, " "));
-  return known ? line : `Internal error: ${line} (please report this as a bug in yank)`;
+  const line = printable(describeError(error).replace(/\s*\n\s*/g, " "));
+  return error instanceof YankError
+    ? line
+    : `Internal error: ${line} (please report this as a bug in yank)`;
 }

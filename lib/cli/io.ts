@@ -4,6 +4,7 @@
 
 import { paint } from "../render/colour.ts";
 import { osErrorText } from "../qmp/os_error.ts";
+import { YankError } from "../errors.ts";
 
 /** What a command may touch outside itself. */
 export interface CliIo {
@@ -33,10 +34,13 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
 }
 
 /** Standard output cannot be written (a full disk, a closed file): the data is lost. */
-export class OutputError extends Error {
+export class OutputError extends YankError {
   override name = "OutputError";
+  override readonly kind = "failed";
   constructor(detail: string) {
-    super(`Cannot write to standard output: ${osErrorText(detail)} (check where the output goes)`);
+    super(`Cannot write to standard output: ${osErrorText(detail)}`, [
+      "check where the output goes",
+    ]);
   }
 }
 

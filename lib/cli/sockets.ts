@@ -4,7 +4,8 @@
  */
 
 import { compileGlob, isGlob } from "../yank/match.ts";
-import { formatSeconds, QmpConnectError, QmpError } from "../qmp/errors.ts";
+import { formatSeconds, QmpConnectError } from "../qmp/errors.ts";
+import { type Remedy, YankError } from "../errors.ts";
 
 /** At most this many sockets are talked to at once. */
 export const SOCKET_CONCURRENCY = 64;
@@ -66,13 +67,19 @@ export function noSocketMatches(pattern: string): QmpConnectError {
 
 /** The error for a socket glob that could not be expanded: `directory` cannot be read. */
 export function globUnreadable(pattern: string, directory: string): QmpConnectError {
-  const error = new QmpConnectError(pattern, "denied");
-  error.message = `Cannot look for sockets matching ${
-    JSON.stringify(pattern)
-  }: permission denied reading the directory ${
-    JSON.stringify(directory)
-  } (run as a user that may read it, or as root)`;
-  return error;
+  return new GlobUnreadableError(pattern, directory);
+}
+
+/** A socket glob could not be expanded: like a socket yank may not connect to. */
+class GlobUnreadableError extends QmpConnectError {
+  override name = "GlobUnreadableError";
+  override readonly remedy: Remedy = ["run as a user that may read it, or as root"];
+  constructor(pattern: string, directory: string) {
+    super(pattern, "denied");
+    this.message = `Cannot look for sockets matching ${
+      JSON.stringify(pattern)
+    }: permission denied reading the directory ${JSON.stringify(directory)}`;
+  }
 }
 
 function exists(path: string): boolean {
@@ -174,13 +181,15 @@ export async function mapConcurrently<T, R>(
 }
 
 /** A socket the run never got to: too little of --timeout was left when its turn came. */
-export class SocketNotTriedError extends QmpError {
+export class SocketNotTriedError extends YankError {
   override name = "SocketNotTriedError";
+  override readonly kind = "timeout";
   constructor(readonly socket: string, timeoutMs: number, before: number) {
     super(
       `${JSON.stringify(socket)} was not tried: --timeout ${
         formatSeconds(timeoutMs)
-      } ran out while the ${before} sockets before it were handled, ${SOCKET_CONCURRENCY} at a time (raise --timeout)`,
+      } ran out while the ${before} sockets before it were handled, ${SOCKET_CONCURRENCY} at a time`,
+      ["raise --timeout"],
     );
   }
 }

@@ -10,13 +10,12 @@ import {
   QmpCommandError,
   QmpConnectError,
   QmpDisconnectedError,
-  QmpError,
   QmpProtocolError,
   QmpTimeoutError,
 } from "../qmp/errors.ts";
+import { remedyText, type RemedyWording, YankError } from "../errors.ts";
 import { queryYank, YankUnsupportedError } from "../yank/yank.ts";
 import type { HealthReason, HealthReport, HealthState } from "./state.ts";
-import { splitRemedy } from "./state.ts";
 
 /** Options of `probeMonitor`. */
 export interface ProbeOptions {
@@ -30,6 +29,8 @@ export interface ProbeOptions {
   monotonic?: () => number;
   /** Called with every QMP message (`--trace`). */
   trace?: (direction: QmpTraceDirection, text: string) => void;
+  /** Words the actions of remedies (see lib/errors.ts); without it, those remedies are left out. */
+  wording?: RemedyWording;
 }
 
 /** Probes one monitor socket; the report says what state it is in and why. */
@@ -46,7 +47,7 @@ export async function probeMonitor(socket: string, options: ProbeOptions): Promi
       ...(options.trace ? { trace: options.trace } : {}),
     });
   } catch (error) {
-    return failureReport(socket, error, facts, undefined);
+    return failureReport(socket, error, facts, undefined, options.wording);
   }
   facts.qemuVersion = formatVersion(client.greeting.version);
   try {
@@ -55,7 +56,7 @@ export async function probeMonitor(socket: string, options: ProbeOptions): Promi
     facts.latencySeconds = (monotonic() - started) / 1000;
     facts.instances = (await queryYank(client)).length;
   } catch (error) {
-    return failureReport(socket, error, facts, client.oob);
+    return failureReport(socket, error, facts, client.oob, options.wording);
   } finally {
     client.close();
   }
@@ -95,9 +96,13 @@ function report(
  * What `yank check` would report for a monitor it could not probe because of `error` (for
  * `yank watch --textfile`, when a connection fails or ends).
  */
-export function reportFailure(socket: string, error: unknown): HealthReport {
+export function reportFailure(
+  socket: string,
+  error: unknown,
+  wording?: RemedyWording,
+): HealthReport {
   const facts = { latencySeconds: undefined, instances: undefined, qemuVersion: undefined };
-  return failureReport(socket, error, facts, undefined);
+  return failureReport(socket, error, facts, undefined, wording);
 }
 
 /** Maps a failure of the conversation to the state table of `yank check --help`. */
@@ -106,15 +111,16 @@ function failureReport(
   error: unknown,
   facts: Facts,
   oob: boolean | undefined,
+  wording: RemedyWording | undefined,
 ): HealthReport {
   const [state, reason] = classify(error);
-  let text = splitRemedy(error instanceof Error ? error.message : String(error));
-  if (reason === "no-yank") {
-    text = {
-      message: `main loop answered in ${formatLatency(facts.latencySeconds)}, but ${text.message}`,
-      remedy: text.remedy,
-    };
-  }
+  const finding = error instanceof Error ? error.message : String(error);
+  const text = {
+    message: reason === "no-yank"
+      ? `main loop answered in ${formatLatency(facts.latencySeconds)}, but ${finding}`
+      : finding,
+    remedy: error instanceof YankError ? remedyText(error.remedy, wording) : "",
+  };
   return report(socket, state, reason, facts, oob, text);
 }
 
@@ -152,7 +158,7 @@ function classify(error: unknown): [HealthState, HealthReason] {
   if (error instanceof YankUnsupportedError) return ["WARNING", "no-yank"];
   if (error instanceof QmpDisconnectedError) return ["CRITICAL", "lost"];
   if (error instanceof QmpProtocolError) return ["CRITICAL", "not-qmp"];
-  if (error instanceof QmpCommandError || error instanceof QmpError) return ["CRITICAL", "error"];
+  if (error instanceof QmpCommandError || error instanceof YankError) return ["CRITICAL", "error"];
   return ["UNKNOWN", "error"];
 }
 

@@ -78,12 +78,3 @@ export interface HealthReport {
 export function roundLatency(seconds: number): number {
   return Number(seconds.toFixed(6));
 }
-
-/**
- * Splits an error message of this code base, "What happened (what to do)", into the finding
- * and the remedy, so that a one-line status stays short and JSON keeps both.
- */
-export function splitRemedy(text: string): { message: string; remedy: string } {
-  const match = /^(.*\S) \(([^()]*)\)$/s.exec(text.trim());
-  return match ? { message: match[1]!, remedy: match[2]! } : { message: text.trim(), remedy: "" };
-}

@@ -3,11 +3,13 @@
  * the same directory, then a rename, so that the collector never reads half a file.
  */
 
+import { YankError } from "../errors.ts";
 import { osErrorText } from "../qmp/os_error.ts";
 
-/** The textfile could not be written; the message names it and says what to do. */
-export class TextfileError extends Error {
+/** The textfile could not be written; the message names it, the remedy says what to do. */
+export class TextfileError extends YankError {
   override name = "TextfileError";
+  override readonly kind = "failed";
 }
 
 /** Replaces `path` with `text` atomically. Throws TextfileError. */
@@ -27,14 +29,13 @@ export async function writeTextfileAtomically(path: string, text: string): Promi
       throw new TextfileError(
         `Cannot write the textfile ${
           JSON.stringify(path)
-        }: yank writes regular files only, not devices or files in /dev, /proc or /sys (give a file path; to print the metrics, use --format prometheus without --textfile)`,
+        }: yank writes regular files only, not devices or files in /dev, /proc or /sys`,
+        ["give a file path; ", { action: "print-metrics" }],
       );
     }
     const detail = osErrorText(error, { context: false });
-    throw new TextfileError(
-      `Cannot write the textfile ${
-        JSON.stringify(path)
-      }: ${detail} (check that its directory exists and is writable)`,
-    );
+    throw new TextfileError(`Cannot write the textfile ${JSON.stringify(path)}: ${detail}`, [
+      "check that its directory exists and is writable",
+    ]);
   }
 }

@@ -5,6 +5,7 @@
  * libvirt's own monitor socket.
  */
 
+import { YankError } from "../errors.ts";
 import { compileGlob, isGlob } from "../yank/match.ts";
 import { type LibvirtDomain, parseDomainXml } from "./domain_xml.ts";
 
@@ -19,41 +20,48 @@ export interface FoundDomain {
 }
 
 /** No running domain has this name, or none matches this glob. */
-export class DomainNotFoundError extends Error {
+export class DomainNotFoundError extends YankError {
   override name = "DomainNotFoundError";
+  override readonly kind = "not-found";
   constructor(readonly pattern: string, runDir: string) {
     super(
       `${isGlob(pattern) ? "No running libvirt domain matches" : "No running libvirt domain"} ${
         JSON.stringify(pattern)
-      } (yank reads the status XML libvirt keeps in ${
-        JSON.stringify(runDir)
-      } for running domains; check "virsh list")`,
+      }`,
+      [
+        `yank reads the status XML libvirt keeps in ${
+          JSON.stringify(runDir)
+        } for running domains; check "virsh list"`,
+      ],
     );
   }
 }
 
 /** The domain runs, but has no QMP monitor of its own for yank. */
-export class NoYankMonitorError extends Error {
+export class NoYankMonitorError extends YankError {
   override name = "NoYankMonitorError";
+  override readonly kind = "not-found";
   constructor(readonly domain: string) {
     const path = `/run/yank/${domain}.qmp`;
     super(
       `libvirt domain ${JSON.stringify(domain)} has no QMP monitor for yank (libvirt's own is ` +
         `always held and cut at its peril): add to its XML <qemu:commandline> with -chardev ` +
         `socket,id=yankmon,path=${path},server=on,wait=off and -mon chardev=yankmon,mode=control, ` +
-        `then restart the VM (see "yank --help" and README, "yank under libvirt")`,
+        `then restart the VM`,
+      [{ action: "libvirt-help" }],
     );
   }
 }
 
 /** libvirt's run directory or a status file cannot be read (usually: not root). */
-export class LibvirtAccessError extends Error {
+export class LibvirtAccessError extends YankError {
   override name = "LibvirtAccessError";
+  override readonly kind = "connection";
   constructor(readonly path: string, reason: string) {
-    super(
-      `Cannot read libvirt's domain status ${JSON.stringify(path)}: ${reason} (run yank as root, ` +
-        `or name the monitor with --socket)`,
-    );
+    super(`Cannot read libvirt's domain status ${JSON.stringify(path)}: ${reason}`, [
+      "run yank as root, or ",
+      { action: "name-socket" },
+    ]);
   }
 }
 

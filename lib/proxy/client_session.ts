@@ -7,6 +7,7 @@
 
 import { JsonStreamError, JsonStreamParser } from "../qmp/json_stream.ts";
 import { PROXY_UNAVAILABLE_CLASS, QmpCommandError, QmpDisconnectedError } from "../qmp/errors.ts";
+import { describeFailure, type RemedyWording } from "../errors.ts";
 import { decideRequest, type ProxySession, withId } from "./rules.ts";
 import type { ProxyLimits } from "./limits.ts";
 import { OutputQueue } from "./output_queue.ts";
@@ -36,6 +37,8 @@ export interface ClientContext {
   log: (message: string) => void;
   /** Called after each forwarded yank. */
   onYank: ((yank: ProxyYank) => void) | undefined;
+  /** Words the actions of remedies in the error replies (see lib/errors.ts). */
+  wording: RemedyWording | undefined;
   /** Called once the client has negotiated (from then on it may keep its slot while active). */
   onNegotiated?: (() => void) | undefined;
 }
@@ -156,7 +159,7 @@ class ClientSession {
             this.#send(withId({ return: value }, message));
           },
           (error) => {
-            const body = errorBody(error);
+            const body = errorBody(error, this.#context.wording);
             if (command === "yank") this.#reportYank(args, { ok: false, ...body });
             this.#send(withId({ error: body }, message));
           },
@@ -258,15 +261,16 @@ class ClientSession {
 }
 
 /** The error reply for a failed forwarded command. */
-function errorBody(error: unknown): { class: string; desc: string } {
+function errorBody(
+  error: unknown,
+  wording: RemedyWording | undefined,
+): { class: string; desc: string } {
   if (error instanceof QmpCommandError) return { class: error.errorClass, desc: error.desc };
+  const desc = describeFailure(error, wording);
   if (error instanceof UpstreamUnavailableError || error instanceof QmpDisconnectedError) {
-    return { class: PROXY_UNAVAILABLE_CLASS, desc: error.message };
+    return { class: PROXY_UNAVAILABLE_CLASS, desc };
   }
-  return {
-    class: "GenericError",
-    desc: error instanceof Error ? error.message : String(error),
-  };
+  return { class: "GenericError", desc };
 }
 
 function seconds(ms: number): string {

@@ -7,12 +7,14 @@
  * short symlink in the temp directory.
  */
 
-import { occupiedListenMessage, ProxyListenError } from "./errors.ts";
+import { occupiedListenError, ProxyListenError } from "./errors.ts";
 import { osErrorText } from "../qmp/os_error.ts";
+import type { Remedy } from "../errors.ts";
 
 /** The most bytes of a unix socket path, less the terminating NUL (Linux's sun_path). */
 const MAX_SOCKET_PATH_BYTES = 107;
 const encoder = new TextEncoder();
+const CHECK_LISTEN: Remedy = [{ action: "check-listen" }];
 
 /**
  * Listens on `path` with mode 0660. A stale socket file left by a crashed watchdog is
@@ -30,7 +32,8 @@ export async function listenPrivately(path: string): Promise<Deno.Listener> {
     throw new ProxyListenError(
       `Cannot listen on ${JSON.stringify(path)}: cannot create a directory next to it: ${
         osErrorText(error)
-      } (check --listen)`,
+      }`,
+      CHECK_LISTEN,
     );
   }
   let listener: Deno.Listener | undefined;
@@ -44,7 +47,8 @@ export async function listenPrivately(path: string): Promise<Deno.Listener> {
   } catch (error) {
     if (listener !== undefined) listener.close();
     throw new ProxyListenError(
-      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)} (check --listen)`,
+      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)}`,
+      CHECK_LISTEN,
     );
   } finally {
     await Deno.remove(privateDir, { recursive: true }).catch(() => {});
@@ -85,7 +89,8 @@ async function checkTarget(path: string, reachable: string): Promise<void> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return;
     throw new ProxyListenError(
-      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)} (check --listen)`,
+      `Cannot listen on ${JSON.stringify(path)}: ${osErrorText(error)}`,
+      CHECK_LISTEN,
     );
   }
   let stale = false;
@@ -96,7 +101,7 @@ async function checkTarget(path: string, reachable: string): Promise<void> {
       stale = error instanceof Deno.errors.ConnectionRefused;
     }
   }
-  if (!stale) throw new ProxyListenError(occupiedListenMessage(path));
+  if (!stale) throw occupiedListenError(path);
 }
 
 function parentOf(path: string): string {

@@ -12,6 +12,7 @@ import type { YankUpstream } from "./upstream.ts";
 import { DEFAULT_PROXY_LIMITS, type ProxyLimits } from "./limits.ts";
 import { type ProxyYank, serveClient } from "./client_session.ts";
 import { listenPrivately } from "./listen.ts";
+import type { RemedyWording } from "../errors.ts";
 
 export type { ProxyYank } from "./client_session.ts";
 
@@ -26,6 +27,11 @@ export interface ProxyOptions {
   log?: (message: string) => void;
   /** Called after each yank forwarded for a client, with how it ended. */
   onYank?: (yank: ProxyYank) => void;
+  /**
+   * Words the actions of remedies in error replies (the front end's terms); without it, error
+   * replies leave out remedies that need them.
+   */
+  wording?: RemedyWording | undefined;
 }
 
 /** First pause after accept() fails; it doubles up to ACCEPT_BACKOFF_MAX_MS. */
@@ -46,6 +52,7 @@ export class ProxyServer {
   #limits: ProxyLimits;
   #log: (message: string) => void;
   #onYank: ((yank: ProxyYank) => void) | undefined;
+  #wording: RemedyWording | undefined;
   /** Connected clients, oldest first, and whether each has negotiated. */
   #clients = new Map<Deno.Conn, { id: number; negotiated: boolean }>();
   #clientCounter = 0;
@@ -67,6 +74,7 @@ export class ProxyServer {
     this.#limits = { ...DEFAULT_PROXY_LIMITS, ...options.limits };
     this.#log = options.log ?? (() => {});
     this.#onYank = options.onYank;
+    this.#wording = options.wording;
     this.#accepting = this.#accept();
   }
 
@@ -150,6 +158,7 @@ export class ProxyServer {
         greeting: this.#greeting(),
         log: this.#log,
         onYank: this.#onYank,
+        wording: this.#wording,
       }).finally(() => {
         this.#clients.delete(conn);
         tryClose(conn);

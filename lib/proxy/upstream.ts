@@ -4,6 +4,7 @@
  */
 
 import type { QemuVersion } from "../qmp/greeting.ts";
+import { YankError } from "../errors.ts";
 
 /** The proxy's way to QEMU: a connection borrowed for out-of-band commands. */
 export interface YankUpstream {
@@ -23,7 +24,8 @@ export interface YankUpstream {
   ): Promise<unknown>;
 }
 
-/** The upstream has no connection to QEMU right now; the message says why and what to do. */
-export class UpstreamUnavailableError extends Error {
+/** The upstream has no connection to QEMU right now; the remedy says what to do. */
+export class UpstreamUnavailableError extends YankError {
   override name = "UpstreamUnavailableError";
+  override readonly kind = "connection";
 }

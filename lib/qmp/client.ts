@@ -12,6 +12,7 @@ import {
   QmpCommandError,
   QmpDisconnectedError,
   QmpError,
+  QmpOobNotNegotiatedError,
   QmpProtocolError,
   QmpProxyUnavailableError,
   QmpTimeoutError,
@@ -157,7 +158,7 @@ export class QmpClient {
   ): Promise<unknown> {
     const oob = options.oob ?? false;
     if (oob && !this.#oob) {
-      throw new QmpError(`Out-of-band execution was not negotiated on ${this.socket}`);
+      throw new QmpOobNotNegotiatedError(this.socket);
     }
     const id = `${this.#idPrefix}-${++this.#idCounter}`;
     const message: Record<string, unknown> = { [oob ? "exec-oob" : "execute"]: command };

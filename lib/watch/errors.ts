@@ -3,17 +3,18 @@
  * that commands which never watch do not load it.
  */
 
-import { QmpError } from "../qmp/errors.ts";
+import { type Remedy, YankError } from "../errors.ts";
 
 /**
  * A monitor that can never be watched, however often watch reconnects: retrying would only
  * fill the log. Watching one socket, watch stops with it; watching a glob, it stops watching
  * that socket until the socket goes away and comes back.
  */
-export class UnwatchableError extends QmpError {
+export class UnwatchableError extends YankError {
   override name = "UnwatchableError";
-  constructor(readonly socket: string, message: string) {
-    super(message);
+  override readonly kind = "unsupported";
+  constructor(readonly socket: string, finding: string, remedy: Remedy) {
+    super(finding, remedy);
   }
 }
 
@@ -25,7 +26,8 @@ export class OobNotOfferedError extends UnwatchableError {
       socket,
       `${
         JSON.stringify(socket)
-      } does not offer out-of-band execution (oob), so yank watch could not yank through a hang (watch a unix socket monitor of QEMU 4.0 or newer; Proxmox's QEMU disables oob)`,
+      } does not offer out-of-band execution (oob), so yank watch could not yank through a hang`,
+      ["watch a unix socket monitor of QEMU 4.0 or newer; Proxmox's QEMU disables oob"],
     );
   }
 }
@@ -41,7 +43,8 @@ export class ProbeRefusedError extends UnwatchableError {
       socket,
       `${
         JSON.stringify(socket)
-      } refused query-status (${errorClass}), so yank watch cannot tell whether QEMU's main loop answers: it is not QEMU's own monitor, perhaps the yank-only proxy of another yank watch (watch the QEMU monitor socket itself)`,
+      } refused query-status (${errorClass}), so yank watch cannot tell whether QEMU's main loop answers: it is not QEMU's own monitor, perhaps the yank-only proxy of another yank watch`,
+      ["watch the QEMU monitor socket itself"],
     );
   }
 }

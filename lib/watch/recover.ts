@@ -7,6 +7,7 @@
 
 import type { QmpClient } from "../qmp/client.ts";
 import { formatSeconds } from "../qmp/errors.ts";
+import { describeFailure, type RemedyWording } from "../errors.ts";
 import { queryYank, yankRetryingOnce } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
 import { type BlockDisk, hasSelectors, type YankSelectors } from "../yank/match.ts";
@@ -49,6 +50,8 @@ export interface RecoveryContext {
   /** Aborts when the watchdog stops or the connection ends. */
   signal: AbortSignal;
   log: (state: WatchState, message: string) => void;
+  /** Words the actions of remedies in log lines (see lib/errors.ts). */
+  wording?: RemedyWording | undefined;
   /** Called with each fresh count of instances. */
   onInstances: (count: number) => void;
 }
@@ -109,7 +112,7 @@ async function recoveryPass(
     context.onInstances(instances.length);
   } catch (error) {
     if (client.isClosed) return false;
-    log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
+    log("hung", `${hung}, and query-yank failed: ${describeFailure(error, context.wording)}`);
     return true;
   }
   const steps = planRecovery(instances, selectors, {
@@ -140,7 +143,12 @@ async function recoveryPass(
         if (!yanked.some((y) => sameInstance(y, instance))) yanked.push(instance);
       }
     } catch (error) {
-      log("hung", `yank of ${describeInstances(step.instances)} failed: ${errorText(error)}`);
+      log(
+        "hung",
+        `yank of ${describeInstances(step.instances)} failed: ${
+          describeFailure(error, context.wording)
+        }`,
+      );
       if (client.isClosed) return false;
       continue;
     }
@@ -166,8 +174,4 @@ function logRecovery(
     }`,
   );
   return true;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

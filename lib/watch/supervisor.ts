@@ -15,6 +15,7 @@ import { YankUnsupportedError } from "../yank/yank.ts";
 import { OobNotOfferedError, UnwatchableError } from "./errors.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { sleep } from "./timing.ts";
+import { describeFailure } from "../errors.ts";
 import { Watchdog, type WatchdogOptions } from "./watchdog.ts";
 
 /** How often the globs are expanded again, in milliseconds. */
@@ -216,13 +217,14 @@ export class WatchSupervisor {
       return await ProxyServer.listen(path, vm.watchdog, {
         onYank: (yank) => vm.watchdog.logProxyYank(yank),
         log: (message) => this.#log(vm.socket, "warning", message),
+        wording: this.#options.watchdog.wording,
       });
     } catch (error) {
       if (this.single) {
         this.#vms.delete(vm.socket);
         throw error;
       }
-      this.#log(vm.socket, "warning", `no yank-only proxy: ${errorText(error)}`);
+      this.#log(vm.socket, "warning", `no yank-only proxy: ${this.#describe(error)}`);
       return undefined;
     }
   }
@@ -246,7 +248,7 @@ export class WatchSupervisor {
     this.#log(
       vm.socket,
       "unwatchable",
-      `${errorText(error)}; not watching it until the socket goes away and comes back`,
+      `${this.#describe(error)}; not watching it until the socket goes away and comes back`,
     );
     const reason: HealthReason = error instanceof OobNotOfferedError
       ? "no-oob"
@@ -259,8 +261,13 @@ export class WatchSupervisor {
       ...emptyReport(vm.socket),
       state: "WARNING",
       reason,
-      message: `yank watch cannot watch this monitor: ${errorText(error)}`,
+      message: `yank watch cannot watch this monitor: ${this.#describe(error)}`,
     }, false);
+  }
+
+  /** A failure in one line, its remedy worded as the front end words it. */
+  #describe(error: unknown): string {
+    return describeFailure(error, this.#options.watchdog.wording);
   }
 
   #log(socket: string, state: WatchState, message: string): void {
@@ -311,8 +318,4 @@ function realPath(path: string): string {
   } catch {
     return path;
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

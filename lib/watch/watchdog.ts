@@ -10,11 +10,10 @@ import { formatVersion, type QemuVersion } from "../qmp/greeting.ts";
 import {
   formatSeconds,
   QmpCommandError,
-  QmpConnectError,
   QmpDisconnectedError,
-  QmpError,
   QmpTimeoutError,
 } from "../qmp/errors.ts";
+import { describeFailure, type RemedyWording, YankError } from "../errors.ts";
 import { OobNotOfferedError, ProbeRefusedError } from "./errors.ts";
 import { findMonitorChardev, queryYank, YankUnsupportedError } from "../yank/yank.ts";
 import { describeInstances, parseYankInstances, type YankInstance } from "../yank/instances.ts";
@@ -54,6 +53,11 @@ export interface WatchdogOptions {
   signal?: AbortSignal | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
+  /**
+   * Words the actions of remedies in log lines and reports (the front end's terms, see
+   * lib/errors.ts); without it, remedies that need them are left out.
+   */
+  wording?: RemedyWording | undefined;
   /**
    * Called with what `yank check` would report: after each probe, when a hang starts, when the
    * connection ends or cannot be made (`watching` true), and once when the watchdog stops
@@ -115,7 +119,12 @@ export class Watchdog implements YankUpstream {
         new UpstreamUnavailableError(
           `yank watch is not connected to QEMU at ${
             JSON.stringify(this.#options.socket)
-          } right now (QEMU is absent, busy or restarting; see the log of yank watch, and try again shortly)`,
+          } right now`,
+          [
+            "QEMU is absent, busy or restarting; ",
+            { action: "watch-log" },
+            ", and try again shortly",
+          ],
         ),
       );
     }
@@ -267,10 +276,10 @@ export class Watchdog implements YankUpstream {
 
   #logRetry(error: unknown): void {
     if (error instanceof QmpTimeoutError && error.phase === "greeting") {
-      this.#log("busy", `${error.message}; retrying`);
+      this.#log("busy", `${this.#describe(error)}; retrying`);
     } else if (error instanceof QmpTimeoutError && !error.outOfBand && error.phase !== "connect") {
-      // The one-shot message would send the user to "yank watch": this is it, so say what
-      // the hang means for watch instead.
+      // A one-shot command's remedy is to keep a watchdog connected: this is it, so watch says
+      // in its own words, from the error's data, what the hang means for it.
       const what = error.phase === "negotiation" ? "qmp_capabilities" : error.command;
       this.#log(
         "hung",
@@ -279,12 +288,17 @@ export class Watchdog implements YankUpstream {
         } while watch was connecting, so watch has no connection to yank through until the main loop answers (a watchdog must connect while QEMU is healthy); retrying`,
       );
     } else if (error instanceof QmpTimeoutError && error.phase !== "connect") {
-      this.#log("hung", `${error.message}; retrying`);
-    } else if (error instanceof QmpConnectError || error instanceof QmpError) {
-      this.#log("connecting", `${error.message}; retrying`);
+      this.#log("hung", `${this.#describe(error)}; retrying`);
+    } else if (error instanceof YankError) {
+      this.#log("connecting", `${this.#describe(error)}; retrying`);
     } else {
-      this.#log("connecting", `unexpected failure: ${errorText(error)}; retrying`);
+      this.#log("connecting", `unexpected failure: ${this.#describe(error)}; retrying`);
     }
+  }
+
+  /** A failure in one line, its remedy worded as the front end words it. */
+  #describe(error: unknown): string {
+    return describeFailure(error, this.#options.wording);
   }
 
   /**
@@ -323,6 +337,7 @@ export class Watchdog implements YankUpstream {
           now,
           signal: live,
           log: (state, message) => this.#log(state, message),
+          wording: this.#options.wording,
           onInstances: (count) => this.#instances = count,
         });
         if (!recovered) return { answered, error: undefined };
@@ -353,7 +368,7 @@ export class Watchdog implements YankUpstream {
   /** Reports why QEMU cannot be watched right now, as `yank check` would word it. */
   async #reportFailure(error: unknown): Promise<void> {
     if (this.#options.onReport === undefined) return;
-    const report = reportFailure(this.#options.socket, error);
+    const report = reportFailure(this.#options.socket, error, this.#options.wording);
     await this.#deliver(report, true);
   }
 
@@ -398,7 +413,7 @@ export class Watchdog implements YankUpstream {
     try {
       await this.#options.onReport?.(report, watching);
     } catch (error) {
-      this.#log("warning", errorText(error));
+      this.#log("warning", this.#describe(error));
     }
   }
 
@@ -417,8 +432,4 @@ export class Watchdog implements YankUpstream {
       }),
     );
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,6 +2,7 @@
  * Which yank instances a user means: selectors of exact names or shell-style globs.
  */
 
+import { YankError } from "../errors.ts";
 import { instanceName, type YankInstance, type YankInstanceType } from "./instances.ts";
 
 /** What the user asked to yank. */
@@ -17,8 +18,9 @@ export interface YankSelectors {
 }
 
 /** A selector that is not a well-formed glob. */
-export class GlobSyntaxError extends Error {
+export class GlobSyntaxError extends YankError {
   override name = "GlobSyntaxError";
+  override readonly kind = "usage";
 }
 
 /**

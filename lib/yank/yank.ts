@@ -5,7 +5,8 @@
 
 import type { QmpClient } from "../qmp/client.ts";
 import { formatVersion } from "../qmp/greeting.ts";
-import { QmpCommandError, QmpDisconnectedError, QmpError } from "../qmp/errors.ts";
+import { QmpCommandError, QmpDisconnectedError } from "../qmp/errors.ts";
+import { type RemedyAction, YankError } from "../errors.ts";
 import {
   canonicalInstance,
   describeInstances,
@@ -24,39 +25,46 @@ import {
 import { type DiskAlias, queryDisks } from "./disks.ts";
 
 /** This QEMU has no yank (older than 6.0, or a build without it). */
-export class YankUnsupportedError extends QmpError {
+export class YankUnsupportedError extends YankError {
   override name = "YankUnsupportedError";
+  override readonly kind = "unsupported";
   constructor(readonly socket: string, version: string) {
-    super(
-      `QEMU ${version} at ${
-        JSON.stringify(socket)
-      } does not support yank (it needs QEMU 6.0 or newer; upgrade QEMU)`,
-    );
+    super(`QEMU ${version} at ${JSON.stringify(socket)} does not support yank`, [
+      "it needs QEMU 6.0 or newer; upgrade QEMU",
+    ]);
   }
 }
 
+const LIST_INSTANCES: RemedyAction = { action: "list-instances" };
+
 /** Some requested instances do not exist (or vanished); the message names them. */
-export class InstanceNotFoundError extends QmpError {
+export class InstanceNotFoundError extends YankError {
   override name = "InstanceNotFoundError";
+  override readonly kind = "not-found";
   constructor(readonly socket: string, readonly missing: YankInstance[], detail = "") {
     super(
-      `No yank instance ${describeInstances(missing)} on ${JSON.stringify(socket)}${detail}` +
-        ` (run "yank list" to see the instances)`,
+      `No yank instance ${describeInstances(missing)} on ${JSON.stringify(socket)}${detail}`,
+      [LIST_INSTANCES],
     );
   }
 }
 
 /** Selectors matched nothing; the message names them. */
-export class NothingMatchedError extends QmpError {
+export class NothingMatchedError extends YankError {
   override name = "NothingMatchedError";
+  override readonly kind = "not-found";
+  constructor(finding: string) {
+    super(finding, [LIST_INSTANCES]);
+  }
 }
 
 /**
  * The user named, without --force, the chardev of a monitor: the one yank is talking through
  * (`own`), or one that carries a monitor by its name or a `--spare` pattern.
  */
-export class MonitorChardevRefusedError extends QmpError {
+export class MonitorChardevRefusedError extends YankError {
   override name = "MonitorChardevRefusedError";
+  override readonly kind = "usage";
   constructor(readonly socket: string, readonly chardev: string, own = true) {
     super(
       `Refusing to yank chardev ${JSON.stringify(chardev)}: ${
@@ -67,16 +75,18 @@ export class MonitorChardevRefusedError extends QmpError {
           : `on ${
             JSON.stringify(socket)
           } it carries a QEMU monitor (libvirt kills a VM whose "charmonitor" is cut)`
-      } (add --force to do it anyway)`,
+      }`,
+      [{ action: "force" }],
     );
   }
 }
 
 /** `query-yank` returned something that is not a list of instances. */
-export class MalformedReplyError extends QmpError {
+export class MalformedReplyError extends YankError {
   override name = "MalformedReplyError";
+  override readonly kind = "connection";
   constructor(readonly socket: string, detail: string) {
-    super(`${JSON.stringify(socket)} sent a malformed reply: ${detail} (is this really QEMU?)`);
+    super(`${JSON.stringify(socket)} sent a malformed reply: ${detail}`, ["is this really QEMU?"]);
   }
 }
 
@@ -285,7 +295,5 @@ export function nothingMatched(
   });
   const onlyExact = empty.every((s) => s.type !== "migration" && !isGlob(s.pattern));
   const lead = onlyExact ? "No yank instance" : "Nothing matches";
-  return new NothingMatchedError(
-    `${lead} ${names.join(", ")} ${where} (run "yank list" to see the instances)`,
-  );
+  return new NothingMatchedError(`${lead} ${names.join(", ")} ${where}`);
 }

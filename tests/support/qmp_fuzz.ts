@@ -7,7 +7,7 @@
 
 import { JsonStreamError, JsonStreamParser } from "../../lib/qmp/json_stream.ts";
 import { QmpClient } from "../../lib/qmp/client.ts";
-import { QmpError } from "../../lib/qmp/errors.ts";
+import { YankError } from "../../lib/errors.ts";
 import { queryYank, yankInstances } from "../../lib/yank/yank.ts";
 import { type FakeQmpConnection, qemuGreeting, startFakeQmp } from "./fake_qmp.ts";
 
@@ -223,7 +223,8 @@ export async function fuzzClientOnce(seed: number, timeoutMs = 100): Promise<Fuz
     return await Promise.race([run(), hang]);
   } catch (error) {
     if (error instanceof FuzzFinding) throw error;
-    if (error instanceof QmpError) return "documented-error";
+    // A failure with a kind (a QMP one, or a malformed query-yank reply) is documented.
+    if (error instanceof YankError) return "documented-error";
     throw new FuzzFinding(`seed ${seed}: client threw ${describe(error)}`);
   } finally {
     clearTimeout(timer);

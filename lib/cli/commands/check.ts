@@ -17,10 +17,11 @@ import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,
   type HealthReport,
-  splitRemedy,
   STATE_EXIT_CODES,
   worstState,
 } from "../../health/state.ts";
+import { remedyText, type YankError } from "../../errors.ts";
+import { wordRemedyAction } from "../remedies.ts";
 import { renderHealthText } from "../../health/render_text.ts";
 import { renderHealthJson } from "../../health/render_json.ts";
 import { renderHealthPrometheus } from "../../health/render_prometheus.ts";
@@ -38,6 +39,7 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
         timeoutMs: args.timeoutMs,
         deadline,
         now: io.now,
+        wording: wordRemedyAction,
         ...(args.trace ? { trace: traceTo(io, socket) } : {}),
       }),
   );
@@ -45,7 +47,7 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
     if (result.status === "fulfilled") return result.value;
     // probeMonitor turns every failure into a report; only a socket never tried gets here.
     if (result.reason instanceof SocketNotTriedError) {
-      return unknownReport(plan.sockets[index]!, "not-tried", result.reason.message);
+      return unknownReport(plan.sockets[index]!, "not-tried", result.reason);
     }
     throw result.reason;
   });
@@ -53,7 +55,7 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   // there, so it adds no report (and no series labelled with the glob itself).
   // The probe, not QEMU, lacks something: Monitoring Plugins call that UNKNOWN.
   for (const { pattern, directory } of plan.unreadable) {
-    reports.push(unknownReport(pattern, "denied", globUnreadable(pattern, directory).message));
+    reports.push(unknownReport(pattern, "denied", globUnreadable(pattern, directory)));
   }
 
   const state = worstState(reports.map((report) => report.state));
@@ -75,12 +77,13 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   return STATE_EXIT_CODES[state];
 }
 
-function unknownReport(socket: string, reason: HealthReason, message: string): HealthReport {
+function unknownReport(socket: string, reason: HealthReason, error: YankError): HealthReport {
   return {
     socket,
     state: "UNKNOWN",
     reason,
-    ...splitRemedy(message),
+    message: error.message,
+    remedy: remedyText(error.remedy, wordRemedyAction),
     latencySeconds: undefined,
     instances: undefined,
     qemuVersion: undefined,

@@ -13,6 +13,7 @@ import { WatchSupervisor } from "../../watch/supervisor.ts";
 import { GaugeTextfile } from "../../health/gauge_textfile.ts";
 import { ProxyListenError } from "../../proxy/errors.ts";
 import { formatLogLine } from "../../watch/log.ts";
+import { describeError, wordRemedyAction } from "../remedies.ts";
 
 /** Longest pause between two writes of --textfile, in milliseconds. */
 const TEXTFILE_GAP_MS = 500;
@@ -34,14 +35,15 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
   const textfile = args.textfile === undefined ? undefined : new GaugeTextfile(args.textfile, {
     minGapMs: Math.min(args.intervalMs, TEXTFILE_GAP_MS),
     onError: (error) => {
-      if (error.message === lastTextfileError) return;
-      lastTextfileError = error.message;
+      const message = describeError(error);
+      if (message === lastTextfileError) return;
+      lastTextfileError = message;
       log(formatLogLine({
         time: io.now(),
         socket: args.sockets.join(" "),
         state: "warning",
         instances: undefined,
-        message: error.message,
+        message,
       }));
     },
   });
@@ -56,6 +58,7 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
       dryRun: args.dryRun,
       log,
       now: io.now,
+      wording: wordRemedyAction,
     },
     diskAliases: (socket) => args.domainOf.get(socket)?.disks,
     trace: args.trace ? (socket) => traceTo(io, socket) : undefined,
@@ -77,9 +80,10 @@ function checkDirectory(dir: string): void {
   }
   if (!isDirectory) {
     throw new ProxyListenError(
-      `Cannot serve proxies in ${
-        JSON.stringify(dir)
-      }: it is not a directory (create it first, e.g. with systemd's RuntimeDirectory=)`,
+      `Cannot serve proxies in ${JSON.stringify(dir)}: it is not a directory`,
+      [
+        "create it first, e.g. with systemd's RuntimeDirectory=",
+      ],
     );
   }
 }
