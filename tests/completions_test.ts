@@ -9,7 +9,7 @@ import { compilePermissionFlags, runCli } from "./support/cli.ts";
 import { captureIo } from "./support/capture_io.ts";
 import { main } from "../lib/cli/main.ts";
 import { chardevConnectedToPeer, type QemuLab, QemuLab as Lab } from "./support/qemu_lab.ts";
-import { COMMAND_OPTIONS, COMMANDS } from "../lib/cli/args.ts";
+import { COMMAND_OPTIONS, COMMANDS } from "../lib/cli/options.ts";
 import { SHELLS } from "../lib/completions/spec.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

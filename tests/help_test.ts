@@ -8,7 +8,8 @@ import { runMain } from "./support/cli.ts";
 import { eventually, migrationStatus, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { helpText } from "../lib/cli/help.ts";
-import { type CommandName, parseCliArgs } from "../lib/cli/args.ts";
+import { parseCliArgs } from "../lib/cli/args.ts";
+import { COMMAND_OPTIONS, type CommandName, COMMANDS, option } from "../lib/cli/options.ts";
 
 /** The socket the help's examples name; replaced by the lab's. */
 const EXAMPLE_SOCKET = "/run/vm1.qmp";
@@ -131,4 +132,22 @@ Deno.test("the overview explains each selector-form option", () => {
     assert.match(overview, new RegExp(`^ +${option} .*\\w`, "m"), option);
   }
   assert.match(overview, /^ +--json +\w/m);
+});
+
+Deno.test("each command's help lists exactly the options the parser lets it take", () => {
+  for (const command of ["yank", ...COMMANDS.filter((c) => c !== "help")] as const) {
+    const listed = helpText(command).match(/^ {2}(?:-\w, | {4})--[\w-]+/gm)!
+      .map((line) => line.replace(/^.*--/, ""));
+    const taken = COMMAND_OPTIONS[command].filter((name) => !option(name).hidden);
+    assert.deepEqual(listed.sort(), taken.toSorted(), command);
+    for (const name of taken) {
+      const args = [...(command === "yank" ? [] : [command]), `--${name}`];
+      if (option(name).type === "string") args.push("x");
+      try {
+        parseCliArgs(args, () => undefined);
+      } catch (error) {
+        assert.doesNotMatch(String(error), /does not take/, args.join(" "));
+      }
+    }
+  }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatLogLine, WATCH_STATES } from "../lib/watch/log.ts";
 import { helpText } from "../lib/cli/help.ts";
-import { OPTION_SUMMARIES } from "../lib/cli/args.ts";
+import { OPTIONS } from "../lib/cli/options.ts";
 import { planRecovery } from "../lib/watch/recovery.ts";
 import { nextBackoff } from "../lib/watch/timing.ts";
 import { decideRequest, type ProxyContext, withId } from "../lib/proxy/rules.ts";
@@ -266,6 +266,6 @@ Deno.test("watch's help and option summaries describe what watch really does", a
   });
 
   await t.step("--listen is summarised as the proxy socket it serves", () => {
-    assert.equal(OPTION_SUMMARIES.listen, "serve the yank-only QMP proxy socket at this path");
+    assert.equal(OPTIONS.listen.summary, "serve the yank-only QMP proxy socket at this path");
   });
 });

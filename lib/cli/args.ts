@@ -13,125 +13,19 @@ import {
 import type { LibvirtDomain } from "../libvirt/domain_xml.ts";
 import { YANK_INSTANCE_TYPES, type YankInstanceType } from "../yank/instances.ts";
 import { UsageError } from "./exit_codes.ts";
+import {
+  CHECK_FORMATS,
+  type CheckFormat,
+  COMMAND_OPTIONS,
+  type CommandName,
+  COMMANDS,
+  type OptionName,
+  OPTIONS,
+  parserOptions,
+} from "./options.ts";
 
-/** The commands, as typed. */
-export const COMMANDS = [
-  "list",
-  "chardev",
-  "block-node",
-  "migration",
-  "check",
-  "watch",
-  "completions",
-  "help",
-] as const;
-
-/** A command name. `yank` alone (selector form) is "yank". */
-export type CommandName = typeof COMMANDS[number] | "yank";
-
-/** Every option, as node:util's parseArgs takes them. */
-export const OPTIONS = {
-  "socket": { type: "string", short: "s", multiple: true },
-  "timeout": { type: "string", short: "t" },
-  "json": { type: "boolean" },
-  "trace": { type: "boolean" },
-  "chardev": { type: "string", multiple: true },
-  "block-node": { type: "string", multiple: true },
-  "migration": { type: "boolean" },
-  "dry-run": { type: "boolean" },
-  "force": { type: "boolean" },
-  "format": { type: "string" },
-  "textfile": { type: "string" },
-  "interval": { type: "string" },
-  "hang-after": { type: "string" },
-  "listen": { type: "string" },
-  "spare": { type: "string", multiple: true },
-  "domain": { type: "string", multiple: true },
-  "disk": { type: "string", multiple: true },
-  "listen-dir": { type: "string" },
-  "help": { type: "boolean", short: "h" },
-  "version": { type: "boolean", short: "V" },
-  // Hidden: used by the shell completion scripts to complete instance names.
-  "list-names": { type: "string" },
-} as const;
-
-/** An option's long name, without the dashes. */
-export type OptionName = keyof typeof OPTIONS;
-
-/** Options that completion scripts use but users need not see. */
-export const HIDDEN_OPTIONS: readonly OptionName[] = ["list-names"];
-
-/** One line per option, for completion scripts (help.ts has the full story). */
-export const OPTION_SUMMARIES: Record<OptionName, string> = {
-  "socket": "QMP monitor socket (path or glob)",
-  "timeout": "bound on the whole run, in seconds",
-  "json": "print JSON",
-  "trace": "print every QMP message on stderr",
-  "chardev": "yank chardevs with this id or glob",
-  "block-node": "yank NBD block nodes with this node-name or glob",
-  "migration": "yank the running migration",
-  "dry-run": "print what would be yanked, yank nothing",
-  "force": "allow yanking the monitor's own chardev",
-  "format": "output format",
-  "textfile": "write Prometheus metrics to this file atomically",
-  "interval": "seconds between probes",
-  "hang-after": "seconds without an answer that count as a hang",
-  "listen": "serve the yank-only QMP proxy socket at this path",
-  "spare": "never let a glob match chardevs with this id or glob",
-  "domain": "libvirt domain (name or glob): use its yank monitor",
-  "disk": "yank the NBD nodes behind this disk (vda, or QEMU's device id)",
-  "listen-dir": "serve one yank-only proxy per monitor in this directory",
-  "help": "show help",
-  "version": "print the version",
-  "list-names": "print the names of one instance type, one a line",
-};
-
-/** One line per command, for completion scripts. */
-export const COMMAND_SUMMARIES: Record<typeof COMMANDS[number], string> = {
-  "list": "list the yank instances",
-  "chardev": "yank socket chardevs by id",
-  "block-node": "yank NBD block nodes by node-name",
-  "migration": "yank the running migration",
-  "check": "health probe for cron and monitoring",
-  "watch": "watchdog that yanks when the main loop hangs",
-  "completions": "print a shell completion script",
-  "help": "help for one command",
-};
-
-const COMMON: OptionName[] = ["socket", "timeout", "trace", "help"];
-const YANK_OPTIONS: OptionName[] = [...COMMON, "json", "dry-run", "force", "domain", "spare"];
-const SELECTORS: OptionName[] = ["chardev", "block-node", "migration", "disk"];
-
-/** Which options each command takes ("yank" is the selector form). */
-export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
-  "yank": [...YANK_OPTIONS, ...SELECTORS, "version"],
-  "list": [...COMMON, "json", "domain"],
-  "chardev": YANK_OPTIONS,
-  // --force and --spare concern monitors' chardevs, which only "yank chardev" can name.
-  "block-node": YANK_OPTIONS.filter((name) => name !== "force" && name !== "spare"),
-  "migration": YANK_OPTIONS.filter((name) => name !== "force" && name !== "spare"),
-  "check": [...COMMON, "format", "textfile", "domain"],
-  "watch": [
-    ...COMMON,
-    ...SELECTORS,
-    "dry-run",
-    "interval",
-    "hang-after",
-    "listen",
-    "listen-dir",
-    "textfile",
-    "domain",
-    "spare",
-  ],
-  "completions": ["help", "socket", "timeout", "list-names"],
-  "help": ["help"],
-};
-
-/** Output formats of `check`. */
-export const CHECK_FORMATS = ["text", "json", "prometheus"] as const;
-
-/** An output format of `check`. */
-export type CheckFormat = typeof CHECK_FORMATS[number];
+/** node:util parseArgs's options, from the declarations in options.ts. */
+const PARSER_OPTIONS = parserOptions();
 
 /** A parsed command line. */
 export interface CliArgs {
@@ -169,9 +63,6 @@ export interface CliArgs {
   rest: string[];
 }
 
-/** Default `--timeout`, in seconds. */
-export const DEFAULT_TIMEOUT_SECONDS = 5;
-
 /**
  * Parses the arguments. `env` supplies YANK_SOCKET. Throws UsageError with a message that says
  * what is wrong and what to do.
@@ -184,7 +75,7 @@ export function parseCliArgs(
   try {
     parsed = parseArgs({
       args: [...args],
-      options: OPTIONS,
+      options: PARSER_OPTIONS,
       allowPositionals: true,
       strict: true,
       tokens: true,
@@ -232,7 +123,7 @@ export function parseCliArgs(
     help,
     version: values.version === true,
     sockets: [],
-    timeoutMs: DEFAULT_TIMEOUT_SECONDS * 1000,
+    timeoutMs: OPTIONS.timeout.default * 1000,
     json: values.json === true,
     trace: values.trace === true,
     selectors: {
@@ -243,10 +134,10 @@ export function parseCliArgs(
     },
     dryRun: values["dry-run"] === true,
     force: values.force === true,
-    format: "text",
+    format: OPTIONS.format.default,
     textfile: values.textfile,
-    intervalMs: 1000,
-    hangAfterMs: 5000,
+    intervalMs: OPTIONS.interval.default * 1000,
+    hangAfterMs: OPTIONS["hang-after"].default * 1000,
     listen: values.listen,
     spare: values.spare ?? [],
     domains: values.domain ?? [],
@@ -333,7 +224,7 @@ export function guessCommand(args: readonly string[]): CommandName {
   try {
     const { positionals } = parseArgs({
       args: [...args],
-      options: OPTIONS,
+      options: PARSER_OPTIONS,
       allowPositionals: true,
       strict: false,
     });

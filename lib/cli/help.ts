@@ -2,11 +2,23 @@
  * Help texts. Each command's help says what it does, shows examples, and lists the exit codes
  * that scripts rely on. Examples are `$ COMMAND` lines followed by what yank prints;
  * tests/help_test.ts runs them against a real QEMU set up as they describe, so they cannot drift.
+ * The option blocks are generated from the declarations in options.ts; the prose is written here.
  */
 
-import type { CommandName } from "./args.ts";
-import { DEFAULT_TIMEOUT_SECONDS } from "./args.ts";
+import {
+  COMMAND_OPTIONS,
+  type CommandName,
+  option,
+  type OptionName,
+  QEMU_COMMANDS,
+} from "./options.ts";
 import { DEFAULT_PROXY_LIMITS as L } from "../proxy/limits.ts";
+
+/** Where option texts start in an option block. */
+const TEXT_COLUMN = 26;
+
+/** Help lines wrap at this width. */
+const WIDTH = 96;
 
 const NEGOTIATION_S = L.negotiationMs / 1000;
 const IDLE_S = L.idleMs / 1000;
@@ -26,20 +38,6 @@ const EXIT_CODES = `Exit codes:
      or QEMU's main loop is hung
   6  unsupported: this QEMU has no yank (older than 6.0), or (watch) the monitor offers no oob
      or refuses query-status (a yank proxy, say)`;
-
-const COMMON = `Options for every command:
-  -s, --socket PATH     QMP monitor socket; repeat it or use a glob for many VMs
-                        (default: $YANK_SOCKET, several separated by ":"); a path that
-                        exists is that socket, even with *, ? or [ in its name
-  -t, --timeout SECONDS bound on the whole run: connect, greeting, negotiation, commands
-                        (default ${DEFAULT_TIMEOUT_SECONDS})
-      --trace           print every QMP message sent and received on stderr
-  -h, --help            show help`;
-
-const LIBVIRT =
-  `      --domain NAME     a libvirt domain (name or glob; repeatable): use the QMP monitor its
-                        <qemu:commandline> adds for yank, found in libvirt's status XML in
-                        /run/libvirt/qemu (needs root); never libvirt's own monitor`;
 
 const SELECTOR_NOTES =
   `Names are exact or shell-style globs (*, ?, [a-z]). A glob never matches a monitor's
@@ -77,22 +75,11 @@ Usage:
   yank help [COMMAND]                      help for one command
 
 Selector form (no command word): yank every instance the patterns match, in one request.
-      --chardev P       chardevs whose id is P, or matches the glob P; repeatable
-      --block-node P    NBD block nodes whose node-name is P or matches P; repeatable
-      --migration       the running migration
-      --disk D          the NBD nodes behind disk D: QEMU's device id (virtio-disk0) or,
-                        with --domain, libvirt's target (vda); exact or glob; repeatable
-      --spare P         chardevs whose id matches P are spared like monitors' (repeatable)
-      --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking a monitor's chardev named exactly
-                        (globs never match one)
-      --json            print the yanked instances as JSON; with --dry-run, the
-                        plan, each instance marked "dry-run": true
-${LIBVIRT}
+${optionBlock("yank", (name) => !everyCommandTakes(name))}
 A pattern that matches nothing is an error (exit 3), and then nothing is yanked.
 
-${COMMON}
-  -V, --version         print the version
+Options for every command:
+${optionBlock("yank", everyCommandTakes)}
 
 Examples:
   $ yank list --socket /run/vm1.qmp
@@ -113,9 +100,7 @@ migration); with several sockets a SOCKET column comes first. --json prints QEMU
 objects as a JSON array; with several sockets each object also carries "socket".
 
 Options:
-      --json            print JSON instead of a table
-${LIBVIRT}
-${COMMON}
+${optionBlock("list")}
 
 compat_monitor0 is the chardev of the QMP socket itself; yanking it ends the monitor
 connection (see "yank help chardev").
@@ -143,13 +128,7 @@ The peer sees the connection close; a chardev with reconnect=N reconnects after 
 ${SELECTOR_NOTES}
 
 Options:
-      --dry-run         print what would be yanked, yank nothing
-      --force           allow yanking a monitor's chardev named exactly
-      --spare P         spare chardevs matching P from globs, like monitors' (repeatable)
-      --json            print the yanked instances as JSON; with --dry-run, the
-                        plan, each instance marked "dry-run": true
-${LIBVIRT}
-${COMMON}
+${optionBlock("chardev")}
 
 ${EXAMPLE_VM}
 
@@ -179,11 +158,7 @@ Names are exact or shell-style globs (*, ?, [a-z]). All matches go into one "yan
 which QEMU runs out-of-band, so it works even while QEMU's main loop is busy.
 
 Options:
-      --dry-run         print what would be yanked, yank nothing
-      --json            print the yanked instances as JSON; with --dry-run, the
-                        plan, each instance marked "dry-run": true
-${LIBVIRT}
-${COMMON}
+${optionBlock("block-node")}
 
 ${EXAMPLE_VM}
 
@@ -204,11 +179,7 @@ The migration instance exists only while a migration runs; after the yank, query
 "failed".
 
 Options:
-      --dry-run         print what would be yanked, yank nothing
-      --json            print the yanked instance as JSON; with --dry-run, the plan,
-                        marked "dry-run": true
-${LIBVIRT}
-${COMMON}
+${optionBlock("migration")}
 
 The examples talk to a VM migrating to a peer that stopped reading.
 
@@ -248,15 +219,7 @@ max_state_alt: CRITICAL > WARNING > UNKNOWN > OK. The text output then starts wi
 counting each state, followed by one line per socket.
 
 Options:
-      --format FORMAT   text (default): one status line with perfdata;
-                        json: one object (state, socket, latency_seconds, instances, message...);
-                        prometheus: node_exporter textfile format (yank_up, yank_state,
-                        yank_main_loop_latency_seconds, yank_instances, yank_oob)
-      --textfile PATH   write the prometheus metrics to PATH atomically (a temp file in the same
-                        directory, then rename) and print nothing; the exit code still tells the
-                        state. For node_exporter's --collector.textfile.directory.
-${LIBVIRT}
-${COMMON}
+${optionBlock("check")}
 
 Examples:
   yank check --socket /run/vm1.qmp
@@ -335,29 +298,7 @@ the monitor socket>, created when the VM appears and removed when it goes and wh
 stops. DIR must exist.
 
 Options:
-      --chardev P       yank chardevs matching P on a hang (exact or glob; repeatable)
-      --block-node P    yank NBD block nodes matching P on a hang (repeatable)
-      --migration       yank the running migration on a hang
-      --disk D          yank the NBD nodes behind disk D on a hang (vda with --domain, or
-                        QEMU's device id; learnt while QEMU answers; repeatable)
-      --spare P         never yank chardevs matching P, like monitors' (repeatable)
-${LIBVIRT}
-      --interval S      seconds between probes (default 1)
-      --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
-      --dry-run         log what would be yanked, yank nothing
-      --listen PATH     serve the yank-only proxy socket at PATH (one --socket only)
-      --listen-dir DIR  serve one yank-only proxy per watched monitor in DIR
-      --textfile PATH   keep check's prometheus metrics of every watched monitor in PATH,
-                        written atomically, each labelled socket="...", plus
-                        yank_watch_running 1; a monitor disconnected or unreachable reads
-                        yank_up 0 and check's state for it; a vanished one yank_up 0,
-                        yank_state 3 for 10 minutes; when watch ends every monitor reads
-                        yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)
-  -s, --socket PATH     the dedicated monitor sockets to watch (repeatable, globs)
-  -t, --timeout S       bound on connecting, negotiating and each out-of-band command
-                        (default ${DEFAULT_TIMEOUT_SECONDS})
-      --trace           print every QMP message sent and received on stderr
-  -h, --help            show help
+${optionBlock("watch")}
 
 Give QEMU a second monitor for watch, so that libvirt or your tools keep the first:
   -chardev socket,id=yankmon,path=/run/vm1-yank.qmp,server=on,wait=off
@@ -392,13 +333,62 @@ Install:
   fish  $ yank completions fish > ~/.config/fish/completions/yank.fish
 
 Options:
-  -s, --socket PATH     with --list-names: the QMP socket to ask (default: $YANK_SOCKET)
-  -t, --timeout SECONDS with --list-names: how long to wait for QEMU
-  -h, --help            show help
+${optionBlock("completions")}
 
 Exit codes: 0 success, 2 unknown shell; with --list-names as for "yank list".
 `,
 };
+
+/** Whether every command that talks to QEMU takes the option. */
+function everyCommandTakes(name: OptionName): boolean {
+  return QEMU_COMMANDS.every((command) => COMMAND_OPTIONS[command].includes(name));
+}
+
+/** An option as help writes it, indented: "  -s, --socket PATH" or "      --json". */
+export function optionUsage(name: OptionName): string {
+  const { short, valueName } = option(name);
+  return `  ${short ? `-${short}, ` : "    "}--${name}${valueName ? ` ${valueName}` : ""}`;
+}
+
+/** The options `command` takes (those `pick` accepts), one or more lines each. */
+function optionBlock(command: CommandName, pick: (name: OptionName) => boolean = () => true) {
+  return COMMAND_OPTIONS[command].filter((name) => !option(name).hidden && pick(name))
+    .map((name) => describeOption(command, name)).join("\n");
+}
+
+/** One option: its usage, then its text in a column, noting whether it repeats and its default. */
+function describeOption(command: CommandName, name: OptionName): string {
+  const declared = option(name);
+  const notes = [
+    ...(declared.repeatable ? ["repeatable"] : []),
+    ...(declared.default === undefined ? [] : [`default: ${declared.default}`]),
+  ];
+  const [first, ...more] = (declared.helpIn?.[command] ?? declared.help).split("\n");
+  // The notes end the first line, before the colon of one that introduces a list.
+  const lead = /^(.*?)(:?)$/.exec(first!)!;
+  const text = [notes.length > 0 ? `${lead[1]} (${notes.join("; ")})${lead[2]}` : first!, ...more];
+  const lines = text.flatMap((line) => wrap(line, WIDTH - TEXT_COLUMN));
+  const usage = optionUsage(name);
+  const head = usage.length + 2 <= TEXT_COLUMN
+    ? [usage.padEnd(TEXT_COLUMN) + lines.shift()]
+    : [usage];
+  return [...head, ...lines.map((line) => " ".repeat(TEXT_COLUMN) + line)].join("\n");
+}
+
+/** Splits text into lines of at most `width` columns, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  return [...lines, line];
+}
 
 /** The help text for a command ("yank" for the overview). */
 export function helpText(command: CommandName): string {

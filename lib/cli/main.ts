@@ -2,7 +2,8 @@
  * The CLI's entry: parse, dispatch, map failures to one line on stderr and an exit code.
  */
 
-import { type CliArgs, type CommandName, guessCommand, parseCliArgs } from "./args.ts";
+import { type CliArgs, guessCommand, parseCliArgs } from "./args.ts";
+import type { CommandName } from "./options.ts";
 import { exitCodeFor, messageFor } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
 import { type CliIo, denoIo, reportFailure } from "./io.ts";

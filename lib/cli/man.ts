@@ -1,20 +1,20 @@
 /**
  * Manual pages, made from the same help texts that `--help` prints (help.ts), so the two cannot
  * drift: `yank(1)` from the overview and `yank-COMMAND(1)` for each command. A pure function of
- * the help text; tools/man.ts writes the files, and a test checks that they are up to date.
+ * the help text; docs/man/generate.ts writes the files, and a test checks that they are up to date.
  *
  * The help texts follow a few layout rules, which this reads:
  * - the first line is "NAME: what it does.";
  * - a line at the left margin that ends with ":" (and is short) is a heading; "Usage: ..." and
  *   "Exit codes: ..." are headings with their content on the same line;
  * - other lines at the left margin are prose, filled by the pager;
- * - an indented line starting with "-x" or "--xyz" is an option, its text continued by lines
- *   indented further;
+ * - an indented line that starts as help writes a declared option ("  -s, --socket PATH") is
+ *   that option, its text continued by lines indented further;
  * - any other indented line is shown as it is (examples, tables, commands).
  */
 
-import { type CommandName, COMMANDS } from "./args.ts";
-import { helpText, VERSION } from "./help.ts";
+import { type CommandName, COMMANDS, OPTION_NAMES } from "./options.ts";
+import { helpText, optionUsage, VERSION } from "./help.ts";
 
 /** One manual page: its file name (in section 1) and its roff source. */
 export interface ManPage {
@@ -164,19 +164,20 @@ export function renderManPage(name: string, help: string, seeAlso: readonly stri
   }
 }
 
+/** How help writes each option, longest first (so "--listen-dir" is not taken for "--listen"). */
+const OPTION_USAGES = OPTION_NAMES.map(optionUsage).sort((a, b) => b.length - a.length);
+
 /**
- * An option line: "  -s, --socket PATH     text", "      --json            text", or
- * "  -t, --timeout SECONDS text". A QEMU option in an example ("  -chardev socket,id=...") is
- * no option of yank's: its value is not an upper-case placeholder, nor set off by two spaces.
+ * An option line: a declared option as help writes it, alone or followed by two spaces and its
+ * text. A QEMU option in an example ("  -chardev socket,id=...") is no option of yank's.
  */
 function optionOf(line: string): { spec: string; text: string } | undefined {
-  const match =
-    /^ {1,6}(--?[\w-]+(?: [A-Z][A-Z-]*)?(?:, --?[\w-]+(?: [A-Z][A-Z-]*)?)*)(?:$| {2,}(\S.*)| (\S.*))/
-      .exec(line);
-  if (!match) return undefined;
-  const spec = match[1]!;
-  if (match[3] !== undefined && !/ [A-Z][A-Z-]*$/.test(spec)) return undefined;
-  return { spec, text: match[2] ?? match[3] ?? "" };
+  for (const usage of OPTION_USAGES) {
+    if (!line.startsWith(usage)) continue;
+    const rest = line.slice(usage.length);
+    if (rest === "" || /^ {2,}\S/.test(rest)) return { spec: usage.trim(), text: rest.trim() };
+  }
+  return undefined;
 }
 
 function headingOf(line: string): { name: string; rest: string } | undefined {

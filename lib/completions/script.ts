@@ -4,7 +4,7 @@
 
 import { bashScript } from "./bash.ts";
 import { fishScript } from "./fish.ts";
-import { completionSpec, type Shell, SHELLS } from "./spec.ts";
+import { type CompletionSpec, type Shell, SHELLS } from "./spec.ts";
 import { zshScript } from "./zsh.ts";
 
 /** Whether `name` is a shell yank writes completions for. */
@@ -12,9 +12,8 @@ export function isShell(name: string): name is Shell {
   return (SHELLS as readonly string[]).includes(name);
 }
 
-/** The completion script for `shell`. */
-export function completionScript(shell: Shell): string {
-  const spec = completionSpec();
+/** The completion script for `shell`, completing what `spec` describes. */
+export function completionScript(shell: Shell, spec: CompletionSpec): string {
   switch (shell) {
     case "bash":
       return bashScript(spec);

@@ -1,19 +1,7 @@
 /**
- * What the shell completion scripts complete, derived from the parser's own tables in args.ts
- * so that a new command or option is completed without touching the generators.
+ * What the shell completion scripts complete. The CLI fills this in from its option
+ * declarations (lib/cli/options.ts) and hands it to the generators, which know no flag by name.
  */
-
-import {
-  CHECK_FORMATS,
-  COMMAND_OPTIONS,
-  COMMAND_SUMMARIES,
-  type CommandName,
-  COMMANDS,
-  HIDDEN_OPTIONS,
-  OPTION_SUMMARIES,
-  type OptionName,
-  OPTIONS,
-} from "../cli/args.ts";
 
 /** The shells `yank completions` writes scripts for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -47,7 +35,7 @@ export interface OptionSpec {
 /** One command: its options and what its operands are. */
 export interface CommandSpec {
   /** As typed; "yank" is the selector form (no command word). */
-  name: CommandName;
+  name: string;
   summary: string;
   options: OptionSpec[];
   /** How to complete operands; undefined when the command takes none. */
@@ -60,62 +48,6 @@ export interface CompletionSpec {
   selectorForm: CommandSpec;
   /** The commands, in the order `yank --help` lists them. */
   commands: CommandSpec[];
-}
-
-const SECONDS: ValueCompletion = { kind: "none", label: "seconds" };
-
-/** How the value of each option that takes one is completed. */
-const OPTION_VALUES: Partial<Record<OptionName, ValueCompletion>> = {
-  "socket": { kind: "file", label: "QMP socket" },
-  "timeout": SECONDS,
-  "interval": SECONDS,
-  "hang-after": SECONDS,
-  "chardev": { kind: "names", label: "chardev id", type: "chardev" },
-  "block-node": { kind: "names", label: "node-name", type: "block-node" },
-  "format": { kind: "words", label: "format", words: CHECK_FORMATS },
-  "textfile": { kind: "file", label: "file" },
-  "listen": { kind: "none", label: "address" },
-  "spare": { kind: "none", label: "chardev id or glob" },
-  "domain": { kind: "none", label: "libvirt domain" },
-  "disk": { kind: "none", label: "disk" },
-  "listen-dir": { kind: "file", label: "directory" },
-};
-
-const OPERANDS: Partial<Record<CommandName, ValueCompletion>> = {
-  "chardev": { kind: "names", label: "chardev id", type: "chardev" },
-  "block-node": { kind: "names", label: "node-name", type: "block-node" },
-  "completions": { kind: "words", label: "shell", words: SHELLS },
-  "help": { kind: "words", label: "command", words: COMMANDS },
-};
-
-function optionSpec(name: OptionName): OptionSpec {
-  const config: { type: string; short?: string; multiple?: boolean } = OPTIONS[name];
-  return {
-    long: name,
-    short: config.short,
-    summary: OPTION_SUMMARIES[name],
-    repeatable: config.multiple === true,
-    value: config.type === "string"
-      ? (OPTION_VALUES[name] ?? { kind: "none", label: "value" })
-      : undefined,
-  };
-}
-
-function commandSpec(name: CommandName, summary: string): CommandSpec {
-  return {
-    name,
-    summary,
-    options: COMMAND_OPTIONS[name].filter((o) => !HIDDEN_OPTIONS.includes(o)).map(optionSpec),
-    operands: OPERANDS[name],
-  };
-}
-
-/** The completion spec of this version of yank. */
-export function completionSpec(): CompletionSpec {
-  return {
-    selectorForm: commandSpec("yank", "yank every instance the patterns match"),
-    commands: COMMANDS.map((name) => commandSpec(name, COMMAND_SUMMARIES[name])),
-  };
 }
 
 /** Every option that takes a value, across all commands, each once. */

@@ -9,6 +9,7 @@ import type { CliIo } from "../io.ts";
 import { visitSockets } from "../monitor.ts";
 import { completionScript, isShell } from "../../completions/script.ts";
 import { SHELLS } from "../../completions/spec.ts";
+import { completionSpec } from "../options.ts";
 import { queryYank } from "../../yank/yank.ts";
 import { instanceName, type YankInstanceType } from "../../yank/instances.ts";
 
@@ -27,7 +28,7 @@ export async function completionsCommand(args: CliArgs, io: CliIo): Promise<numb
       `No completions for shell ${JSON.stringify(shell)} (shells: ${SHELLS.join(", ")})`,
     );
   }
-  io.stdout(completionScript(shell));
+  io.stdout(completionScript(shell, completionSpec()));
   return 0;
 }
 

@@ -3,9 +3,9 @@
  * tests/man_test.ts fails when the committed pages differ from what this writes.
  */
 
-import { manPages } from "../lib/cli/man.ts";
+import { manPages } from "../../lib/cli/man.ts";
 
-const dir = new URL("../docs/man/man1/", import.meta.url);
+const dir = new URL("man1/", import.meta.url);
 await Deno.mkdir(dir, { recursive: true });
 for (const page of manPages()) {
   await Deno.writeTextFile(new URL(page.file, dir), page.source);
