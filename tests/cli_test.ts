@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { alignedTable } from "./support/table.ts";
 import { main } from "../lib/cli/main.ts";
 import { captureIo } from "./support/capture_io.ts";
 import { type FakeQmpOptions, startFakeQmp } from "./support/fake_qmp.ts";
@@ -46,8 +47,12 @@ Deno.test("main() prints data on stdout and one line per failure on stderr", asy
       const run = await runMain(["list", "--socket", path]);
       assert.deepEqual(run, {
         code: 0,
-        stdout: "TYPE        NAME\nchardev     compat_monitor0\nchardev     charnet0\n" +
-          "block-node  nbd0\n",
+        stdout: alignedTable([
+          ["TYPE", "NAME", "PEER", "DISK"],
+          ["chardev", "compat_monitor0", "-", "-"],
+          ["chardev", "charnet0", "-", "-"],
+          ["block-node", "nbd0", "-", "-"],
+        ]),
         stderr: "",
       });
     });
@@ -223,7 +228,7 @@ Deno.test("the spawned CLI never shows a stack trace", async (t) => {
       const run = await runCli(["list", "--socket", path]);
       assert.equal(run.stderr, "");
       assert.equal(run.code, 0);
-      assert.match(run.stdout, /^TYPE {8}NAME\n/);
+      assert.match(run.stdout, /^TYPE {8}NAME {13}PEER  DISK\n/);
     });
   });
 
