@@ -228,7 +228,7 @@ Deno.test("the spawned CLI never shows a stack trace", async (t) => {
       const run = await runCli(["list", "--socket", path]);
       assert.equal(run.stderr, "");
       assert.equal(run.code, 0);
-      assert.match(run.stdout, /^TYPE {8}NAME {13}PEER  DISK\n/);
+      assert.match(run.stdout, /^TYPE {8}NAME {13}PEER {2}DISK\n/);
     });
   });
 
