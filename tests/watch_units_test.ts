@@ -5,7 +5,7 @@ import { OPTION_SUMMARIES } from "../lib/cli/args.ts";
 import { planRecovery } from "../lib/watch/recovery.ts";
 import { nextBackoff } from "../lib/watch/timing.ts";
 import { decideRequest, type ProxyContext, withId } from "../lib/proxy/rules.ts";
-import type { YankInstance } from "../lib/yank/instances.ts";
+import { instanceName, type YankInstance } from "../lib/yank/instances.ts";
 
 const INSTANCES: YankInstance[] = [
   { type: "chardev", id: "compat_monitor0" },
@@ -51,10 +51,50 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
       migration: true,
     }, "yankmon");
     assert.deepEqual(steps, [
-      { type: "migration", instances: [{ type: "migration" }] },
-      { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }] },
-      { type: "block-node", instances: [{ type: "block-node", "node-name": "nbd0" }] },
+      { type: "migration", instances: [{ type: "migration" }], dead: false },
+      { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }], dead: false },
+      {
+        type: "block-node",
+        instances: [{ type: "block-node", "node-name": "nbd0" }],
+        dead: false,
+      },
     ]);
+  });
+
+  await t.step("instances judged dead come first, least harm first among them", () => {
+    const nodes: YankInstance[] = [
+      ...INSTANCES,
+      { type: "block-node", "node-name": "nbd1" },
+      { type: "block-node", "node-name": "nbd2" },
+    ];
+    const steps = planRecovery(
+      nodes,
+      {
+        chardev: ["char*"],
+        blockNode: ["nbd*"],
+        migration: true,
+      },
+      "yankmon",
+      {
+        dead: [
+          { "node-name": "nbd2", type: "block-node" },
+          { type: "chardev", id: "charnet0" },
+          // Judged dead but not selected: never yanked.
+          { type: "chardev", id: "compat_monitor0" },
+        ],
+      },
+    );
+    assert.deepEqual(
+      steps.map((
+        s,
+      ) => [s.dead, s.instances.map((i) => i.type === "migration" ? "-" : instanceName(i))]),
+      [
+        [true, ["charnet0"]],
+        [true, ["nbd2"]],
+        [false, ["-"]],
+        [false, ["nbd0", "nbd1"]],
+      ],
+    );
   });
 
   await t.step("the own chardev is spared by a glob and by its exact name", () => {
