@@ -37,6 +37,7 @@ export const OPTIONS = {
   "textfile": { type: "string" },
   "interval": { type: "string" },
   "hang-after": { type: "string" },
+  "stall-after": { type: "string" },
   "listen": { type: "string" },
   "help": { type: "boolean", short: "h" },
   "version": { type: "boolean", short: "V" },
@@ -65,6 +66,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "textfile": "also write the result to this file",
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
+  "stall-after": "seconds a block job or migration may stand still before its dead peer is yanked",
   "listen": "serve the yank-only QMP proxy socket at this path",
   "help": "show help",
   "version": "print the version",
@@ -95,7 +97,16 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
   "block-node": YANK_OPTIONS,
   "migration": YANK_OPTIONS,
   "check": [...COMMON, "format", "textfile"],
-  "watch": [...COMMON, ...SELECTORS, "dry-run", "interval", "hang-after", "listen", "textfile"],
+  "watch": [
+    ...COMMON,
+    ...SELECTORS,
+    "dry-run",
+    "interval",
+    "hang-after",
+    "stall-after",
+    "listen",
+    "textfile",
+  ],
   "completions": ["help", "socket", "timeout", "list-names"],
   "help": ["help"],
 };
@@ -125,6 +136,8 @@ export interface CliArgs {
   textfile: string | undefined;
   intervalMs: number;
   hangAfterMs: number;
+  /** `watch --stall-after`: undefined when off. */
+  stallAfterMs: number | undefined;
   listen: string | undefined;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
@@ -209,6 +222,7 @@ export function parseCliArgs(
     textfile: values.textfile,
     intervalMs: 1000,
     hangAfterMs: 5000,
+    stallAfterMs: undefined,
     listen: values.listen,
     listNames: undefined,
     rest,
@@ -223,6 +237,9 @@ export function parseCliArgs(
   }
   if (values["hang-after"] !== undefined) {
     result.hangAfterMs = parseSeconds("--hang-after", values["hang-after"]) * 1000;
+  }
+  if (values["stall-after"] !== undefined) {
+    result.stallAfterMs = parseSeconds("--stall-after", values["stall-after"]) * 1000;
   }
   if (values.format !== undefined) result.format = parseFormat(values.format);
   if (result.textfile !== undefined && (result.format === "json")) {

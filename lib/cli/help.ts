@@ -242,7 +242,7 @@ Exit codes (Monitoring Plugins):
   watch: `yank watch: watchdog that yanks when QEMU's main loop hangs.
 
 Usage: yank watch --socket PATH [--chardev P]... [--block-node P]... [--migration]
-                  [--interval SECONDS] [--hang-after SECONDS] [--dry-run]
+                  [--interval SECONDS] [--hang-after SECONDS] [--stall-after SECONDS] [--dry-run]
                   [--listen PATH] [--textfile PATH]
 
 A new connection cannot get through a hung main loop: QEMU greets it but never answers
@@ -254,17 +254,23 @@ out-of-band execution (oob) while QEMU is healthy, and uses it when the hang com
   - it refuses to run on a monitor without oob (exit 6);
   - every --interval it sends an in-band query-status, never more than one at a time; a probe
     unanswered for --hang-after seconds is a hang;
-  - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
-    of least harm: the migration, then chardevs, then block nodes, one type per step, waiting
-    for the main loop after each step and stopping as soon as it answers;
+  - while QEMU is healthy it learns what is behind each instance (NBD servers, chardev
+    addresses), again after block job, migration and device events and every 30 s;
+  - on a hang it lists the instances out-of-band and judges, within 0.3 s, which matched peers
+    are dead, from the kernel's queues of QEMU's own sockets (data QEMU sent that the peer
+    never read or acknowledged, and that does not drain); it yanks those first;
+  - only if the main loop still does not answer (or nothing could be judged: QEMU's process
+    not readable, ss missing) it yanks the rest the selectors match, in order of least harm:
+    the migration, then chardevs, then block nodes, one type per step, waiting for the main
+    loop after each step and stopping as soon as it answers;
   - while the main loop stays hung it does all that again, with a fresh list each time, after a
     pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
   - it never yanks the chardev of its own monitor; without selectors it only reports.
 
 Every state change and action is one logfmt line on stderr:
   time=2026-01-02T03:04:05.678Z socket=/run/vm1-yank.qmp state=hung instances=2 msg="..."
-States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-disconnected, warning, stopped.
+States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung, judged,
+stalled, disconnected, warning, stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
@@ -282,6 +288,10 @@ Options:
       --migration       yank the running migration on a hang
       --interval S      seconds between probes (default 1)
       --hang-after S    seconds a probe may stay unanswered before it is a hang (default 5)
+      --stall-after S   a backup, mirror, stream or commit job whose offset, or a migration
+                        whose bytes sent, stand still this long while the main loop answers is
+                        a stall: watch judges the matched peers behind it and yanks the dead
+                        ones (default: off)
       --dry-run         log what would be yanked, yank nothing
       --listen PATH     serve the yank-only proxy socket at PATH
       --textfile PATH   after each probe, write check's prometheus metrics to PATH atomically,

@@ -166,12 +166,13 @@ export function judgePeer(samples: readonly Connection[][], spanMs: number): Pee
           `${bytes} byte(s) QEMU sent sat unread in the peer's receive queue for ${ms} ms (socket inode ${last.qemu.inode})`,
       };
     }
-    const retrying = last.qemu.retransmits > 0 || last.qemu.timer === 1 || last.qemu.timer === 4;
+    const retrying = last.qemu.retransmits > 0 || last.qemu.timer === "on" ||
+      last.qemu.timer === "persist";
     if (!retrying) {
       undecided =
         `${bytes} byte(s) QEMU sent stayed unacknowledged for ${ms} ms, without retransmissions yet`;
     } else {
-      const why = last.qemu.timer === 4
+      const why = last.qemu.timer === "persist"
         ? "the peer's receive window stayed closed (zero window probes)"
         : `${last.qemu.retransmits} retransmission(s)`;
       return {

@@ -1,10 +1,10 @@
 /**
- * Reading the kernel's socket tables for one QEMU process: finding QEMU's pid from its monitor
- * socket, and sampling its connections to judge which peers are dead. The side effects of peer
- * judgement live here; the parsing (sockets.ts) and the judgement (judge.ts) are pure.
+ * Asking the kernel (through `ss`) about one QEMU process's sockets: finding QEMU's pid from its
+ * monitor socket, and sampling its connections to judge which peers are dead. The side effects
+ * of peer judgement live here; the parsing (sockets.ts) and the judgement (judge.ts) are pure.
  */
 
-import { type KernelSocket, listeningInode, parseProcNetTcp, parseSsUnix } from "./sockets.ts";
+import { type KernelSocket, parseSs } from "./sockets.ts";
 import {
   type Connection,
   connectionsOf,
@@ -17,110 +17,73 @@ import {
 /** QEMU's process, or why it could not be found. */
 export type QemuProcess = { pid: number } | { error: string };
 
-/**
- * Finds the process that listens on the monitor socket `path`: its listening socket's inode in
- * `/proc/net/unix`, then the process holding `socket:[INODE]` among `/proc/PID/fd`. Reading
- * another user's fds needs root (or the same user as QEMU).
- */
-export async function findQemuProcess(path: string): Promise<QemuProcess> {
-  let inode: string | undefined;
+/** Runs `ss` with the given arguments and returns its output (tests may replace it). */
+export type RunSs = (args: string[]) => Promise<string>;
+
+/** Runs ss (iproute2); rejects with a clear message when it is missing or fails. */
+export async function runSs(args: string[]): Promise<string> {
+  let output;
   try {
-    inode = listeningInode(await Deno.readTextFile("/proc/net/unix"), path);
+    output = await new Deno.Command("ss", {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
   } catch (error) {
-    return { error: `cannot read /proc/net/unix: ${errorText(error)}` };
-  }
-  if (inode === undefined) {
-    return { error: `no socket listens on ${JSON.stringify(path)} in /proc/net/unix` };
-  }
-  const target = `socket:[${inode}]`;
-  let denied = 0;
-  const pids: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (/^\d+$/.test(entry.name)) pids.push(Number(entry.name));
-  }
-  // QEMU's own processes first: the scan of every fd of every process is the slow path.
-  const isQemu = (pid: number) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${pid}/comm`).startsWith("qemu");
-    } catch {
-      return false;
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error("ss is not installed (install iproute2)");
     }
-  };
-  const ordered = [...pids.filter(isQemu), ...pids.filter((pid) => !isQemu(pid))];
-  for (const pid of ordered) {
-    try {
-      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
-        try {
-          if (Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`) === target) return { pid };
-        } catch {
-          // The fd closed meanwhile.
-        }
-      }
-    } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) denied++;
-    }
+    throw error;
   }
-  return {
-    error: denied > 0
-      ? `no process that yank may inspect holds the socket of ${
-        JSON.stringify(path)
-      } (${denied} process(es) could not be read: run yank as root or as QEMU's user)`
-      : `no process holds the socket of ${JSON.stringify(path)}`,
-  };
-}
-
-/** How to run `ss` (tests may replace it). */
-export type RunSs = () => Promise<string>;
-
-/** Runs `ss -xnaH` (iproute2): the unix stream sockets with their queues. */
-export async function runSs(): Promise<string> {
-  const output = await new Deno.Command("ss", {
-    args: ["-xnaH"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  if (!output.success) throw new Error(`ss -xnaH exited with ${output.code}`);
+  if (!output.success) throw new Error(`ss ${args.join(" ")} exited with ${output.code}`);
   return new TextDecoder().decode(output.stdout);
 }
 
-/** One moment of QEMU's sockets. Throws when QEMU's fds cannot be read. */
-export async function snapshotSockets(
+/**
+ * Finds the process that listens on the monitor socket `path`, with `ss -xlnpH`. ss shows the
+ * process of a socket only when it may read that process's fds: as root, or as QEMU's user.
+ */
+export async function findQemuProcess(path: string, run: RunSs = runSs): Promise<QemuProcess> {
+  let listening: KernelSocket[];
+  try {
+    listening = parseSs(await run(["-xlnpH"]));
+  } catch (error) {
+    return { error: errorText(error) };
+  }
+  const socket = listening.find((s) => s.local === path);
+  if (socket === undefined) {
+    return { error: `ss shows no socket listening on ${JSON.stringify(path)}` };
+  }
+  const pid = socket.pids[0];
+  if (pid === undefined) {
+    return {
+      error: `ss does not show which process listens on ${
+        JSON.stringify(path)
+      } (run yank as root or as QEMU's user)`,
+    };
+  }
+  return { pid };
+}
+
+/** One moment of QEMU's sockets; QEMU's inodes come from a first run with `-p`. */
+async function snapshotSockets(
   pid: number,
-  options: { unix: boolean; runSs?: RunSs },
-): Promise<{ snapshot: SocketSnapshot; unixError: string | undefined }> {
-  const inodes = new Set<string>();
-  for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`));
-      if (match) inodes.add(match[1]!);
-    } catch {
-      // Closed meanwhile.
-    }
-  }
-  const tcp: KernelSocket[] = [];
-  for (const file of ["tcp", "tcp6"]) {
-    try {
-      tcp.push(...parseProcNetTcp(await Deno.readTextFile(`/proc/${pid}/net/${file}`)));
-    } catch {
-      // No IPv6 on this host.
-    }
-  }
-  let unixByInode: Map<string, KernelSocket> | undefined;
-  let unixError: string | undefined;
-  if (options.unix) {
-    try {
-      const unix = parseSsUnix(await (options.runSs ?? runSs)());
-      unixByInode = new Map(unix.map((s) => [s.inode, s]));
-    } catch (error) {
-      unixError = `cannot run ss (iproute2) to read unix socket queues: ${errorText(error)}`;
-    }
-  }
-  const qemu = [
-    ...tcp.filter((s) => inodes.has(s.inode)),
-    ...[...unixByInode?.values() ?? []].filter((s) => inodes.has(s.inode)),
-  ];
-  return { snapshot: { qemu, unixByInode, tcp }, unixError };
+  inodes: Set<string> | undefined,
+  run: RunSs,
+): Promise<{ snapshot: SocketSnapshot; inodes: Set<string> }> {
+  const all = parseSs(await run(inodes === undefined ? ["-xtnaeopH"] : ["-xtnaeoH"]));
+  const ours = inodes ??
+    new Set(all.filter((s) => s.pids.includes(pid) && s.inode !== "0").map((s) => s.inode));
+  const unix = all.filter((s) => s.transport === "unix");
+  return {
+    snapshot: {
+      qemu: all.filter((s) => ours.has(s.inode)),
+      unixByInode: new Map(unix.map((s) => [s.inode, s])),
+      tcp: all.filter((s) => s.transport === "tcp"),
+    },
+    inodes: ours,
+  };
 }
 
 /** A peer to judge. */
@@ -131,9 +94,9 @@ export interface PeerTarget {
 
 /** Options of `judgePeers`. */
 export interface JudgePeersOptions {
-  /** The whole sampling span, in milliseconds (e.g. 300). */
+  /** The span from the first to the last sample, in milliseconds (e.g. 300). */
   boundMs: number;
-  /** Snapshots to take over the span; at least 2. */
+  /** Samples to take over the span; at least 2. */
   samples?: number;
   runSs?: RunSs;
   now?: () => number;
@@ -151,11 +114,11 @@ export async function judgePeers(
   const result = new Map<string, PeerVerdict>();
   if (targets.length === 0) return result;
   const now = options.now ?? (() => performance.now());
-  const unix = targets.some((t) => t.endpoint.transport !== "tcp");
+  const run = options.runSs ?? runSs;
   const count = Math.max(2, options.samples ?? 3);
   const series = new Map<string, Connection[][]>(targets.map((t) => [t.key, []]));
-  const started = now();
-  let unixError: string | undefined;
+  let started = now();
+  let inodes: Set<string> | undefined;
   for (let i = 0; i < count; i++) {
     if (i > 0) {
       const due = started + (options.boundMs * i) / (count - 1);
@@ -163,16 +126,21 @@ export async function judgePeers(
     }
     let taken;
     try {
-      taken = await snapshotSockets(pid, {
-        unix,
-        ...(options.runSs ? { runSs: options.runSs } : {}),
-      });
+      taken = await snapshotSockets(pid, inodes, run);
     } catch (error) {
-      const evidence = `cannot read QEMU's sockets (pid ${pid}): ${errorText(error)}`;
+      const evidence = `cannot list QEMU's sockets (pid ${pid}): ${errorText(error)}`;
       for (const target of targets) result.set(target.key, { state: "unknown", evidence });
       return result;
     }
-    unixError ??= taken.unixError;
+    // The span counts from the end of the first (slower, -p) sample.
+    if (i === 0) started = now();
+    inodes = taken.inodes;
+    if (inodes.size === 0) {
+      const evidence =
+        `ss shows no socket of QEMU's process ${pid} (run yank as root or as QEMU's user)`;
+      for (const target of targets) result.set(target.key, { state: "unknown", evidence });
+      return result;
+    }
     const claimed = new Set<string>();
     for (const target of targets) {
       if (target.endpoint.transport === "unclaimed") continue;
@@ -187,10 +155,6 @@ export async function judgePeers(
   }
   const span = now() - started;
   for (const target of targets) {
-    if (target.endpoint.transport === "unix" && unixError !== undefined) {
-      result.set(target.key, { state: "unknown", evidence: unixError });
-      continue;
-    }
     result.set(target.key, judgePeer(series.get(target.key)!, span));
   }
   return result;

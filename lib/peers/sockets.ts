@@ -1,8 +1,8 @@
 /**
- * The kernel's view of sockets, parsed: `/proc/net/unix` (who listens on a path), the rows of
- * `/proc/PID/net/tcp` and `tcp6` (queues, retransmissions, timers), and `ss -xna` for unix
- * stream sockets (the only place their queues show: `/proc/net/unix` has none). Pure functions
- * over the text those produce.
+ * The kernel's view of sockets as `ss` (iproute2) reports it through sock_diag: unix stream
+ * sockets with their queues (which `/proc/net/unix` lacks) and TCP sockets with their queues,
+ * retransmissions and timers. Pure functions over ss's text. (yank asks ss rather than reading
+ * /proc itself: Deno lets a program read /proc/PID/* only with --allow-all.)
  */
 
 /** One socket as the kernel reports it. */
@@ -23,103 +23,71 @@ export interface KernelSocket {
   txQueue: number;
   /** TCP: retransmissions of the oldest unacknowledged segment. */
   retransmits: number;
-  /** TCP: the pending timer (0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero window probe). */
-  timer: number;
+  /** TCP: the pending timer, as ss names it ("on" retransmit, "persist" zero window probe, ...). */
+  timer: string;
+  /** The processes holding the socket (only with `ss -p`, and only those ss may inspect). */
+  pids: number[];
 }
 
-/** The inode of the socket listening on `path`, from `/proc/net/unix`. */
-export function listeningInode(procNetUnix: string, path: string): string | undefined {
-  for (const line of procNetUnix.split("\n").slice(1)) {
-    // Num RefCount Protocol Flags Type St Inode Path
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 8) continue;
-    const [, , , flags, , state, inode] = fields;
-    const listening = (parseInt(flags!, 16) & 0x10000) !== 0 || state === "01";
-    if (listening && fields.slice(7).join(" ") === path) return inode;
-  }
-  return undefined;
-}
-
-const SS_UNIX_ROW = /^(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(.*?)\s+(\d+)\s*$/;
-
-/** Unix stream sockets from `ss -xnaH` (Netid State Recv-Q Send-Q Local Inode Peer PeerInode). */
-export function parseSsUnix(text: string): KernelSocket[] {
-  const sockets: KernelSocket[] = [];
-  for (const line of text.split("\n")) {
-    const match = SS_UNIX_ROW.exec(line);
-    if (!match || match[1] !== "u_str") continue;
-    const [, , state, rx, tx, local, inode, , peerInode] = match;
-    sockets.push({
-      inode: inode!,
-      transport: "unix",
-      state: state!,
-      local: local === "*" ? "" : local!,
-      remote: "",
-      peerInode: peerInode!,
-      rxQueue: Number(rx),
-      txQueue: Number(tx),
-      retransmits: 0,
-      timer: 0,
-    });
-  }
-  return sockets;
-}
-
-const TCP_STATES: Record<string, string> = {
-  "01": "ESTAB",
-  "02": "SYN-SENT",
-  "03": "SYN-RECV",
-  "04": "FIN-WAIT-1",
-  "05": "FIN-WAIT-2",
-  "06": "TIME-WAIT",
-  "07": "UNCONN",
-  "08": "CLOSE-WAIT",
-  "09": "LAST-ACK",
-  "0A": "LISTEN",
-  "0B": "CLOSING",
-};
-
-/** The rows of `/proc/PID/net/tcp` or `tcp6`. */
-export function parseProcNetTcp(text: string): KernelSocket[] {
-  const sockets: KernelSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
-    const [, local, remote, state, queues, timer, retransmits, , , inode] = fields;
-    const [tx, rx] = queues!.split(":");
-    sockets.push({
-      inode: inode!,
-      transport: "tcp",
-      state: TCP_STATES[state!.toUpperCase()] ?? state!,
-      local: decodeTcpAddress(local!),
-      remote: decodeTcpAddress(remote!),
-      peerInode: "0",
-      rxQueue: parseInt(rx!, 16),
-      txQueue: parseInt(tx!, 16),
-      retransmits: parseInt(retransmits!, 16),
-      timer: parseInt(timer!.split(":")[0]!, 16),
-    });
-  }
-  return sockets;
-}
+const SS_UNIX_ROW = /^u_str\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/;
+const SS_TCP_ROW = /^tcp\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$/;
 
 /**
- * `0100007F:1F90` is 127.0.0.1:8080: the address in the kernel's byte order, 32 bits at a
- * time, the port in hex. IPv4-mapped IPv6 addresses are written as IPv4.
+ * Unix stream and TCP sockets from `ss -xtnaeoH` (optionally with `-p`): Netid State Recv-Q
+ * Send-Q Local Peer, then extras. For unix sockets the "port" columns are the socket's and its
+ * peer's inodes; for TCP `-e` adds `ino:N`, `-o` the timer `timer:(on,200ms,3)` (the last number
+ * counts retransmissions), `-p` the owning processes `users:(("qemu",pid=N,fd=M))`.
  */
-export function decodeTcpAddress(hex: string): string {
-  const [address, port] = hex.split(":");
-  const portNumber = parseInt(port!, 16);
-  const words = address!.match(/.{8}/g) ?? [];
-  const bytes = words.flatMap((word) =>
-    [6, 4, 2, 0].map((i) => parseInt(word.slice(i, i + 2), 16))
-  );
-  if (bytes.length === 4) return `${bytes.join(".")}:${portNumber}`;
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255;
-  if (mapped) return `${bytes.slice(12).join(".")}:${portNumber}`;
-  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!));
-  return `[${compressIpv6(groups)}]:${portNumber}`;
+export function parseSs(text: string): KernelSocket[] {
+  const sockets: KernelSocket[] = [];
+  for (const line of text.split("\n")) {
+    const unix = SS_UNIX_ROW.exec(line);
+    if (unix) {
+      const [, state, rx, tx, local, inode, , peerInode, extras] = unix;
+      sockets.push({
+        inode: inode!,
+        transport: "unix",
+        state: state!,
+        local: local === "*" ? "" : local!,
+        remote: "",
+        peerInode: peerInode!,
+        rxQueue: Number(rx),
+        txQueue: Number(tx),
+        retransmits: 0,
+        timer: "",
+        pids: pidsOf(extras ?? ""),
+      });
+      continue;
+    }
+    const tcp = SS_TCP_ROW.exec(line);
+    if (!tcp) continue;
+    const [, state, rx, tx, local, remote, extras = ""] = tcp;
+    const timer = /\btimer:\((\w+),[^,]*,(\d+)\)/.exec(extras);
+    sockets.push({
+      inode: /\bino:(\d+)/.exec(extras)?.[1] ?? "0",
+      transport: "tcp",
+      state: state!,
+      local: canonicalAddress(local!),
+      remote: canonicalAddress(remote!),
+      peerInode: "0",
+      rxQueue: Number(rx),
+      txQueue: Number(tx),
+      retransmits: timer ? Number(timer[2]) : 0,
+      timer: timer ? timer[1]! : "",
+      pids: pidsOf(extras),
+    });
+  }
+  return sockets;
+}
+
+function pidsOf(extras: string): number[] {
+  return [...extras.matchAll(/\bpid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** ss's `HOST:PORT` or `[V6]:PORT` in canonicalHostPort's form. */
+function canonicalAddress(text: string): string {
+  const last = text.lastIndexOf(":");
+  return last < 0 ? text : canonicalHostPort(text.slice(0, last), text.slice(last + 1));
 }
 
 function compressIpv6(groups: number[]): string {

@@ -16,7 +16,9 @@ import {
 } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
 import { hasSelectors, type YankSelectors } from "../yank/match.ts";
-import { planRecovery } from "./recovery.ts";
+import { matchedForRecovery, planRecovery } from "./recovery.ts";
+import { describeJudgement, PeerBook } from "./peer_book.ts";
+import { initialStallState, observeProgress, progressSample, type StallState } from "./stall.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
@@ -36,6 +38,11 @@ export interface WatchdogOptions {
   timeoutMs: number;
   /** Log what would be yanked, yank nothing. */
   dryRun: boolean;
+  /**
+   * Milliseconds a running block job's offset or a migration's bytes may stand still before
+   * watch judges the peers behind it and yanks the dead one (--stall-after); undefined: off.
+   */
+  stallAfterMs?: number | undefined;
   /** Receives each log line (without a newline). */
   log: (line: string) => void;
   /** Wall clock in milliseconds. */
@@ -79,6 +86,12 @@ interface Probe {
  * recovery passes, in milliseconds.
  */
 const STEP_WAIT_MS = 1000;
+/**
+ * The span over which the kernel's view of QEMU's sockets is sampled to judge its peers, in
+ * milliseconds; with the first sample (which also finds QEMU's sockets) a judgement takes about
+ * 0.3 s.
+ */
+const JUDGE_BOUND_MS = 200;
 /** setTimeout's largest delay: a probe waits for its reply as long as the connection lasts. */
 const FOREVER_MS = 2_147_483_647;
 
@@ -91,6 +104,10 @@ export class Watchdog implements YankUpstream {
   #instances: number | undefined;
   #lastLogged = "";
   #stop: Promise<"stopped">;
+  /** The peers of the current connection's QEMU. */
+  #peers: PeerBook | undefined;
+  #stalls: StallState = initialStallState();
+  #checkingStalls = false;
 
   constructor(options: WatchdogOptions) {
     this.#options = options;
@@ -148,6 +165,7 @@ export class Watchdog implements YankUpstream {
           await this.#watch(client);
         } finally {
           this.#client = undefined;
+          this.#peers = undefined;
           this.#instances = undefined;
           client.close();
         }
@@ -169,9 +187,11 @@ export class Watchdog implements YankUpstream {
   /** One connection attempt; undefined (after logging why) when it should be retried. */
   async #connect(): Promise<QmpClient | undefined> {
     const { socket, timeoutMs, now, trace } = this.#options;
+    const peers = new PeerBook({ now: () => performance.now(), timeoutMs });
     const attempt = QmpClient.connect(socket, {
       timeoutMs,
       now,
+      onEvent: (event) => peers.onEvent(event),
       ...(trace ? { trace } : {}),
     });
     const first = await Promise.race([attempt.then((c) => c, (e: unknown) => e), this.#stop]);
@@ -193,6 +213,7 @@ export class Watchdog implements YankUpstream {
       // In-band, and so only now, while the main loop answers: later it may not.
       this.#ownChardev = await findMonitorChardev(client);
       this.#instances = (await queryYank(client)).length;
+      await peers.refreshIfDue(client);
     } catch (error) {
       client.close();
       if (error instanceof YankUnsupportedError) throw error;
@@ -200,6 +221,9 @@ export class Watchdog implements YankUpstream {
       return undefined;
     }
     this.#client = client;
+    this.#peers = peers;
+    this.#stalls = initialStallState();
+    const located = await peers.locate(socket);
     const own = this.#ownChardev === undefined
       ? "cannot tell which chardev carries this monitor"
       : `own monitor chardev ${JSON.stringify(this.#ownChardev)}`;
@@ -212,6 +236,12 @@ export class Watchdog implements YankUpstream {
       "connected",
       `connected to QEMU ${formatVersion(client.greeting.version)} with oob; ${own}; ${mode}`,
     );
+    if ("error" in located && hasSelectors(this.#options.selectors)) {
+      this.#log(
+        "warning",
+        `cannot judge which peers are dead (${located.error}); on a hang watch yanks every match, least harm first`,
+      );
+    }
     if (this.#ownChardev === undefined && this.#options.selectors.chardev.length > 0) {
       this.#log(
         "warning",
@@ -266,6 +296,8 @@ export class Watchdog implements YankUpstream {
         if (!answered) return;
       } else {
         await this.#report("OK", (now() - probe.sentAt) / 1000);
+        this.#peers?.refreshIfDue(client);
+        this.#checkStalls(client);
       }
       const next = probe.sentAt + intervalMs - now();
       await Promise.race([sleep(next, this.#options.signal), ended]);
@@ -349,7 +381,8 @@ export class Watchdog implements YankUpstream {
       this.#log("hung", `${hung}, and query-yank failed: ${errorText(error)}`);
       return true;
     }
-    const steps = planRecovery(instances, selectors, this.#ownChardev);
+    const dead = await this.#judgePeers(instances);
+    const steps = planRecovery(instances, selectors, this.#ownChardev, { dead });
     this.#log(
       "hung",
       `${hung}; ${
@@ -366,7 +399,16 @@ export class Watchdog implements YankUpstream {
         this.#log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
         continue;
       }
-      this.#log("yanking", `yanking ${describeInstances(step.instances)}`);
+      this.#log(
+        "yanking",
+        `yanking ${describeInstances(step.instances)}${
+          step.dead
+            ? " (peer judged dead)"
+            : dead.length > 0
+            ? " (fallback: the main loop still does not answer)"
+            : ""
+        }`,
+      );
       try {
         const result = await yankRetryingOnce(client, step.instances);
         for (const instance of result.yanked) {
@@ -389,6 +431,88 @@ export class Watchdog implements YankUpstream {
       if (first === "answered") break;
     }
     return true;
+  }
+
+  /**
+   * Judges the peers of the instances the selectors match (within JUDGE_BOUND_MS), logs each
+   * verdict with its evidence, and returns the instances whose peer is dead.
+   */
+  async #judgePeers(
+    instances: readonly YankInstance[],
+    among: readonly YankInstance[] = instances,
+  ): Promise<YankInstance[]> {
+    const { selectors, ownChardev } = {
+      selectors: this.#options.selectors,
+      ownChardev: this.#ownChardev,
+    };
+    const matched = matchedForRecovery(among, selectors, ownChardev);
+    if (matched.length === 0 || this.#peers === undefined) return [];
+    const judgements = await this.#peers.judge(instances, matched, JUDGE_BOUND_MS);
+    for (const judgement of judgements) this.#log("judged", describeJudgement(judgement));
+    if (judgements.every((j) => j.verdict.state === "unknown")) {
+      this.#log(
+        "judged",
+        "no evidence about any matched peer: yanking every match, least harm first",
+      );
+    }
+    return judgements.filter((j) => j.verdict.state === "dead").map((j) => j.instance);
+  }
+
+  /**
+   * With --stall-after: samples the block jobs and the migration (in-band, at most one check at
+   * a time, not awaited by the probe loop); on a stall, judges the matched peers that could be
+   * behind it and yanks the dead ones.
+   */
+  #checkStalls(client: QmpClient): void {
+    const { stallAfterMs, hangAfterMs } = this.#options;
+    if (stallAfterMs === undefined || this.#checkingStalls) return;
+    this.#checkingStalls = true;
+    (async () => {
+      const at = performance.now();
+      const [jobs, migrate] = await Promise.all([
+        client.execute("query-block-jobs", undefined, { timeoutMs: hangAfterMs }),
+        client.execute("query-migrate", undefined, { timeoutMs: hangAfterMs }),
+      ]);
+      const { state, stalls } = observeProgress(
+        this.#stalls,
+        progressSample(at, jobs, migrate),
+        stallAfterMs,
+      );
+      this.#stalls = state;
+      if (stalls.length === 0) return;
+      // Start the clocks again: a stall is judged once per --stall-after, not every probe.
+      this.#stalls = initialStallState();
+      const what = stalls.map((s) =>
+        s.kind === "job"
+          ? `${s.type} job ${JSON.stringify(s.id)} has not moved from offset ${s.offset} for ${
+            formatSeconds(s.forMs)
+          }`
+          : `the migration has not sent a byte for ${formatSeconds(s.forMs)}`
+      ).join("; ");
+      const instances = await queryYank(client);
+      this.#instances = instances.length;
+      const behind = instances.filter((i) =>
+        stalls.some((s) => s.kind === "job" ? i.type === "block-node" : i.type === "migration")
+      );
+      const dead = await this.#judgePeers(instances, behind);
+      this.#log(
+        "stalled",
+        `${what}; ${
+          dead.length === 0
+            ? "no matched peer behind it is judged dead, nothing yanked"
+            : `yanking ${describeInstances(dead)}`
+        }`,
+      );
+      if (dead.length === 0) return;
+      if (this.#options.dryRun) {
+        this.#log("would-yank", `would yank ${describeInstances(dead)} (dry run)`);
+        return;
+      }
+      this.#log("yanking", `yanking ${describeInstances(dead)} (peer judged dead)`);
+      await yankRetryingOnce(client, dead);
+    })().catch((error) => {
+      if (!client.isClosed) this.#log("warning", `stall check failed: ${errorText(error)}`);
+    }).finally(() => this.#checkingStalls = false);
   }
 
   /** Waits for the hung probe; logs the recovery. False if the connection ended first. */

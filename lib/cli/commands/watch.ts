@@ -30,6 +30,7 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
     selectors: args.selectors,
     intervalMs: args.intervalMs,
     hangAfterMs: args.hangAfterMs,
+    stallAfterMs: args.stallAfterMs,
     timeoutMs: args.timeoutMs,
     dryRun: args.dryRun,
     log: (line) => io.stderr(`${line}\n`),
