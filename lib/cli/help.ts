@@ -89,8 +89,16 @@ ${EXIT_CODES}
 Usage: yank list [--socket PATH]... [--json] [--timeout SECONDS]
 
 Prints a table with TYPE and NAME columns (NAME is the chardev id or the node-name, "-" for a
-migration); with several sockets a SOCKET column comes first. --json prints QEMU's own instance
-objects as a JSON array; with several sockets each object also carries "socket".
+migration), PEER (what is on the other end: a chardev's address, an NBD node's server and
+export, the migration's status and bytes sent) and DISK (the guest device a block node backs);
+with several sockets a SOCKET column comes first. --json prints QEMU's own instance objects as
+a JSON array, each with "peer" (an object, or null when unknown) and "disk" (a device id, or
+null) added; with several sockets each object also carries "socket".
+
+PEER and DISK come from in-band queries (query-chardev, query-named-block-nodes, query-block,
+query-migrate) sent together with the out-of-band query-yank. When QEMU's main loop does not
+answer them within --timeout, the instances are still listed, PEER and DISK are "-", and one
+line on stderr says why.
 
 Options:
       --json            print JSON instead of a table
@@ -103,14 +111,14 @@ ${EXAMPLE_VM}
 
 Examples:
   $ yank list --socket /run/vm1.qmp
-  TYPE        NAME
-  chardev     compat_monitor0
-  chardev     charnet0
-  chardev     charnet1
-  block-node  nbd0
+  TYPE        NAME             PEER                                         DISK
+  chardev     compat_monitor0  unix:/run/vm1.qmp (listening, connected)     -
+  chardev     charnet0         10.0.0.2:4444                                -
+  chardev     charnet1         10.0.0.2:4445                                -
+  block-node  nbd0             unix:/run/nbd0.sock                          -
 
   $ yank list --socket /run/vm1.qmp --json
-  [{"type":"chardev","id":"compat_monitor0"},{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"},{"node-name":"nbd0","type":"block-node"}]
+  [{"type":"chardev","id":"compat_monitor0","peer":{"protocol":"unix","listening":true,"connected":true,"filename":"unix:/run/vm1.qmp,server=on","local":{"type":"unix","path":"/run/vm1.qmp"}},"disk":null},{"type":"chardev","id":"charnet0","peer":{"protocol":"tcp","listening":false,"connected":true,"filename":"tcp:10.0.0.1:51000 <-> 10.0.0.2:4444","local":{"type":"inet","host":"10.0.0.1","port":"51000"},"remote":{"type":"inet","host":"10.0.0.2","port":"4444"}},"disk":null},{"type":"chardev","id":"charnet1","peer":{"protocol":"tcp","listening":false,"connected":true,"filename":"tcp:10.0.0.1:51001 <-> 10.0.0.2:4445","local":{"type":"inet","host":"10.0.0.1","port":"51001"},"remote":{"type":"inet","host":"10.0.0.2","port":"4445"}},"disk":null},{"node-name":"nbd0","type":"block-node","peer":{"server":{"type":"unix","path":"/run/nbd0.sock"},"filename":"nbd+unix://?socket=/run/nbd0.sock"},"disk":null}]
 
 ${EXIT_CODES}
 `,
@@ -183,9 +191,9 @@ The examples talk to a VM migrating to a peer that stopped reading.
 
 Examples:
   $ yank list --socket /run/vm1.qmp
-  TYPE       NAME
-  chardev    compat_monitor0
-  migration  -
+  TYPE       NAME             PEER                                      DISK
+  chardev    compat_monitor0  unix:/run/vm1.qmp (listening, connected)  -
+  migration  -                active, 1.2 GiB sent                      -
 
   $ yank migration --socket /run/vm1.qmp
   yanked migration

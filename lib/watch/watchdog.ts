@@ -448,13 +448,18 @@ export class Watchdog implements YankUpstream {
     const matched = matchedForRecovery(among, selectors, ownChardev);
     if (matched.length === 0 || this.#peers === undefined) return [];
     const judgements = await this.#peers.judge(instances, matched, JUDGE_BOUND_MS);
-    for (const judgement of judgements) this.#log("judged", describeJudgement(judgement));
     if (judgements.every((j) => j.verdict.state === "unknown")) {
+      // One line, not one per instance: the reason is usually the same for all.
+      const reasons = [...new Set(judgements.map((j) => j.verdict.evidence))];
       this.#log(
         "judged",
-        "no evidence about any matched peer: yanking every match, least harm first",
+        `no evidence about the matched peers (${
+          reasons.join("; ")
+        }): yanking every match, least harm first`,
       );
+      return [];
     }
+    for (const judgement of judgements) this.#log("judged", describeJudgement(judgement));
     return judgements.filter((j) => j.verdict.state === "dead").map((j) => j.instance);
   }
 
