@@ -44,6 +44,7 @@ export const OPTIONS = {
   "textfile": { type: "string" },
   "interval": { type: "string" },
   "hang-after": { type: "string" },
+  "stall-after": { type: "string" },
   "listen": { type: "string" },
   "spare": { type: "string", multiple: true },
   "domain": { type: "string", multiple: true },
@@ -76,6 +77,7 @@ export const OPTION_SUMMARIES: Record<OptionName, string> = {
   "textfile": "write Prometheus metrics to this file atomically",
   "interval": "seconds between probes",
   "hang-after": "seconds without an answer that count as a hang",
+  "stall-after": "seconds a block job or migration may stand still before its dead peer is yanked",
   "listen": "serve the yank-only QMP proxy socket at this path",
   "spare": "never let a glob match chardevs with this id or glob",
   "domain": "libvirt domain (name or glob): use its yank monitor",
@@ -117,6 +119,7 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = {
     "dry-run",
     "interval",
     "hang-after",
+    "stall-after",
     "listen",
     "listen-dir",
     "textfile",
@@ -152,6 +155,8 @@ export interface CliArgs {
   textfile: string | undefined;
   intervalMs: number;
   hangAfterMs: number;
+  /** `watch --stall-after`: undefined when off. */
+  stallAfterMs: number | undefined;
   listen: string | undefined;
   /** `--spare`: chardev ids or globs that globs never match, like monitors' chardevs. */
   spare: string[];
@@ -247,6 +252,7 @@ export function parseCliArgs(
     textfile: values.textfile,
     intervalMs: 1000,
     hangAfterMs: 5000,
+    stallAfterMs: undefined,
     listen: values.listen,
     spare: values.spare ?? [],
     domains: values.domain ?? [],
@@ -266,6 +272,9 @@ export function parseCliArgs(
   }
   if (values["hang-after"] !== undefined) {
     result.hangAfterMs = parseSeconds("--hang-after", values["hang-after"]) * 1000;
+  }
+  if (values["stall-after"] !== undefined) {
+    result.stallAfterMs = parseSeconds("--stall-after", values["stall-after"]) * 1000;
   }
   if (values.format !== undefined) result.format = parseFormat(values.format);
   if (result.textfile !== undefined && (result.format === "json")) {

@@ -70,6 +70,7 @@ const OPTION_VALUES: Partial<Record<OptionName, ValueCompletion>> = {
   "timeout": SECONDS,
   "interval": SECONDS,
   "hang-after": SECONDS,
+  "stall-after": SECONDS,
   "chardev": { kind: "names", label: "chardev id", type: "chardev" },
   "block-node": { kind: "names", label: "node-name", type: "block-node" },
   "format": { kind: "words", label: "format", words: CHECK_FORMATS },
