@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawnCli, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import {
   eventually,
+  hungMainLoop,
   jobState,
   type NbdServer,
   QemuLab,
@@ -140,6 +141,53 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
     assert.ok(watch.lines.some((l) => /peer of block-node \\"nbd9\\" .*judged alive/.test(l)));
     assert.ok(!watch.lines.some((l) => /state=yanking .*nbd9/.test(l)), watch.lines.join("\n"));
     assert.ok(!watch.lines.some((l) => /state=hung/.test(l)), "the main loop never hung");
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks every match", async () => {
+  await using lab = await QemuLab.create();
+  // A PATH without ss: the CLI's --allow-run=ss then finds nothing to run.
+  const noSs = lab.path("empty-bin");
+  await Deno.mkdir(noSs);
+  let watch: SpawnedCli | undefined;
+  try {
+    const { hang } = await hungMainLoop(lab, {
+      beforeHang: async (qemu) => {
+        watch = spawnCli(
+          [
+            "watch",
+            "--socket",
+            qemu.extraSockets[0]!,
+            "--block-node",
+            "nbd0",
+            "--interval",
+            "0.2",
+            "--hang-after",
+            "1",
+          ],
+          {},
+          { PATH: noSs },
+        );
+        await watch.waitForLine(/state=connected/);
+      },
+    });
+    await hang;
+    await watch!.waitForLine(/state=recovered/);
+    const lines = watch!.lines;
+    const warnings = lines.filter((l) => /state=warning/.test(l));
+    assert.equal(warnings.length, 1, lines.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /cannot judge which peers are dead \(ss is not installed \(install iproute2\)\); on a hang watch yanks every match/,
+    );
+    const judged = lines.filter((l) => /state=judged/.test(l));
+    assert.equal(judged.length, 1, lines.join("\n"));
+    assert.match(judged[0]!, /no evidence about the matched peers \(ss is not installed/);
+    const yanks = lines.filter((l) => /state=yanking/.test(l));
+    assert.equal(yanks.length, 1, lines.join("\n"));
+    assert.match(yanks[0]!, /yanking block-node \\"nbd0\\""/);
   } finally {
     await watch?.stop("SIGKILL");
   }

@@ -97,6 +97,14 @@ Deno.test("one watch over several QEMUs: only the hung one is yanked, the others
       const yanks = watch!.lines.filter((l) => /state=yanking/.test(l));
       assert.equal(yanks.length, 1, watch!.lines.join("\n"));
       assert.match(yanks[0]!, new RegExp(`socket=${sockets[0]} .*block-node \\\\"nbd0\\\\"`));
+      // Each VM's watchdog learnt its own peers: the frozen server was judged dead on a's.
+      assert.match(yanks[0]!, /\(peer judged dead\)/);
+      assert.ok(
+        watch!.lines.some((l) =>
+          l.includes(`socket=${sockets[0]} state=judged`) && /judged dead/.test(l)
+        ),
+        watch!.lines.join("\n"),
+      );
       assert.ok(
         !watch!.lines.some((l) =>
           /state=(hung|disconnected)/.test(l) &&
