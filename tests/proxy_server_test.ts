@@ -96,14 +96,18 @@ Deno.test("requests before a JSON parse error in the same write are answered fir
   });
 });
 
-Deno.test("the client past the limit is told why, and yank list says so", async () => {
+Deno.test("the client past the limit of negotiated clients is told why, and yank list says so", async () => {
   await withProxy(fakeUpstream(), async (proxy) => {
     const held: Deno.Conn[] = [];
+    const negotiate = new TextEncoder().encode(`{"execute":"qmp_capabilities","id":1}\n`);
     try {
       for (let i = 0; i < 64; i++) {
         const conn = await Deno.connect({ transport: "unix", path: proxy.path });
         held.push(conn);
-        assert.ok(typeof await lineReader(conn)() === "object");
+        const next = lineReader(conn);
+        assert.ok(typeof await next() === "object");
+        await conn.write(negotiate);
+        assert.deepEqual(await next(), { return: {}, id: 1 });
       }
       const extra = await Deno.connect({ transport: "unix", path: proxy.path });
       assert.deepEqual(await readToEnd(extra), [{

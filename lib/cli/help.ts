@@ -8,6 +8,10 @@ import type { CommandName } from "./args.ts";
 import { DEFAULT_TIMEOUT_SECONDS } from "./args.ts";
 import { DEFAULT_PROXY_LIMITS as L } from "../proxy/limits.ts";
 
+const NEGOTIATION_S = L.negotiationMs / 1000;
+const IDLE_S = L.idleMs / 1000;
+const UNREAD_KIB = L.maxUnreadBytes / 1024;
+
 /** The program's version. */
 export const VERSION = "0.1.0";
 
@@ -332,22 +336,17 @@ yank's globs spare that chardev as they spare any monitor's own. Every other com
 CommandNotFound; a yank naming the watchdog's own monitor chardev gets GenericError; while
 QEMU is unreachable every forwarded command gets UpstreamUnavailable at once (yank: exit 4).
 Give a user yank rights without full QMP rights by giving them access to this socket only.
-No proxy client can slow watch down: the proxy serves at most ${L.maxClients} clients at once (more are
-told so); it closes a client that sends no qmp_capabilities within ${
-    L.negotiationMs / 1000
-  } s, or no request
-for ${
-    L.idleMs / 1000
-  } s while nothing is in flight; it refuses a client's commands past ${L.maxInFlight} in flight,
-and cuts off a client that leaves more than ${
-    L.maxUnreadBytes / 1024
-  } KiB of replies unread (one log line
+No proxy client can slow watch down. The proxy serves at most ${L.maxClients} clients at once: a
+newcomer takes the slot of the oldest client that has not negotiated yet, and is told so only
+if all have. It closes a client that sends no qmp_capabilities within ${NEGOTIATION_S} s, or no request
+for ${IDLE_S} s while nothing is in flight; it refuses a client's commands past ${L.maxInFlight} in flight,
+and cuts off a client that leaves more than ${UNREAD_KIB} KiB of replies unread (one log line
 each). When watch runs out of file descriptors it logs that once and serves again as soon as
 descriptors are free. The socket is never wider than 0660, not even while it is created.
 Every yank it forwards is logged (state proxy-yank). --listen takes one literal --socket; with
-several or a glob, use --listen-dir DIR: one proxy per watched monitor at DIR/<file name of the
-monitor socket>, created when the VM appears and removed when it goes and when watch stops.
-DIR must exist.
+several or a glob, use --listen-dir DIR: one proxy per watched monitor at DIR/<file name of
+the monitor socket>, created when the VM appears and removed when it goes and when watch
+stops. DIR must exist.
 
 Options:
       --chardev P       yank chardevs matching P on a hang (exact or glob; repeatable)

@@ -36,6 +36,8 @@ export interface ClientContext {
   log: (message: string) => void;
   /** Called after each forwarded yank. */
   onYank: ((yank: ProxyYank) => void) | undefined;
+  /** Called once the client has negotiated (from then on it may keep its slot while active). */
+  onNegotiated?: (() => void) | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -134,6 +136,7 @@ class ClientSession {
         this.#session.negotiated = true;
         this.#session.oob = decision.oob;
         this.#send(withId({ return: {} }, message));
+        this.#context.onNegotiated?.();
         break;
       case "forward": {
         const { maxInFlight } = this.#context.limits;

@@ -46,7 +46,8 @@ export class ProxyServer {
   #limits: ProxyLimits;
   #log: (message: string) => void;
   #onYank: ((yank: ProxyYank) => void) | undefined;
-  #clients = new Set<Deno.Conn>();
+  /** Connected clients, oldest first, and whether each has negotiated. */
+  #clients = new Map<Deno.Conn, { id: number; negotiated: boolean }>();
   #clientCounter = 0;
   /** Wakes the accept loop's backoff early: a client left, so a descriptor is free. */
   #wake: (() => void) | undefined;
@@ -92,7 +93,7 @@ export class ProxyServer {
     if (this.#closed) return;
     this.#closed = true;
     tryClose(this.#listener);
-    for (const conn of this.#clients) tryClose(conn);
+    for (const conn of this.#clients.keys()) tryClose(conn);
     this.#wake?.();
     await this.#accepting;
     await Deno.remove(this.path).catch(() => {});
@@ -134,13 +135,15 @@ export class ProxyServer {
         tryClose(conn);
         return;
       }
-      if (this.#clients.size >= this.#limits.maxClients) {
+      if (this.#clients.size >= this.#limits.maxClients && !this.#evictUnnegotiated()) {
         this.#turnAway(conn);
         continue;
       }
-      this.#clients.add(conn);
+      const client = { id: ++this.#clientCounter, negotiated: false };
+      this.#clients.set(conn, client);
       serveClient(conn, {
-        id: ++this.#clientCounter,
+        id: client.id,
+        onNegotiated: () => client.negotiated = true,
         upstream: this.#upstream,
         path: this.#realPath,
         limits: this.#limits,
@@ -153,6 +156,25 @@ export class ProxyServer {
         this.#wake?.();
       });
     }
+  }
+
+  /**
+   * At the client limit, makes room for a newcomer by hanging up on the oldest client that has
+   * not negotiated yet: connections that merely sit there (each for up to the negotiation
+   * limit) can then never keep out a client that negotiates at once. False if every client has
+   * negotiated.
+   */
+  #evictUnnegotiated(): boolean {
+    for (const [conn, client] of this.#clients) {
+      if (client.negotiated) continue;
+      this.#clients.delete(conn);
+      tryClose(conn);
+      this.#log(
+        `proxy client ${client.id} closed: the proxy is full (${this.#limits.maxClients} clients) and it had not sent qmp_capabilities yet`,
+      );
+      return true;
+    }
+    return false;
   }
 
   /** Sleeps `ms`, or less if a client leaves or the proxy closes. */
