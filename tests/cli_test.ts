@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { alignedTable } from "./support/table.ts";
 import { main } from "../lib/cli/main.ts";
 import { captureIo } from "./support/capture_io.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
@@ -47,8 +48,12 @@ Deno.test("main() prints data on stdout and one line per failure on stderr", asy
     const run = await runMain(["list", "--socket", path]);
     assert.deepEqual(run, {
       code: 0,
-      stdout: "TYPE        NAME\nchardev     compat_monitor0\nchardev     charnet0\n" +
-        "block-node  nbd0\n",
+      stdout: alignedTable([
+        ["TYPE", "NAME", "PEER", "DISK"],
+        ["chardev", "compat_monitor0", "-", "-"],
+        ["chardev", "charnet0", "-", "-"],
+        ["block-node", "nbd0", "-", "-"],
+      ]),
       stderr: "",
     });
   });
@@ -226,7 +231,7 @@ Deno.test("the spawned CLI never shows a stack trace", async (t) => {
     const run = await runCli(["list", "--socket", path]);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^TYPE {8}NAME\n/);
+    assert.match(run.stdout, /^TYPE {8}NAME {13}PEER {2}DISK\n/);
   });
 
   await t.step("garbage: exit 4, one line naming the socket", async () => {

@@ -91,7 +91,7 @@ async function assertServed(proxy: string, timeoutSeconds = 2): Promise<void> {
   const run = await runCli(["list", "--socket", proxy, "--timeout", String(timeoutSeconds)]);
   assert.equal(run.stderr, "");
   assert.equal(run.code, 0);
-  assert.match(run.stdout, /^block-node +nbd0$/m);
+  assert.match(run.stdout, /^block-node +nbd0 +- +-$/m);
 }
 
 function tryClose(conn: Deno.Conn): void {

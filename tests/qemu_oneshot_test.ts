@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { columnsBefore, withoutPeers } from "./support/table.ts";
 import { compilePermissionFlags, runCli, spawnCli } from "./support/cli.ts";
 import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
 
@@ -43,7 +44,7 @@ Deno.test("a socket path over 108 bytes is reached like any other", async (t) =>
     const run = await runCli(["list", "--socket", socket]);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
-    assert.equal(run.stdout, "TYPE     NAME\nchardev  compat_monitor0\n");
+    assert.equal(columnsBefore(run.stdout, "PEER"), "TYPE     NAME\nchardev  compat_monitor0\n");
   });
 
   await t.step("yank through a long symlink to a short socket", async () => {
@@ -106,7 +107,7 @@ Deno.test("a socket whose name holds glob characters is that socket, one named s
       assert.equal(run.stderr, "");
       assert.equal(run.code, 0);
       // One named socket: no SOCKET column.
-      assert.equal(run.stdout, "TYPE     NAME\nchardev  compat_monitor0\n");
+      assert.equal(columnsBefore(run.stdout, "PEER"), "TYPE     NAME\nchardev  compat_monitor0\n");
     });
   }
   await t.step("a pattern that names no file is still a glob", async () => {
@@ -188,7 +189,7 @@ Deno.test("one monitor under several spellings is contacted once", async (t) => 
     const run = await runCli(["list", ...spellings, "--json"]);
     assert.equal(run.stderr, "");
     assert.equal(run.code, 0);
-    assert.deepEqual(JSON.parse(run.stdout), [
+    assert.deepEqual(withoutPeers(JSON.parse(run.stdout)), [
       { socket: qemu.socket, type: "chardev", id: "compat_monitor0" },
       { socket: qemu.socket, type: "chardev", id: "charnet0" },
     ]);

@@ -101,6 +101,14 @@ Deno.test("one watch over several QEMUs: only the hung one is yanked, the others
       const yanks = watch!.lines.filter((l) => /state=yanking/.test(l));
       assert.equal(yanks.length, 1, watch!.lines.join("\n"));
       assert.match(yanks[0]!, new RegExp(`socket=${sockets[0]} .*block-node \\\\"nbd0\\\\"`));
+      // Each VM's watchdog learnt its own peers: the frozen server was judged dead on a's.
+      assert.match(yanks[0]!, /\(peer judged dead\)/);
+      assert.ok(
+        watch!.lines.some((l) =>
+          l.includes(`socket=${sockets[0]} state=judged`) && /judged dead/.test(l)
+        ),
+        watch!.lines.join("\n"),
+      );
       assert.ok(
         !watch!.lines.some((l) =>
           /state=(hung|disconnected)/.test(l) &&
@@ -213,7 +221,7 @@ Deno.test("a VM started after watch is picked up with its proxy; a killed VM rea
       await watch.waitForLine(new RegExp(`socket=${lateSocket} state=connected`));
       const list = await runCli(["list", "--socket", lateProxy, "--timeout", "2"]);
       assert.equal(list.code, 0, list.stderr);
-      assert.match(list.stdout, /^block-node +nbd0$/m);
+      assert.match(list.stdout, /^block-node +nbd0 +- +-$/m);
     });
 
     await t.step("its hang is recovered", async () => {

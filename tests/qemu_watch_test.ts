@@ -106,8 +106,11 @@ Deno.test("watch --listen serves list and yank through a hang and refuses everyt
       const run = await runMain(["list", "--socket", proxy, "--timeout", "2"]);
       assert.equal(run.stderr, "");
       assert.equal(run.code, 0);
-      assert.match(run.stdout, /^block-node +nbd0$/m);
-      assert.match(run.stdout, /^chardev +compat_monitor1$/m);
+      assert.match(run.stdout, /^block-node +nbd0 +- +-$/m);
+      assert.match(
+        run.stdout,
+        /^chardev +compat_monitor1 +unix:\S+\/proxy\.qmp \(listening, connected\) +-$/m,
+      );
     });
 
     await t.step("a forced yank of the watchdog's own monitor chardev is refused", async () => {
@@ -225,7 +228,10 @@ Deno.test("through --listen, a chardev glob spares the watchdog's own chardev an
       await peer.closed;
       const list = await runMain(["list", "--socket", proxy, "--timeout", "2"]);
       assert.equal(list.code, 0, list.stderr);
-      assert.match(list.stdout, /^chardev +compat_monitor0$/m);
+      assert.match(
+        list.stdout,
+        /^chardev +compat_monitor0 +unix:\S+\/proxy\.qmp \(listening, connected\) +-$/m,
+      );
       assert.ok(!watch.lines.some((l) => /state=disconnected/.test(l)), watch.lines.join("\n"));
     });
 

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { alignedTable, withoutPeers } from "./support/table.ts";
 import {
   runCli,
   runMain,
@@ -36,17 +37,21 @@ function assertOneLine(stderr: string, ...fragments: string[]): void {
 
 Deno.test("list shows QEMU's yank instances as a table and as JSON", async () => {
   await using lab = await QemuLab.create();
-  const { qemu } = await chardevConnectedToPeer(lab);
+  const { qemu, peer } = await chardevConnectedToPeer(lab);
   const table = await runCli(["list", "--socket", qemu.socket]);
   assert.equal(table.stderr, "");
   assert.equal(table.code, 0);
   assert.equal(
     table.stdout,
-    "TYPE     NAME\nchardev  compat_monitor0\nchardev  charnet0\n",
+    alignedTable([
+      ["TYPE", "NAME", "PEER", "DISK"],
+      ["chardev", "compat_monitor0", `unix:${qemu.socket} (listening, connected)`, "-"],
+      ["chardev", "charnet0", `127.0.0.1:${peer.port}`, "-"],
+    ]),
   );
   const json = await runMain(["list", "--socket", qemu.socket, "--json"]);
   assert.equal(json.code, 0);
-  assert.deepEqual(JSON.parse(json.stdout), [
+  assert.deepEqual(withoutPeers(JSON.parse(json.stdout)), [
     { type: "chardev", id: "compat_monitor0" },
     { type: "chardev", id: "charnet0" },
   ]);
@@ -156,7 +161,11 @@ Deno.test("yank migration turns a stuck migration to failed; a second yank exits
   const { qemu, setup } = await stuckMigration(lab);
   assert.ok(await eventually(async () => (await migrationStatus(setup)) === "active", 3000));
   const listed = await runMain(["list", "--socket", qemu.socket]);
-  assert.match(listed.stdout, /^migration +-$/m);
+  assert.match(listed.stdout, /^migration +- +active, [\d.]+ [KMG]iB sent +-$/m);
+  const json = await runMain(["list", "--socket", qemu.socket, "--json"]);
+  const migration = JSON.parse(json.stdout).find((i: { type: string }) => i.type === "migration");
+  assert.equal(migration.peer.status, "active");
+  assert.ok(migration.peer.transferred > 0, json.stdout);
   const run = await runMain(["migration", "--socket", qemu.socket, "--json"]);
   assert.equal(run.stderr, "");
   assert.equal(run.code, 0);

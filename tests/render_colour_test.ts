@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { main } from "../lib/cli/main.ts";
 import type { CliIo } from "../lib/cli/io.ts";
 import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
+import { alignedTable } from "./support/table.ts";
 import { compilePermissionFlags } from "./support/cli.ts";
 
 const ESC = "\x1b";
@@ -41,21 +42,26 @@ const stripSgr = (text: string) => text.replace(/\x1b\[\d+m/g, "");
 
 Deno.test("colour is used on a terminal only, and never with NO_COLOR", async (t) => {
   await using lab = await QemuLab.create();
-  const { qemu } = await chardevConnectedToPeer(lab);
+  const { qemu, peer } = await chardevConnectedToPeer(lab);
   const list = ["list", "--socket", qemu.socket];
+  const table = alignedTable([
+    ["TYPE", "NAME", "PEER", "DISK"],
+    ["chardev", "compat_monitor0", `unix:${qemu.socket} (listening, connected)`, "-"],
+    ["chardev", "charnet0", `127.0.0.1:${peer.port}`, "-"],
+  ]);
   const piped = await runMain(list, { terminal: false });
   assert.equal(piped.code, 0);
 
   await t.step("piped: no escape sequence at all", () => {
     assert.ok(!piped.stdout.includes(ESC), JSON.stringify(piped.stdout));
-    assert.equal(piped.stdout, "TYPE     NAME\nchardev  compat_monitor0\nchardev  charnet0\n");
+    assert.equal(piped.stdout, table);
   });
 
   await t.step("terminal: the header is bold, the columns align as when piped", async () => {
     const run = await runMain(list, { terminal: true });
     assert.equal(run.code, 0);
     const [head, ...rows] = run.stdout.split("\n");
-    assert.equal(head, `${ESC}[1mTYPE${ESC}[22m     ${ESC}[1mNAME${ESC}[22m`);
+    assert.ok(head!.startsWith(`${ESC}[1mTYPE${ESC}[22m     ${ESC}[1mNAME${ESC}[22m`), head);
     assert.ok(!rows.join("\n").includes(ESC), "only the header is styled");
     assert.equal(stripSgr(run.stdout), piped.stdout);
   });
@@ -111,7 +117,7 @@ Deno.test("colour is used on a terminal only, and never with NO_COLOR", async (t
 
 Deno.test("under a real pseudo-terminal the header is bold, unless NO_COLOR is set", async () => {
   await using lab = await QemuLab.create();
-  const { qemu } = await chardevConnectedToPeer(lab);
+  const { qemu, peer } = await chardevConnectedToPeer(lab);
   const main = new URL("../main.ts", import.meta.url).pathname;
   const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
   const line = [Deno.execPath(), "run", "--quiet", ...compilePermissionFlags(), main, "list"]
@@ -129,5 +135,12 @@ Deno.test("under a real pseudo-terminal the header is bold, unless NO_COLOR is s
   const colour = await underPty({});
   assert.ok(colour.startsWith(`${ESC}[1mTYPE${ESC}[22m`), JSON.stringify(colour));
   const plain = await underPty({ NO_COLOR: "1" });
-  assert.equal(plain, "TYPE     NAME\nchardev  compat_monitor0\nchardev  charnet0\n");
+  assert.equal(
+    plain,
+    alignedTable([
+      ["TYPE", "NAME", "PEER", "DISK"],
+      ["chardev", "compat_monitor0", `unix:${qemu.socket} (listening, connected)`, "-"],
+      ["chardev", "charnet0", `127.0.0.1:${peer.port}`, "-"],
+    ]),
+  );
 });

@@ -5,7 +5,7 @@ import { OPTIONS } from "../lib/cli/options.ts";
 import { planRecovery } from "../lib/watch/recovery.ts";
 import { nextBackoff } from "../lib/watch/timing.ts";
 import { decideRequest, type ProxyContext, withId } from "../lib/proxy/rules.ts";
-import type { YankInstance } from "../lib/yank/instances.ts";
+import { instanceName, type YankInstance } from "../lib/yank/instances.ts";
 
 const INSTANCES: YankInstance[] = [
   { type: "chardev", id: "compat_monitor0" },
@@ -51,10 +51,50 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
       migration: true,
     }, { ownChardev: "yankmon" });
     assert.deepEqual(steps, [
-      { type: "migration", instances: [{ type: "migration" }] },
-      { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }] },
-      { type: "block-node", instances: [{ type: "block-node", "node-name": "nbd0" }] },
+      { type: "migration", instances: [{ type: "migration" }], dead: false },
+      { type: "chardev", instances: [{ type: "chardev", id: "charnet0" }], dead: false },
+      {
+        type: "block-node",
+        instances: [{ type: "block-node", "node-name": "nbd0" }],
+        dead: false,
+      },
     ]);
+  });
+
+  await t.step("instances judged dead come first, least harm first among them", () => {
+    const nodes: YankInstance[] = [
+      ...INSTANCES,
+      { type: "block-node", "node-name": "nbd1" },
+      { type: "block-node", "node-name": "nbd2" },
+    ];
+    const steps = planRecovery(
+      nodes,
+      {
+        chardev: ["char*"],
+        blockNode: ["nbd*"],
+        migration: true,
+      },
+      {
+        ownChardev: "yankmon",
+        dead: [
+          { "node-name": "nbd2", type: "block-node" },
+          { type: "chardev", id: "charnet0" },
+          // Judged dead but a monitor's: never yanked.
+          { type: "chardev", id: "compat_monitor0" },
+        ],
+      },
+    );
+    assert.deepEqual(
+      steps.map((
+        s,
+      ) => [s.dead, s.instances.map((i) => i.type === "migration" ? "-" : instanceName(i))]),
+      [
+        [true, ["charnet0"]],
+        [true, ["nbd2"]],
+        [false, ["-"]],
+        [false, ["nbd0", "nbd1"]],
+      ],
+    );
   });
 
   await t.step("the own chardev is spared by a glob and by its exact name", () => {
@@ -90,6 +130,7 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
     assert.deepEqual(steps, [{
       type: "chardev",
       instances: [{ type: "chardev", id: "charserial0" }],
+      dead: false,
     }]);
   });
 
@@ -110,7 +151,42 @@ Deno.test("a recovery yanks least harm first and never the watchdog's own charde
     assert.deepEqual(steps, [{
       type: "block-node",
       instances: [{ type: "block-node", "node-name": "libvirt-1-storage" }],
+      dead: false,
     }]);
+  });
+
+  await t.step("a dead peer is yanked first only where selectors, --spare and --disk allow", () => {
+    const instances: YankInstance[] = [
+      { type: "chardev", id: "mgmt" },
+      { type: "chardev", id: "charserial0" },
+      { type: "block-node", "node-name": "libvirt-1-storage" },
+      { type: "block-node", "node-name": "libvirt-2-storage" },
+    ];
+    const steps = planRecovery(
+      instances,
+      { chardev: ["*"], blockNode: [], migration: false, disk: ["vda"] },
+      {
+        spare: ["mgmt"],
+        disks: [
+          { names: ["vda"], nodes: ["libvirt-1-format", "libvirt-1-storage"] },
+          { names: ["vdb"], nodes: ["libvirt-2-format", "libvirt-2-storage"] },
+        ],
+        // mgmt is spared, libvirt-2-storage backs vdb, which is not selected.
+        dead: [
+          { type: "chardev", id: "mgmt" },
+          { type: "block-node", "node-name": "libvirt-1-storage" },
+          { type: "block-node", "node-name": "libvirt-2-storage" },
+        ],
+      },
+    );
+    assert.deepEqual(steps, [
+      {
+        type: "block-node",
+        instances: [{ type: "block-node", "node-name": "libvirt-1-storage" }],
+        dead: true,
+      },
+      { type: "chardev", instances: [{ type: "chardev", id: "charserial0" }], dead: false },
+    ]);
   });
 
   await t.step("the backoff doubles from 0.1 s up to 5 s", () => {

@@ -46,6 +46,8 @@ export interface CliArgs {
   textfile: string | undefined;
   intervalMs: number;
   hangAfterMs: number;
+  /** `watch --stall-after`: undefined when off. */
+  stallAfterMs: number | undefined;
   listen: string | undefined;
   /** `--spare`: chardev ids or globs that globs never match, like monitors' chardevs. */
   spare: string[];
@@ -138,6 +140,7 @@ export function parseCliArgs(
     textfile: values.textfile,
     intervalMs: OPTIONS.interval.default * 1000,
     hangAfterMs: OPTIONS["hang-after"].default * 1000,
+    stallAfterMs: undefined,
     listen: values.listen,
     spare: values.spare ?? [],
     domains: values.domain ?? [],
@@ -157,6 +160,9 @@ export function parseCliArgs(
   }
   if (values["hang-after"] !== undefined) {
     result.hangAfterMs = parseSeconds("--hang-after", values["hang-after"]) * 1000;
+  }
+  if (values["stall-after"] !== undefined) {
+    result.stallAfterMs = parseSeconds("--stall-after", values["stall-after"]) * 1000;
   }
   if (values.format !== undefined) result.format = parseFormat(values.format);
   if (result.textfile !== undefined && (result.format === "json")) {

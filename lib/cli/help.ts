@@ -96,8 +96,16 @@ ${EXIT_CODES}
 Usage: yank list [--socket PATH]... [--json] [--timeout SECONDS]
 
 Prints a table with TYPE and NAME columns (NAME is the chardev id or the node-name, "-" for a
-migration); with several sockets a SOCKET column comes first. --json prints QEMU's own instance
-objects as a JSON array; with several sockets each object also carries "socket".
+migration), PEER (what is on the other end: a chardev's address, an NBD node's server and
+export, the migration's status and bytes sent) and DISK (the guest device a block node backs);
+with several sockets a SOCKET column comes first. --json prints QEMU's own instance objects as
+a JSON array, each with "peer" (an object, or null when unknown) and "disk" (a device id, or
+null) added; with several sockets each object also carries "socket".
+
+PEER and DISK come from in-band queries (query-chardev, query-named-block-nodes, query-block,
+query-migrate) sent together with the out-of-band query-yank. When QEMU's main loop does not
+answer them within --timeout, the instances are still listed, PEER and DISK are "-", and one
+line on stderr says why.
 
 Options:
 ${optionBlock("list")}
@@ -109,14 +117,14 @@ ${EXAMPLE_VM}
 
 Examples:
   $ yank list --socket /run/vm1.qmp
-  TYPE        NAME
-  chardev     compat_monitor0
-  chardev     charnet0
-  chardev     charnet1
-  block-node  nbd0
+  TYPE        NAME             PEER                                         DISK
+  chardev     compat_monitor0  unix:/run/vm1.qmp (listening, connected)     -
+  chardev     charnet0         10.0.0.2:4444                                -
+  chardev     charnet1         10.0.0.2:4445                                -
+  block-node  nbd0             unix:/run/nbd0.sock                          -
 
   $ yank list --socket /run/vm1.qmp --json
-  [{"type":"chardev","id":"compat_monitor0"},{"type":"chardev","id":"charnet0"},{"type":"chardev","id":"charnet1"},{"node-name":"nbd0","type":"block-node"}]
+  [{"type":"chardev","id":"compat_monitor0","peer":{"protocol":"unix","listening":true,"connected":true,"filename":"unix:/run/vm1.qmp,server=on","local":{"type":"unix","path":"/run/vm1.qmp"}},"disk":null},{"type":"chardev","id":"charnet0","peer":{"protocol":"tcp","listening":false,"connected":true,"filename":"tcp:10.0.0.1:51000 <-> 10.0.0.2:4444","local":{"type":"inet","host":"10.0.0.1","port":"51000"},"remote":{"type":"inet","host":"10.0.0.2","port":"4444"}},"disk":null},{"type":"chardev","id":"charnet1","peer":{"protocol":"tcp","listening":false,"connected":true,"filename":"tcp:10.0.0.1:51001 <-> 10.0.0.2:4445","local":{"type":"inet","host":"10.0.0.1","port":"51001"},"remote":{"type":"inet","host":"10.0.0.2","port":"4445"}},"disk":null},{"node-name":"nbd0","type":"block-node","peer":{"server":{"type":"unix","path":"/run/nbd0.sock"},"filename":"nbd+unix://?socket=/run/nbd0.sock"},"disk":null}]
 
 ${EXIT_CODES}
 `,
@@ -185,9 +193,9 @@ The examples talk to a VM migrating to a peer that stopped reading.
 
 Examples:
   $ yank list --socket /run/vm1.qmp
-  TYPE       NAME
-  chardev    compat_monitor0
-  migration  -
+  TYPE       NAME             PEER                                      DISK
+  chardev    compat_monitor0  unix:/run/vm1.qmp (listening, connected)  -
+  migration  -                active, 1.2 GiB sent                      -
 
   $ yank migration --socket /run/vm1.qmp
   yanked migration
@@ -241,8 +249,8 @@ Exit codes (Monitoring Plugins):
 
 Usage: yank watch --socket PATH|GLOB...|--domain NAME [--chardev P]... [--block-node P]...
                   [--disk D]... [--migration] [--spare P]...
-                  [--interval SECONDS] [--hang-after SECONDS] [--dry-run]
-                  [--listen PATH | --listen-dir DIR] [--textfile PATH]
+                  [--interval SECONDS] [--hang-after SECONDS] [--stall-after SECONDS]
+                  [--dry-run] [--listen PATH | --listen-dir DIR] [--textfile PATH]
 
 A new connection cannot get through a hung main loop: QEMU greets it but never answers
 qmp_capabilities. So watch keeps one connection open on a dedicated monitor of each VM,
@@ -255,9 +263,15 @@ comes:
     proxy of another watch): exit 6 when watching one socket;
   - every --interval it sends an in-band query-status, never more than one at a time; a probe
     unanswered for --hang-after seconds is a hang;
-  - on a hang it lists the instances out-of-band, then yanks what the selectors match in order
-    of least harm: the migration, then chardevs, then block nodes, one type per step, waiting
-    for the main loop after each step and stopping as soon as it answers;
+  - while QEMU is healthy it learns what is behind each instance (NBD servers, chardev
+    addresses), again after block job, migration and device events and every 30 s;
+  - on a hang it lists the instances out-of-band and judges, within 0.3 s, which matched peers
+    are dead, from the kernel's queues of QEMU's own sockets (data QEMU sent that the peer
+    never read or acknowledged, and that does not drain); it yanks those first;
+  - only if the main loop still does not answer (or nothing could be judged: QEMU's process
+    not readable, ss missing) it yanks the rest the selectors match, in order of least harm:
+    the migration, then chardevs, then block nodes, one type per step, waiting for the main
+    loop after each step and stopping as soon as it answers;
   - while the main loop stays hung it does all that again, with a fresh list each time, after a
     pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
   - it never yanks a monitor's chardev (its own, compat_monitorN, charmonitor, qmp,
@@ -274,7 +288,7 @@ socket goes away and comes back. A literal --socket PATH is watched even before 
 Every state change and action is one logfmt line on stderr, naming the socket:
   time=2026-01-02T03:04:05.678Z socket=/run/yank/vm1.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-disconnected, warning, proxy-yank, found, gone, unwatchable, stopped.
+judged, stalled, disconnected, warning, proxy-yank, found, gone, unwatchable, stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank

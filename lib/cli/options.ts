@@ -204,6 +204,16 @@ export const OPTIONS = {
     completion: SECONDS,
     commands: ["watch"],
   },
+  "stall-after": {
+    type: "string",
+    valueName: "SECONDS",
+    summary: "seconds a block job or migration may stand still before its dead peer is yanked",
+    help:
+      "a backup, mirror, stream or commit job whose offset, or a migration whose bytes sent, stand still this long while the main loop answers is a stall: watch judges the matched peers behind it and yanks the dead ones",
+    default: "off",
+    completion: SECONDS,
+    commands: ["watch"],
+  },
   "listen": {
     type: "string",
     valueName: "PATH",

@@ -13,6 +13,8 @@ export const WATCH_STATES = [
   "would-yank",
   "recovered",
   "still-hung",
+  "judged",
+  "stalled",
   "disconnected",
   "warning",
   "proxy-yank",

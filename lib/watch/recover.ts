@@ -1,8 +1,10 @@
 /**
  * Carrying out a recovery: while a probe stays unanswered past --hang-after, list the
  * instances out-of-band, yank what `planRecovery` chose step by step, and wait for the main
- * loop after each step; pass after pass until the probe is answered. What to yank is decided
- * by the pure planner in recovery.ts; this module only executes and logs.
+ * loop after each step; pass after pass until the probe is answered. Before planning, the peers
+ * of the matched instances are judged (the dead ones are yanked first); a stalled block job or
+ * migration is recovered the same way, yanking only dead peers. What to yank is decided by the
+ * pure planner in recovery.ts; this module only executes and logs.
  */
 
 import type { QmpClient } from "../qmp/client.ts";
@@ -11,7 +13,9 @@ import { describeFailure, type RemedyWording } from "../errors.ts";
 import { queryYank, yankRetryingOnce } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
 import { type BlockDisk, hasSelectors, type YankSelectors } from "../yank/match.ts";
-import { planRecovery } from "./recovery.ts";
+import { matchedForRecovery, type PlanContext, planRecovery } from "./recovery.ts";
+import { describeJudgement, type PeerBook } from "./peer_book.ts";
+import type { Stall } from "./stall.ts";
 import type { WatchState } from "./log.ts";
 import { within } from "./timing.ts";
 
@@ -20,6 +24,12 @@ import { within } from "./timing.ts";
  * recovery passes, in milliseconds.
  */
 const STEP_WAIT_MS = 1000;
+/**
+ * The span over which the kernel's view of QEMU's sockets is sampled to judge its peers, in
+ * milliseconds; with the first sample (which also lists QEMU's sockets) a judgement takes about
+ * 0.3 s.
+ */
+const JUDGE_BOUND_MS = 200;
 
 /** The probe in flight: sent once, never abandoned while its connection lasts. */
 export interface Probe {
@@ -46,6 +56,8 @@ export interface RecoveryContext {
   spare: readonly string[];
   /** The disks and their nodes, learnt while the main loop answered (`--disk`). */
   disks: readonly BlockDisk[];
+  /** The peers learnt while the main loop answered; undefined: judge nothing. */
+  peers: PeerBook | undefined;
   now: () => number;
   /** Aborts when the watchdog stops or the connection ends. */
   signal: AbortSignal;
@@ -115,11 +127,13 @@ async function recoveryPass(
     log("hung", `${hung}, and query-yank failed: ${describeFailure(error, context.wording)}`);
     return true;
   }
-  const steps = planRecovery(instances, selectors, {
+  const plan: PlanContext = {
     ownChardev: context.ownChardev,
     spare: context.spare,
     disks: context.disks,
-  });
+  };
+  const dead = await judgeDeadPeers(context, instances, instances, plan);
+  const steps = planRecovery(instances, selectors, { ...plan, dead });
   log(
     "hung",
     `${hung}; ${
@@ -136,7 +150,12 @@ async function recoveryPass(
       log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
       continue;
     }
-    log("yanking", `yanking ${describeInstances(step.instances)}`);
+    const why = step.dead
+      ? " (peer judged dead)"
+      : dead.length > 0
+      ? " (fallback: the main loop still does not answer)"
+      : "";
+    log("yanking", `yanking ${describeInstances(step.instances)}${why}`);
     try {
       const result = await yankRetryingOnce(client, step.instances);
       for (const instance of result.yanked) {
@@ -157,6 +176,96 @@ async function recoveryPass(
     if (waited.kind === "settled") return waited.value === "answered";
   }
   return true;
+}
+
+/** What judging peers needs from the watchdog. */
+type JudgeContext = Pick<RecoveryContext, "peers" | "selectors" | "log">;
+
+/**
+ * Judges the peers of the instances in `among` that the selectors match (within about 0.3 s),
+ * logs each verdict with its evidence, and returns the instances whose peer is dead. When
+ * nothing can be judged, one line says why and nothing is dead: the caller yanks every match,
+ * as a watch without peer evidence does.
+ */
+export async function judgeDeadPeers(
+  context: JudgeContext,
+  instances: readonly YankInstance[],
+  among: readonly YankInstance[],
+  plan: PlanContext,
+): Promise<YankInstance[]> {
+  const { peers, log } = context;
+  const matched = matchedForRecovery(among, context.selectors, plan);
+  if (matched.length === 0 || peers === undefined) return [];
+  const judgements = await peers.judge(instances, matched, JUDGE_BOUND_MS);
+  if (judgements.every((j) => j.verdict.state === "unknown")) {
+    // One line, not one per instance: the reason is usually the same for all.
+    const reasons = [...new Set(judgements.map((j) => j.verdict.evidence))];
+    log(
+      "judged",
+      `no evidence about the matched peers (${
+        reasons.join("; ")
+      }): yanking every match, least harm first`,
+    );
+    return [];
+  }
+  for (const judgement of judgements) log("judged", describeJudgement(judgement));
+  return judgements.filter((j) => j.verdict.state === "dead").map((j) => j.instance);
+}
+
+/** What recovering a stall needs from the watchdog of one VM. */
+export type StallContext = Pick<
+  RecoveryContext,
+  | "client"
+  | "selectors"
+  | "dryRun"
+  | "ownChardev"
+  | "spare"
+  | "disks"
+  | "peers"
+  | "log"
+  | "onInstances"
+>;
+
+/**
+ * A block job or the migration stood still for --stall-after while the main loop answered:
+ * judges the matched peers that could be behind it (block nodes for a job, the migration for a
+ * migration) and yanks only the dead ones; with no dead peer it yanks nothing.
+ */
+export async function recoverStall(context: StallContext, stalls: readonly Stall[]): Promise<void> {
+  const { client, log } = context;
+  const what = stalls.map((s) =>
+    s.kind === "job"
+      ? `${s.type} job ${JSON.stringify(s.id)} has not moved from offset ${s.offset} for ${
+        formatSeconds(s.forMs)
+      }`
+      : `the migration has not sent a byte for ${formatSeconds(s.forMs)}`
+  ).join("; ");
+  const instances = await queryYank(client);
+  context.onInstances(instances.length);
+  const behind = instances.filter((i) =>
+    stalls.some((s) => s.kind === "job" ? i.type === "block-node" : i.type === "migration")
+  );
+  const plan: PlanContext = {
+    ownChardev: context.ownChardev,
+    spare: context.spare,
+    disks: context.disks,
+  };
+  const dead = await judgeDeadPeers(context, instances, behind, plan);
+  log(
+    "stalled",
+    `${what}; ${
+      dead.length === 0
+        ? "no matched peer behind it is judged dead, nothing yanked"
+        : `yanking ${describeInstances(dead)}`
+    }`,
+  );
+  if (dead.length === 0) return;
+  if (context.dryRun) {
+    log("would-yank", `would yank ${describeInstances(dead)} (dry run)`);
+    return;
+  }
+  log("yanking", `yanking ${describeInstances(dead)} (peer judged dead)`);
+  await yankRetryingOnce(client, dead);
 }
 
 /** Logs the recovery if the probe was answered; true then. */

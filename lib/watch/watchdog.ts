@@ -2,7 +2,8 @@
  * The watchdog of one VM: one long-lived connection to a dedicated monitor, negotiated with
  * out-of-band execution while QEMU is healthy, so that it can still run `query-yank` and `yank`
  * when the main loop hangs (a new connection could not: see docs/qmp.md). It connects, probes
- * every --interval, hands a hang to recover.ts, and reconnects with backoff.
+ * every --interval, learns the peers of QEMU's instances while the main loop answers, hands a
+ * hang or a stall to recover.ts, and reconnects with backoff.
  */
 
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
@@ -21,7 +22,9 @@ import { type BlockDisk, hasSelectors, matchInstances, type YankSelectors } from
 import { type DiskAlias, queryDisks } from "../yank/disks.ts";
 import { UpstreamUnavailableError, type YankUpstream } from "../proxy/upstream.ts";
 import type { ProxyYank } from "../proxy/server.ts";
-import { type Probe, recoverHang } from "./recover.ts";
+import { type Probe, recoverHang, recoverStall } from "./recover.ts";
+import { PeerBook } from "./peer_book.ts";
+import { initialStallState, observeProgress, progressSample, type StallState } from "./stall.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep, within } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
@@ -45,6 +48,11 @@ export interface WatchdogOptions {
   timeoutMs: number;
   /** Log what would be yanked, yank nothing. */
   dryRun: boolean;
+  /**
+   * Milliseconds a running block job's offset or a migration's bytes may stand still before
+   * watch judges the peers behind it and yanks the dead one (--stall-after); undefined: off.
+   */
+  stallAfterMs?: number | undefined;
   /** Receives each log line (without a newline). */
   log: (line: string) => void;
   /** Wall clock in milliseconds. */
@@ -82,6 +90,11 @@ export class Watchdog implements YankUpstream {
   #disks: BlockDisk[] = [];
   #instances: number | undefined;
   #lastLogged = "";
+  /** The peers of the current connection's QEMU. */
+  #peers: PeerBook | undefined;
+  #stalls: StallState = initialStallState();
+  /** The stall check in flight (at most one), awaited before the connection is given up. */
+  #stallCheck: Promise<void> | undefined;
 
   constructor(options: WatchdogOptions) {
     this.#options = options;
@@ -167,8 +180,10 @@ export class Watchdog implements YankUpstream {
             watched = await this.#watch(client);
           } finally {
             this.#client = undefined;
+            this.#peers = undefined;
             this.#instances = undefined;
             client.close();
+            await this.#stallCheck;
           }
           if (watched.answered) delay = BACKOFF_START_MS;
           if (this.#signal.aborted) break;
@@ -193,7 +208,13 @@ export class Watchdog implements YankUpstream {
   /** One connection attempt; undefined (after logging why) when it should be retried. */
   async #connect(): Promise<QmpClient | undefined> {
     const { socket, timeoutMs, now, trace } = this.#options;
-    const attempt = QmpClient.connect(socket, { timeoutMs, now, ...(trace ? { trace } : {}) });
+    const peers = new PeerBook({ now: () => performance.now(), timeoutMs });
+    const attempt = QmpClient.connect(socket, {
+      timeoutMs,
+      now,
+      onEvent: (event) => peers.onEvent(event),
+      ...(trace ? { trace } : {}),
+    });
     const connected = await within(attempt, Infinity, this.#signal);
     if (connected.kind === "aborted") {
       attempt.then((c) => c.close(), () => {});
@@ -219,6 +240,7 @@ export class Watchdog implements YankUpstream {
       }
       instances = await queryYank(client);
       this.#instances = instances.length;
+      await peers.refreshIfDue(client);
     } catch (error) {
       client.close();
       if (error instanceof YankUnsupportedError) throw error;
@@ -227,6 +249,9 @@ export class Watchdog implements YankUpstream {
       return undefined;
     }
     this.#client = client;
+    this.#peers = peers;
+    this.#stalls = initialStallState();
+    const located = await peers.locate(socket);
     const own = this.#ownChardev === undefined
       ? "cannot tell which chardev carries this monitor"
       : `own monitor chardev ${JSON.stringify(this.#ownChardev)}`;
@@ -239,6 +264,12 @@ export class Watchdog implements YankUpstream {
       "connected",
       `connected to QEMU ${formatVersion(client.greeting.version)} with oob; ${own}; ${mode}`,
     );
+    if ("error" in located && hasSelectors(this.#options.selectors)) {
+      this.#log(
+        "warning",
+        `cannot judge which peers are dead (${located.error}); on a hang watch yanks every match, least harm first`,
+      );
+    }
     if (this.#ownChardev === undefined && this.#options.selectors.chardev.length > 0) {
       this.#log(
         "warning",
@@ -334,6 +365,7 @@ export class Watchdog implements YankUpstream {
           ownChardev: this.#ownChardev,
           spare: this.#options.spare ?? [],
           disks: this.#disks,
+          peers: this.#peers,
           now,
           signal: live,
           log: (state, message) => this.#log(state, message),
@@ -344,9 +376,50 @@ export class Watchdog implements YankUpstream {
       }
       answered = true;
       await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
+      // Neither is awaited: the probes keep their schedule.
+      this.#peers?.refreshIfDue(client);
+      this.#checkStalls(client);
       await sleep(probe.sentAt + intervalMs - now(), live);
     }
     return { answered, error: undefined };
+  }
+
+  /**
+   * With --stall-after: samples the block jobs and the migration (in-band, at most one check at
+   * a time, not awaited by the probe loop); on a stall, hands it to recoverStall, which judges
+   * the matched peers behind it and yanks the dead ones.
+   */
+  #checkStalls(client: QmpClient): void {
+    const { stallAfterMs, hangAfterMs } = this.#options;
+    if (stallAfterMs === undefined || this.#stallCheck !== undefined) return;
+    this.#stallCheck = (async () => {
+      const at = performance.now();
+      const [jobs, migrate] = await Promise.all([
+        client.execute("query-block-jobs", undefined, { timeoutMs: hangAfterMs }),
+        client.execute("query-migrate", undefined, { timeoutMs: hangAfterMs }),
+      ]);
+      const { state, stalls } = observeProgress(
+        this.#stalls,
+        progressSample(at, jobs, migrate),
+        stallAfterMs,
+      );
+      // After a stall the clocks start again: a stall is judged once per --stall-after.
+      this.#stalls = stalls.length === 0 ? state : initialStallState();
+      if (stalls.length === 0) return;
+      await recoverStall({
+        client,
+        selectors: this.#options.selectors,
+        dryRun: this.#options.dryRun,
+        ownChardev: this.#ownChardev,
+        spare: this.#options.spare ?? [],
+        disks: this.#disks,
+        peers: this.#peers,
+        log: (state, message) => this.#log(state, message),
+        onInstances: (count) => this.#instances = count,
+      }, stalls);
+    })().catch((error) => {
+      if (!client.isClosed) this.#log("warning", `stall check failed: ${this.#describe(error)}`);
+    }).finally(() => this.#stallCheck = undefined);
   }
 
   #sendProbe(client: QmpClient): Probe {

@@ -133,9 +133,13 @@ export interface ShellLimits {
   umask?: string;
 }
 
-/** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running. */
-export function spawnCli(args: string[], limits: ShellLimits = {}): SpawnedCli {
-  const child = cliCommand(args, {}, limits).spawn();
+/** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running; `env` as in runCli. */
+export function spawnCli(
+  args: string[],
+  limits: ShellLimits = {},
+  env: Record<string, string> = {},
+): SpawnedCli {
+  const child = cliCommand(args, env, limits).spawn();
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const stdout = new Response(child.stdout).text();

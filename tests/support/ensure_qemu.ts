@@ -19,6 +19,8 @@ export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
   "man": "man-db",
   "systemd-analyze": "systemd",
   "setpriv": "util-linux",
+  // yank watch judges peers from ss's view of QEMU's sockets; a minbase root lacks it.
+  "ss": "iproute2",
   "libvirtd": "libvirt-daemon-system",
   "virtlogd": "libvirt-daemon-system",
   "virsh": "libvirt-clients",

@@ -322,6 +322,11 @@ export class FakeQmpServer implements AsyncDisposable {
         return { return: this.options.chardevs ?? [] };
       case "query-status":
         return { return: { status: "running", singlestep: false, running: true } };
+      case "query-named-block-nodes":
+      case "query-block":
+        return { return: [] };
+      case "query-migrate":
+        return { return: {} };
       case "yank": {
         const wanted = (command.args?.instances ?? []) as Record<string, unknown>[];
         const known = (i: Record<string, unknown>) =>

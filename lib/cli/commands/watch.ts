@@ -54,6 +54,7 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
       spare: args.spare,
       intervalMs: args.intervalMs,
       hangAfterMs: args.hangAfterMs,
+      stallAfterMs: args.stallAfterMs,
       timeoutMs: args.timeoutMs,
       dryRun: args.dryRun,
       log,

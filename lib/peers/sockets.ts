@@ -1,0 +1,128 @@
+/**
+ * The kernel's view of sockets as `ss` (iproute2) reports it through sock_diag: unix stream
+ * sockets with their queues (which `/proc/net/unix` lacks) and TCP sockets with their queues,
+ * retransmissions and timers. Pure functions over ss's text. (yank asks ss rather than reading
+ * /proc itself: Deno lets a program read /proc/PID/* only with --allow-all.)
+ */
+
+/** One socket as the kernel reports it. */
+export interface KernelSocket {
+  inode: string;
+  transport: "unix" | "tcp";
+  /** LISTEN, ESTAB, ... (ss's names; TCP states are mapped to them). */
+  state: string;
+  /** Unix: the bound path ("" when unnamed). TCP: `HOST:PORT` (IPv6 in brackets). */
+  local: string;
+  /** TCP: the remote `HOST:PORT`. Unix: "". */
+  remote: string;
+  /** Unix: the inode of the connected peer socket ("0" when none). */
+  peerInode: string;
+  /** Bytes received and not yet read by the socket's owner. */
+  rxQueue: number;
+  /** TCP: bytes sent and not acknowledged. Unix: bytes sent and not yet read by the peer. */
+  txQueue: number;
+  /** TCP: retransmissions of the oldest unacknowledged segment. */
+  retransmits: number;
+  /** TCP: the pending timer, as ss names it ("on" retransmit, "persist" zero window probe, ...). */
+  timer: string;
+  /** The processes holding the socket (only with `ss -p`, and only those ss may inspect). */
+  pids: number[];
+}
+
+const SS_UNIX_ROW = /^u_str\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/;
+const SS_TCP_ROW = /^tcp\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$/;
+
+/**
+ * Unix stream and TCP sockets from `ss -xtnaeoH` (optionally with `-p`): Netid State Recv-Q
+ * Send-Q Local Peer, then extras. For unix sockets the "port" columns are the socket's and its
+ * peer's inodes; for TCP `-e` adds `ino:N`, `-o` the timer `timer:(on,200ms,3)` (the last number
+ * counts retransmissions), `-p` the owning processes `users:(("qemu",pid=N,fd=M))`.
+ */
+export function parseSs(text: string): KernelSocket[] {
+  const sockets: KernelSocket[] = [];
+  for (const line of text.split("\n")) {
+    const unix = SS_UNIX_ROW.exec(line);
+    if (unix) {
+      const [, state, rx, tx, local, inode, , peerInode, extras] = unix;
+      sockets.push({
+        inode: inode!,
+        transport: "unix",
+        state: state!,
+        local: local === "*" ? "" : local!,
+        remote: "",
+        peerInode: peerInode!,
+        rxQueue: Number(rx),
+        txQueue: Number(tx),
+        retransmits: 0,
+        timer: "",
+        pids: pidsOf(extras ?? ""),
+      });
+      continue;
+    }
+    const tcp = SS_TCP_ROW.exec(line);
+    if (!tcp) continue;
+    const [, state, rx, tx, local, remote, extras = ""] = tcp;
+    const timer = /\btimer:\((\w+),[^,]*,(\d+)\)/.exec(extras);
+    sockets.push({
+      inode: /\bino:(\d+)/.exec(extras)?.[1] ?? "0",
+      transport: "tcp",
+      state: state!,
+      local: canonicalAddress(local!),
+      remote: canonicalAddress(remote!),
+      peerInode: "0",
+      rxQueue: Number(rx),
+      txQueue: Number(tx),
+      retransmits: timer ? Number(timer[2]) : 0,
+      timer: timer ? timer[1]! : "",
+      pids: pidsOf(extras),
+    });
+  }
+  return sockets;
+}
+
+function pidsOf(extras: string): number[] {
+  return [...extras.matchAll(/\bpid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** ss's `HOST:PORT` or `[V6]:PORT` in canonicalHostPort's form. */
+function canonicalAddress(text: string): string {
+  const last = text.lastIndexOf(":");
+  return last < 0 ? text : canonicalHostPort(text.slice(0, last), text.slice(last + 1));
+}
+
+function compressIpv6(groups: number[]): string {
+  let best = { start: -1, length: 0 };
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.length && j - i > 1) best = { start: i, length: j - i };
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best.start < 0) return hex.join(":");
+  const head = hex.slice(0, best.start).join(":");
+  const tail = hex.slice(best.start + best.length).join(":");
+  return `${head}::${tail}`;
+}
+
+/** `HOST:PORT` in the form decodeTcpAddress writes, for comparing with QEMU's addresses. */
+export function canonicalHostPort(host: string, port: string): string {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (!bare.includes(":")) return `${bare}:${port}`;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped) return `${mapped[1]}:${port}`;
+  // Expand and re-compress, so that "0:0::1" and "::1" compare equal.
+  const [head, tail] = bare.includes("::") ? bare.split("::") : [bare, undefined];
+  const parse = (part: string | undefined) =>
+    part === undefined || part === "" ? [] : part.split(":").map((g) => parseInt(g, 16));
+  const left = parse(head);
+  const right = parse(tail);
+  const groups = tail === undefined
+    ? left
+    : [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+  return `[${compressIpv6(groups)}]:${port}`;
+}

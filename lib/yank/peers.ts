@@ -1,0 +1,361 @@
+/**
+ * What is on the other end of each yank instance, read from QEMU's own in-band queries: a
+ * chardev's address (`query-chardev`), an NBD node's server and export
+ * (`query-named-block-nodes`), the migration's status (`query-migrate`), and the guest disk a
+ * block node backs (`query-block`). Pure parsing: the replies come in, peers come out.
+ */
+
+import { isJsonObject } from "../qmp/json_object.ts";
+import { instanceName, type YankInstance } from "./instances.ts";
+
+/** A socket address in QEMU's own `SocketAddress` shape (the kinds yank can tell apart). */
+export type PeerAddress =
+  | { type: "unix"; path: string }
+  | { type: "inet"; host: string; port: string }
+  | { type: "other"; text: string };
+
+/** A socket chardev's ends, as `query-chardev` names them in `filename`. */
+export interface ChardevPeer {
+  kind: "chardev";
+  /** `tcp`, `unix`, `telnet`, `websocket`, ... */
+  protocol: string;
+  /** QEMU listens (`server=on`); otherwise it is the client. */
+  listening: boolean;
+  connected: boolean;
+  /** QEMU's end: the listening address, or its own TCP address when connected. */
+  local?: PeerAddress;
+  /** The other end: the server QEMU connects to, or a connected client's TCP address. */
+  remote?: PeerAddress;
+  /** QEMU's own text. */
+  filename: string;
+}
+
+/** An NBD node's server. */
+export interface NbdPeer {
+  kind: "nbd";
+  server: PeerAddress;
+  /** The export name, when not the default (empty) one. */
+  export?: string;
+  /** The node's filename as QEMU reports it. */
+  filename: string;
+}
+
+/** The running migration. QEMU 7.2's `query-migrate` does not name an outgoing target. */
+export interface MigrationPeer {
+  kind: "migration";
+  status: string;
+  /** RAM bytes sent so far. */
+  transferred?: number;
+}
+
+/** What is behind one yank instance. */
+export type Peer = ChardevPeer | NbdPeer | MigrationPeer;
+
+/** The peer and guest disk of an instance; undefined where unknown or not applicable. */
+export interface InstancePeer {
+  peer: Peer | undefined;
+  /** The guest device the block node backs (its id, or its qdev path). */
+  disk: string | undefined;
+}
+
+/** The in-band commands whose replies `describePeers` reads, in the order it takes them. */
+export const PEER_QUERIES = [
+  { command: "query-chardev" },
+  { command: "query-named-block-nodes", arguments: { flat: true } },
+  { command: "query-block" },
+  { command: "query-migrate" },
+] as const;
+
+/** Replies to PEER_QUERIES, by command name. A missing reply means "unknown". */
+export interface PeerReplies {
+  "query-chardev"?: unknown;
+  "query-named-block-nodes"?: unknown;
+  "query-block"?: unknown;
+  "query-migrate"?: unknown;
+}
+
+/** A map key for an instance: `chardev:ID`, `block-node:NAME`, `migration:`. */
+export function instanceKey(instance: YankInstance): string {
+  return `${instance.type}:${instanceName(instance)}`;
+}
+
+/** Finds, for every instance, its peer and disk in the replies. */
+export function describePeers(
+  instances: readonly YankInstance[],
+  replies: PeerReplies,
+): Map<string, InstancePeer> {
+  const chardevs = parseChardevs(replies["query-chardev"]);
+  const nodes = parseBlockNodes(replies["query-named-block-nodes"]);
+  const disks = findDisks(replies["query-block"], nodes);
+  const migration = parseMigration(replies["query-migrate"]);
+  const result = new Map<string, InstancePeer>();
+  for (const instance of instances) {
+    const key = instanceKey(instance);
+    switch (instance.type) {
+      case "chardev":
+        result.set(key, { peer: chardevs.get(instance.id), disk: undefined });
+        break;
+      case "block-node": {
+        const node = nodes.get(instance["node-name"]);
+        const peer = node?.drv === "nbd" ? parseNbdFilename(node.filename) : undefined;
+        result.set(key, { peer, disk: disks.get(instance["node-name"]) });
+        break;
+      }
+      case "migration":
+        result.set(key, { peer: migration, disk: undefined });
+        break;
+    }
+  }
+  return result;
+}
+
+/** Chardev peers by label, from `query-chardev`. */
+export function parseChardevs(reply: unknown): Map<string, ChardevPeer> {
+  const result = new Map<string, ChardevPeer>();
+  if (!Array.isArray(reply)) return result;
+  for (const item of reply) {
+    if (!isJsonObject(item) || typeof item.label !== "string") continue;
+    if (typeof item.filename !== "string") continue;
+    const peer = parseChardevFilename(item.filename);
+    if (peer) result.set(item.label, peer);
+  }
+  return result;
+}
+
+/**
+ * Reads a socket chardev's `filename`. QEMU writes `PROTO:LHOST:LPORT[,server=on] <-> RHOST:RPORT`
+ * for a connected TCP socket, `unix:PATH[,server=on]` for a connected unix socket, and the
+ * configured address after `disconnected:` otherwise. Undefined for other chardev kinds.
+ */
+export function parseChardevFilename(filename: string): ChardevPeer | undefined {
+  let text = filename;
+  const connected = !text.startsWith("disconnected:");
+  if (!connected) text = text.slice("disconnected:".length);
+  const arrow = text.indexOf(" <-> ");
+  const colon = text.indexOf(":");
+  if (colon <= 0) return undefined;
+  const protocol = text.slice(0, colon);
+  if (!/^(tcp|unix|telnet|tn3270|websocket|vsock|fd)$/.test(protocol)) return undefined;
+  const peer: ChardevPeer = { kind: "chardev", protocol, listening: false, connected, filename };
+  if (arrow >= 0) {
+    // Only a connected inet socket has both ends.
+    const { address, listening } = splitServerFlag(text.slice(colon + 1, arrow));
+    peer.listening = listening;
+    peer.local = parseHostPort(address);
+    peer.remote = parseHostPort(text.slice(arrow + 5));
+    return peer;
+  }
+  const { address, listening } = splitServerFlag(text.slice(colon + 1));
+  peer.listening = listening;
+  const where: PeerAddress = protocol === "unix"
+    ? { type: "unix", path: address }
+    : protocol === "fd" || protocol === "vsock"
+    ? { type: "other", text: `${protocol}:${address}` }
+    : parseHostPort(address);
+  if (listening) peer.local = where;
+  else peer.remote = where;
+  return peer;
+}
+
+function splitServerFlag(text: string): { address: string; listening: boolean } {
+  const match = /^(.*?)((?:,[a-z-]+(?:=[^,]*)?)*)$/.exec(text)!;
+  const flags = match[2]!.split(",").filter((f) => f !== "");
+  const listening = flags.some((f) => f === "server" || f === "server=on");
+  return { address: match[1]!, listening };
+}
+
+/** `HOST:PORT`, `[V6]:PORT` or a bare IPv6 `::1:PORT` (port after the last colon). */
+function parseHostPort(text: string): PeerAddress {
+  const bracketed = /^\[([^\]]*)\]:([^:]+)$/.exec(text);
+  if (bracketed) return { type: "inet", host: bracketed[1]!, port: bracketed[2]! };
+  const last = text.lastIndexOf(":");
+  if (last <= 0) return { type: "other", text };
+  return { type: "inet", host: text.slice(0, last), port: text.slice(last + 1) };
+}
+
+/** A block node as `query-named-block-nodes` reports it, reduced to what peers need. */
+interface BlockNode {
+  drv: string;
+  filename: string;
+}
+
+function parseBlockNodes(reply: unknown): Map<string, BlockNode> {
+  const result = new Map<string, BlockNode>();
+  if (!Array.isArray(reply)) return result;
+  for (const item of reply) {
+    if (!isJsonObject(item) || typeof item["node-name"] !== "string") continue;
+    const image = isJsonObject(item.image) ? item.image : {};
+    const filename = typeof item.file === "string"
+      ? item.file
+      : typeof image.filename === "string"
+      ? image.filename
+      : "";
+    result.set(item["node-name"], { drv: typeof item.drv === "string" ? item.drv : "", filename });
+  }
+  return result;
+}
+
+const DEFAULT_NBD_PORT = "10809";
+
+/**
+ * An NBD node's server from its filename: `nbd+unix:///EXPORT?socket=PATH`,
+ * `nbd://HOST[:PORT]/EXPORT`, the legacy `nbd:unix:PATH[:exportname=E]` and
+ * `nbd:HOST:PORT[:exportname=E]`, or `json:{...}` when QEMU cannot write it as a URI.
+ */
+export function parseNbdFilename(filename: string): NbdPeer | undefined {
+  if (filename.startsWith("json:")) return parseNbdJson(filename);
+  const uri = /^nbd(\+tcp|\+unix)?:\/\/(\[[^\]]*\]|[^/:?]*)(?::(\d+))?(\/[^?]*)?(\?.*)?$/.exec(
+    filename,
+  );
+  if (uri) {
+    const [, transport, host, port, path, query] = uri;
+    const exportName = decodeURIComponent((path ?? "/").slice(1));
+    const peer = (server: PeerAddress): NbdPeer =>
+      exportName === ""
+        ? { kind: "nbd", server, filename }
+        : { kind: "nbd", server, export: exportName, filename };
+    if (transport === "+unix") {
+      const socket = new URLSearchParams((query ?? "").slice(1)).get("socket");
+      return socket === null ? undefined : peer({ type: "unix", path: socket });
+    }
+    const bare = (host ?? "").replace(/^\[(.*)\]$/, "$1");
+    return peer({ type: "inet", host: bare || "localhost", port: port ?? DEFAULT_NBD_PORT });
+  }
+  const legacy = /^nbd:(?:unix:([^:]+)|([^:]+):(\d+))(?::exportname=(.*))?$/.exec(filename);
+  if (legacy) {
+    const [, path, host, port, exportName] = legacy;
+    const server: PeerAddress = path !== undefined
+      ? { type: "unix", path }
+      : { type: "inet", host: host!, port: port! };
+    return exportName ? { kind: "nbd", server, export: exportName, filename } : {
+      kind: "nbd",
+      server,
+      filename,
+    };
+  }
+  return undefined;
+}
+
+function parseNbdJson(filename: string): NbdPeer | undefined {
+  let options: unknown;
+  try {
+    options = JSON.parse(filename.slice("json:".length));
+  } catch {
+    return undefined;
+  }
+  // The nbd options may be the node's own or those of its file child.
+  for (let node = options; isJsonObject(node); node = node.file) {
+    if (node.driver !== "nbd") continue;
+    const server = isJsonObject(node.server) ? node.server : undefined;
+    let address: PeerAddress | undefined;
+    if (server?.type === "unix" && typeof server.path === "string") {
+      address = { type: "unix", path: server.path };
+    } else if (server?.type === "inet" && typeof server.host === "string") {
+      address = { type: "inet", host: server.host, port: String(server.port ?? DEFAULT_NBD_PORT) };
+    }
+    if (address === undefined) return undefined;
+    const exportName = typeof node.export === "string" ? node.export : "";
+    return exportName === ""
+      ? { kind: "nbd", server: address, filename }
+      : { kind: "nbd", server: address, export: exportName, filename };
+  }
+  return undefined;
+}
+
+/**
+ * The guest device behind each NBD node. `query-block` names the top node of each device's
+ * chain; QEMU 7.2 lists no child node names, but a format or filter node reports its protocol
+ * child's filename as its own, so an NBD node whose filename is the top node's (and no other
+ * NBD node's) is the one below it.
+ */
+function findDisks(reply: unknown, nodes: Map<string, BlockNode>): Map<string, string> {
+  const result = new Map<string, string>();
+  if (!Array.isArray(reply)) return result;
+  const nbdByFilename = new Map<string, string[]>();
+  for (const [name, node] of nodes) {
+    if (node.drv !== "nbd" || node.filename === "") continue;
+    nbdByFilename.set(node.filename, [...nbdByFilename.get(node.filename) ?? [], name]);
+  }
+  for (const item of reply) {
+    if (!isJsonObject(item) || !isJsonObject(item.inserted)) continue;
+    const disk = diskName(item);
+    const top = item.inserted["node-name"];
+    if (disk === undefined || typeof top !== "string") continue;
+    result.set(top, disk);
+    const filename = nodes.get(top)?.filename ??
+      (typeof item.inserted.file === "string" ? item.inserted.file : "");
+    const below = nbdByFilename.get(filename);
+    if (below?.length === 1 && !result.has(below[0]!)) result.set(below[0]!, disk);
+  }
+  return result;
+}
+
+function diskName(block: Record<string, unknown>): string | undefined {
+  if (typeof block.device === "string" && block.device !== "") return block.device;
+  if (typeof block.qdev !== "string" || block.qdev === "") return undefined;
+  // "/machine/peripheral/virtio-disk0/virtio-backend": the device's id is "virtio-disk0".
+  const id = /^\/machine\/peripheral\/([^/]+)/.exec(block.qdev);
+  return id ? id[1]! : block.qdev;
+}
+
+function parseMigration(reply: unknown): MigrationPeer | undefined {
+  if (!isJsonObject(reply) || typeof reply.status !== "string") return undefined;
+  const ram = isJsonObject(reply.ram) ? reply.ram : {};
+  return typeof ram.transferred === "number"
+    ? { kind: "migration", status: reply.status, transferred: ram.transferred }
+    : { kind: "migration", status: reply.status };
+}
+
+/** `unix:/run/x.sock`, `127.0.0.1:4444`, `[::1]:4444`. */
+export function formatAddress(address: PeerAddress): string {
+  switch (address.type) {
+    case "unix":
+      return `unix:${address.path}`;
+    case "inet":
+      return address.host.includes(":")
+        ? `[${address.host}]:${address.port}`
+        : `${address.host}:${address.port}`;
+    case "other":
+      return address.text;
+  }
+}
+
+/** The PEER cell of `yank list`: the other end in a few words, "-" when unknown. */
+export function formatPeer(peer: Peer | undefined): string {
+  if (peer === undefined) return "-";
+  switch (peer.kind) {
+    case "chardev": {
+      const proto = peer.protocol === "tcp" || peer.protocol === "unix" ? "" : `${peer.protocol} `;
+      if (!peer.listening) {
+        const to = peer.remote ? formatAddress(peer.remote) : "?";
+        return `${proto}${to}${peer.connected ? "" : " (disconnected)"}`;
+      }
+      const on = peer.local ? formatAddress(peer.local) : "?";
+      if (!peer.connected) return `${proto}${on} (listening, no client)`;
+      return peer.remote
+        ? `${proto}${formatAddress(peer.remote)} (client of ${on})`
+        : `${proto}${on} (listening, connected)`;
+    }
+    case "nbd":
+      return `${formatAddress(peer.server)}${
+        peer.export === undefined ? "" : ` export ${peer.export}`
+      }`;
+    case "migration":
+      return peer.transferred === undefined
+        ? peer.status
+        : `${peer.status}, ${formatBytes(peer.transferred)} sent`;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** The `"peer"` value of `yank list --json`: the peer without yank's internal kind tag. */
+export function peerJson(peer: Peer | undefined): Record<string, unknown> | null {
+  if (peer === undefined) return null;
+  const { kind: _kind, ...rest } = peer;
+  return rest;
+}

@@ -1,0 +1,69 @@
+/**
+ * `yank list` shows what is behind each instance, against real QEMU 7.2: an NBD node's server
+ * and the guest disk it backs; and, when the main loop does not answer in-band queries, the
+ * instances without peers plus one line on stderr.
+ */
+
+import assert from "node:assert/strict";
+import { runCli } from "./support/cli.ts";
+import { QemuLab } from "./support/qemu_lab.ts";
+import { startFakeQmp } from "./support/fake_qmp.ts";
+import { alignedTable } from "./support/table.ts";
+
+Deno.test("list shows an NBD node's server and the guest disk it backs; --json adds peer", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbd();
+  // A paused pc machine, so that a guest device can sit on the node.
+  const qemu = await lab.startQemu({ monitors: 2, args: ["-M", "pc", "-S", "-m", "64"] });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "nbd0",
+    server: { type: "unix", path: nbd.socket },
+    export: "",
+  });
+  await setup.execute("device_add", { driver: "virtio-blk-pci", id: "disk0", drive: "nbd0" });
+
+  const table = await runCli(["list", "--socket", qemu.socket]);
+  assert.equal(table.stderr, "");
+  assert.equal(table.code, 0);
+  assert.equal(
+    table.stdout,
+    alignedTable([
+      ["TYPE", "NAME", "PEER", "DISK"],
+      ["chardev", "compat_monitor0", `unix:${qemu.socket} (listening, connected)`, "-"],
+      ["chardev", "compat_monitor1", `unix:${qemu.extraSockets[0]} (listening, connected)`, "-"],
+      ["block-node", "nbd0", `unix:${nbd.socket}`, "disk0"],
+    ]),
+  );
+
+  const json = await runCli(["list", "--socket", qemu.socket, "--json"]);
+  assert.equal(json.code, 0);
+  const node = JSON.parse(json.stdout).find((i: { type: string }) => i.type === "block-node");
+  // QEMU's own keys first, in QEMU's order, then yank's.
+  assert.deepEqual(Object.keys(node), ["node-name", "type", "peer", "disk"]);
+  assert.deepEqual(node.peer.server, { type: "unix", path: nbd.socket });
+  assert.equal(node.disk, "disk0");
+});
+
+Deno.test("list without in-band answers: the instances, no peers, one line on stderr", async () => {
+  const silent = new Set(["query-chardev", "query-named-block-nodes", "query-block"]);
+  await using server = await startFakeQmp({
+    reply: (command) => silent.has(command.name) ? { silent: true } : undefined,
+  });
+  const run = await runCli(["list", "--socket", server.path, "--timeout", "1"]);
+  assert.equal(run.code, 0);
+  assert.equal(
+    run.stdout,
+    alignedTable([
+      ["TYPE", "NAME", "PEER", "DISK"],
+      ["chardev", "compat_monitor0", "-", "-"],
+      ["chardev", "charnet0", "-", "-"],
+      ["block-node", "nbd0", "-", "-"],
+    ]),
+  );
+  const lines = run.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0]!, /^yank: warning: ".*": no peers listed, .*main loop may be hung/);
+  assert.ok(lines[0]!.includes(server.path));
+});

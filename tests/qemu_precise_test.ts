@@ -1,0 +1,194 @@
+/**
+ * Precise recovery against real QEMU 7.2: watch yanks only the instance whose peer is dead.
+ * Eight NBD nodes, each on its own qemu-nbd, one of them frozen under a hung main loop; and a
+ * backup job stuck on a frozen qemu-nbd while the main loop is fine (--stall-after).
+ */
+
+import assert from "node:assert/strict";
+import { spawnCli, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import {
+  eventually,
+  hungMainLoop,
+  jobState,
+  type NbdServer,
+  QemuLab,
+  readInMainLoop,
+  stuckBackupJob,
+} from "./support/qemu_lab.ts";
+
+const NODES = 8;
+const FROZEN = 3;
+
+Deno.test("eight NBD nodes, one server frozen, main loop hung: watch yanks exactly that node", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu({ monitors: 3 });
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  const servers: NbdServer[] = [];
+  for (let i = 0; i < NODES; i++) {
+    const nbd = await lab.startNbd(1);
+    servers.push(nbd);
+    await setup.execute("blockdev-add", {
+      driver: "nbd",
+      "node-name": `nbd${i}`,
+      server: { type: "unix", path: nbd.socket },
+    });
+  }
+  const hangAfterMs = 1000;
+  let watch: SpawnedCli | undefined;
+  try {
+    watch = spawnCli([
+      "watch",
+      "--socket",
+      qemu.extraSockets[0]!,
+      "--block-node",
+      "nbd*",
+      "--interval",
+      "0.2",
+      "--hang-after",
+      String(hangAfterMs / 1000),
+    ]);
+    await watch.waitForLine(/state=connected/);
+    servers[FROZEN]!.process.freeze();
+    const hungAt = performance.now();
+    const hang = readInMainLoop(setup, `nbd${FROZEN}`);
+    await hang;
+    const recoveredMs = performance.now() - hungAt;
+    console.log(`main loop hung to recovered under watch: ${recoveredMs.toFixed(0)} ms`);
+    await watch.waitForLine(/state=recovered/);
+
+    const dead = await watch.waitForLine(/state=judged .*judged dead/);
+    assert.match(
+      dead,
+      new RegExp(`block-node \\\\"nbd${FROZEN}\\\\" .*unread in the peer's receive queue`),
+    );
+    const alive = watch.lines.filter((line) => /state=judged .*judged alive/.test(line));
+    assert.equal(alive.length, NODES - 1, watch.lines.join("\n"));
+    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+    assert.equal(yanks.length, 1, watch.lines.join("\n"));
+    assert.match(
+      yanks[0]!,
+      new RegExp(`yanking block-node \\\\"nbd${FROZEN}\\\\" \\(peer judged dead\\)`),
+    );
+    // --hang-after plus 1 s, plus the allowance for a 2-core machine shared with other tests.
+    assert.ok(recoveredMs < hangAfterMs + 1000 + TIMEOUT_ALLOWANCE_MS, `took ${recoveredMs} ms`);
+
+    // The seven others still read: a full backup of each (which reads all of it) completes;
+    // the yanked node's fails with an I/O error.
+    for (let i = 0; i < NODES; i++) {
+      await setup.execute("blockdev-add", {
+        driver: "null-co",
+        "node-name": `copy${i}`,
+        size: 1 << 20,
+      });
+      await setup.execute("blockdev-backup", {
+        "job-id": `read${i}`,
+        device: `nbd${i}`,
+        target: `copy${i}`,
+        sync: "full",
+        "auto-dismiss": false,
+      });
+    }
+    for (let i = 0; i < NODES; i++) {
+      assert.ok(
+        await eventually(async () => (await jobState(setup, `read${i}`))?.status === "concluded"),
+        `read${i} did not conclude`,
+      );
+      const job = await jobState(setup, `read${i}`);
+      if (i === FROZEN) assert.equal(job?.error, "Input/output error");
+      else assert.equal(job?.error, undefined, `nbd${i}: ${job?.error}`);
+    }
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on; the job fails", async () => {
+  await using lab = await QemuLab.create();
+  const { qemu, setup } = await stuckBackupJob(lab);
+  const healthy = await lab.startNbd(1);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "nbd9",
+    server: { type: "unix", path: healthy.socket },
+  });
+  let watch: SpawnedCli | undefined;
+  try {
+    watch = spawnCli([
+      "watch",
+      "--socket",
+      qemu.socket,
+      "--block-node",
+      "nbd*",
+      "--interval",
+      "0.5",
+      "--hang-after",
+      "5",
+      "--stall-after",
+      "3",
+    ]);
+    await watch.waitForLine(/state=connected/);
+    assert.equal((await jobState(setup, "job0"))?.status, "running");
+    const stalled = await watch.waitForLine(/state=stalled/, 15_000);
+    assert.match(
+      stalled,
+      /backup job \\"job0\\" has not moved from offset 0 for [\d.]+ s; yanking block-node \\"nbd0\\"/,
+    );
+    await watch.waitForLine(/state=yanking .*block-node \\"nbd0\\" \(peer judged dead\)/);
+    assert.ok(
+      await eventually(async () => (await jobState(setup, "job0"))?.status === "concluded", 3000),
+    );
+    assert.equal((await jobState(setup, "job0"))?.error, "Input/output error");
+    assert.ok(watch.lines.some((l) => /peer of block-node \\"nbd9\\" .*judged alive/.test(l)));
+    assert.ok(!watch.lines.some((l) => /state=yanking .*nbd9/.test(l)), watch.lines.join("\n"));
+    assert.ok(!watch.lines.some((l) => /state=hung/.test(l)), "the main loop never hung");
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
+
+Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks every match", async () => {
+  await using lab = await QemuLab.create();
+  // A PATH without ss: the CLI's --allow-run=ss then finds nothing to run.
+  const noSs = lab.path("empty-bin");
+  await Deno.mkdir(noSs);
+  let watch: SpawnedCli | undefined;
+  try {
+    const { hang } = await hungMainLoop(lab, {
+      beforeHang: async (qemu) => {
+        watch = spawnCli(
+          [
+            "watch",
+            "--socket",
+            qemu.extraSockets[0]!,
+            "--block-node",
+            "nbd0",
+            "--interval",
+            "0.2",
+            "--hang-after",
+            "1",
+          ],
+          {},
+          { PATH: noSs },
+        );
+        await watch.waitForLine(/state=connected/);
+      },
+    });
+    await hang;
+    await watch!.waitForLine(/state=recovered/);
+    const lines = watch!.lines;
+    const warnings = lines.filter((l) => /state=warning/.test(l));
+    assert.equal(warnings.length, 1, lines.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /cannot judge which peers are dead \(ss is not installed \(install iproute2\)\); on a hang watch yanks every match/,
+    );
+    const judged = lines.filter((l) => /state=judged/.test(l));
+    assert.equal(judged.length, 1, lines.join("\n"));
+    assert.match(judged[0]!, /no evidence about the matched peers \(ss is not installed/);
+    const yanks = lines.filter((l) => /state=yanking/.test(l));
+    assert.equal(yanks.length, 1, lines.join("\n"));
+    assert.match(yanks[0]!, /yanking block-node \\"nbd0\\""/);
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});
