@@ -28,7 +28,7 @@ import { occupiedListenError } from "../lib/proxy/errors.ts";
 import { UpstreamUnavailableError } from "../lib/proxy/upstream.ts";
 import { TextfileError } from "../lib/health/textfile.ts";
 import { OutputError } from "../lib/cli/io.ts";
-import { globUnreadable, noSocketMatches, SocketNotTriedError } from "../lib/cli/sockets.ts";
+import { globUnreadable, noSocketMatches, SocketNotTriedError } from "../lib/qmp/sockets.ts";
 
 const S = "/run/vm1.qmp";
 const Q = JSON.stringify(S);

@@ -9,7 +9,12 @@ import { type CliIo, reportFailure, reportWarning } from "./io.ts";
 import { printable } from "../render/printable.ts";
 import { jsonPrintable } from "../render/json.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
-import { globUnreadable, noSocketMatches, planSockets, visitWithinDeadline } from "./sockets.ts";
+import {
+  globUnreadable,
+  noSocketMatches,
+  planSockets,
+  visitWithinDeadline,
+} from "../qmp/sockets.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   send: "->",

@@ -9,6 +9,7 @@
  */
 
 import { QmpClient } from "../../lib/qmp/client.ts";
+import { QmpDisconnectedError } from "../../lib/qmp/errors.ts";
 
 /** Thrown when QEMU is missing: integration tests fail (never skip) without it. */
 export class QemuMissingError extends Error {
@@ -195,11 +196,23 @@ export class QemuLab implements AsyncDisposable {
     // The monitor greets early in QEMU's start-up, but in-band commands wait until start-up is
     // done (seconds, on a loaded machine). Wait for that here, so that a test's first command
     // never meets a QEMU that merely looks hung.
-    const ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
-    try {
-      await ready.execute("query-status");
-    } finally {
-      ready.close();
+    // Under load QEMU now and then drops a connection made right after the probe connection
+    // above, before greeting it: connect again (bounded), as a test's own connection never does.
+    for (let attempt = 1;; attempt++) {
+      let ready: QmpClient;
+      try {
+        ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
+      } catch (error) {
+        if (!(error instanceof QmpDisconnectedError) || attempt === 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        continue;
+      }
+      try {
+        await ready.execute("query-status");
+      } finally {
+        ready.close();
+      }
+      break;
     }
     return { process, socket: sockets[0]!, extraSockets: sockets.slice(1), log };
   }

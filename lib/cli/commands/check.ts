@@ -12,7 +12,7 @@ import {
   planSockets,
   SocketNotTriedError,
   visitWithinDeadline,
-} from "../sockets.ts";
+} from "../../qmp/sockets.ts";
 import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,

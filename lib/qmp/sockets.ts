@@ -4,7 +4,7 @@
  */
 
 import { compileGlob, isGlob } from "../yank/match.ts";
-import { formatSeconds, QmpConnectError } from "../qmp/errors.ts";
+import { formatSeconds, QmpConnectError } from "./errors.ts";
 import { type Remedy, YankError } from "../errors.ts";
 
 /** At most this many sockets are talked to at once. */
