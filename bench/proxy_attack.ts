@@ -10,6 +10,7 @@
 import { type ShellLimits, spawnCli, type SpawnedCli } from "../tests/support/cli.ts";
 import { hungMainLoop, QemuLab } from "../tests/support/qemu_lab.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
+import { type Attack, descriptorBurst, flood } from "../tests/support/proxy_attacks.ts";
 
 /** One scenario's figures. */
 export interface ProxyAttackResult {
@@ -30,58 +31,6 @@ const HANG_AFTER_S = 1;
 const ATTACK_LEAD_MS = 3000;
 /** How long to wait for a recovery before giving up on it. */
 const RECOVERY_BOUND_MS = 30_000;
-const encoder = new TextEncoder();
-
-interface Attack {
-  stop(): void;
-}
-
-function tryClose(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/** A new client every 100 ms sends 10,000 query-chardev (about 280 KB) and never reads. */
-function flood(proxy: string): Attack {
-  const requests = encoder.encode(
-    `{"execute":"qmp_capabilities"}\n${'{"execute":"query-chardev"}\n'.repeat(10_000)}`,
-  );
-  const conns: Deno.Conn[] = [];
-  let stopped = false;
-  (async () => {
-    while (!stopped) {
-      try {
-        const conn = await Deno.connect({ transport: "unix", path: proxy });
-        conns.push(conn);
-        conn.write(requests).catch(() => {});
-      } catch {
-        // Turned away: try again.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  return {
-    stop() {
-      stopped = true;
-      for (const conn of conns) tryClose(conn);
-    },
-  };
-}
-
-/** 500 connections at once, held open and silent, against watch's `ulimit -n 64`. */
-async function descriptorBurst(proxy: string): Promise<Attack> {
-  const held: Deno.Conn[] = [];
-  await Promise.allSettled(
-    Array.from(
-      { length: 500 },
-      () => Deno.connect({ transport: "unix", path: proxy }).then((conn) => held.push(conn)),
-    ),
-  );
-  return { stop: () => held.forEach(tryClose) };
-}
 
 /** Milliseconds until a new client negotiates with the proxy, or null after 10 s. */
 async function timeToServe(proxy: string): Promise<number | null> {
@@ -179,8 +128,10 @@ async function scenario(
 export async function benchProxyAttacks(lab: QemuLab): Promise<ProxyAttackResult[]> {
   return [
     await scenario(lab, "none", () => ({ stop() {} })),
-    await scenario(lab, "flood of unread replies", flood),
-    await scenario(lab, "descriptor burst (ulimit -n 64)", descriptorBurst, { openFiles: 64 }),
+    await scenario(lab, "flood of unread replies", (proxy) => flood(proxy, 100)),
+    await scenario(lab, "descriptor burst (ulimit -n 64)", (proxy) => descriptorBurst(proxy, 500), {
+      openFiles: 64,
+    }),
   ];
 }
 

@@ -8,14 +8,11 @@
 import assert from "node:assert/strict";
 import { runCli, type ShellLimits, spawnCli, type SpawnedCli } from "./support/cli.ts";
 import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
+import { type Attack, descriptorBurst, flood, tryClose } from "./support/proxy_attacks.ts";
 
 const HANG_AFTER_SECONDS = 1;
-const encoder = new TextEncoder();
 
 /** Something a hostile client does to the proxy until stopped. */
-interface Attack {
-  stop(): void;
-}
 
 /** What `recoveryUnderAttack` saw. */
 interface Outcome {
@@ -94,49 +91,6 @@ async function assertServed(proxy: string, timeoutSeconds = 2): Promise<void> {
   assert.match(run.stdout, /^block-node +nbd0 +- +-$/m);
 }
 
-function tryClose(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/**
- * Every 200 ms a new client negotiates and sends 10,000 query-chardev requests (about 280 KB)
- * in one go, and never reads a reply.
- */
-function flood(proxy: string): Attack {
-  const requests = encoder.encode(
-    `{"execute":"qmp_capabilities"}\n${'{"execute":"query-chardev"}\n'.repeat(10_000)}`,
-  );
-  const conns: Deno.Conn[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const conn = await Deno.connect({ transport: "unix", path: proxy });
-        conns.push(conn);
-        (async () => {
-          for (let offset = 0; offset < requests.length;) {
-            offset += await conn.write(requests.subarray(offset));
-          }
-        })().catch(() => {});
-      } catch {
-        // Turned away or cut off: try again.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
-  return {
-    stop() {
-      stopped = true;
-      for (const conn of conns) tryClose(conn);
-      loop.catch(() => {});
-    },
-  };
-}
-
 Deno.test("a flood of requests whose replies are never read neither delays recovery nor locks clients out", async () => {
   await recoveryUnderAttack((proxy) => Promise.resolve(flood(proxy)), async ({ watch, proxy }) => {
     await assertServed(proxy);
@@ -149,22 +103,11 @@ Deno.test("a flood of requests whose replies are never read neither delays recov
 });
 
 Deno.test("running out of file descriptors: watch logs it, recovers the hang, and serves again once they are free", async () => {
-  const held: Deno.Conn[] = [];
-  const release = () => {
-    for (const conn of held.splice(0)) tryClose(conn);
-  };
   await recoveryUnderAttack(
-    async (proxy) => {
-      // Far more connections than watch has descriptors (ulimit -n 64), all at once.
-      const attempts = Array.from(
-        { length: 200 },
-        () => Deno.connect({ transport: "unix", path: proxy }).then((conn) => held.push(conn)),
-      );
-      await Promise.allSettled(attempts);
-      return { stop: release };
-    },
-    async ({ watch, proxy }) => {
-      release();
+    // Far more connections than watch has descriptors (ulimit -n 64), all at once.
+    (proxy) => descriptorBurst(proxy, 200),
+    async ({ watch, proxy }, burst) => {
+      burst.stop();
       await assertServed(proxy, 5);
       await assertServed(proxy);
       await watch.waitForLine(/state=warning .*proxy cannot accept/);
@@ -241,7 +184,7 @@ Deno.test("--listen works at a path longer than a unix socket address holds, wit
   const deep = `${dir}/${"d".repeat(60)}/${"e".repeat(60)}`;
   await Deno.mkdir(deep, { recursive: true });
   const proxy = `${deep}/proxy.qmp`;
-  assert.ok(encoder.encode(proxy).length > 108);
+  assert.ok(new TextEncoder().encode(proxy).length > 108);
   // yank connects through a short symlink to the long directory.
   const short = `${dir}/s`;
   await Deno.symlink(deep, short);
