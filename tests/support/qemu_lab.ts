@@ -244,6 +244,10 @@ export class QemuLab implements AsyncDisposable {
         }
       },
     );
+    // A test that fails before its peer is reached never awaits these; the lab's disposal then
+    // closes the listener, which must not surface as an uncaught error hiding the real one.
+    accepted.catch(() => {});
+    closed.catch(() => {});
     return { port: (listener.addr as Deno.NetAddr).port, accepted, closed };
   }
 
