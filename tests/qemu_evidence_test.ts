@@ -14,7 +14,9 @@ import { PeerBook } from "../lib/watch/peer_book.ts";
 import { judgeDeadPeers } from "../lib/watch/recover.ts";
 import { queryYank } from "../lib/yank/yank.ts";
 import { describeInstances } from "../lib/yank/instances.ts";
-import { type LabProcess, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
+import { runSs } from "../lib/peers/probe.ts";
+import { parseSs } from "../lib/peers/sockets.ts";
+import { eventually, type LabProcess, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 
 /** One NBD node of the QEMU under test and the server behind it. */
 interface NodeOnServer {
@@ -45,6 +47,12 @@ async function judge(book: PeerBook, client: QmpClient): Promise<{
     {},
   );
   return { dead: dead.map((d) => describeInstances([d])), lines };
+}
+
+/** Whether `server` has a connection with data it has not read, as ss reports it. */
+async function unreadBy(server: LabProcess): Promise<boolean> {
+  const sockets = parseSs(await runSs(["-xtnpH"]));
+  return sockets.some((s) => s.pids.includes(server.pid) && s.rxQueue > 0);
 }
 
 /** The verdict line of `node`, which must be there exactly once. */
@@ -147,6 +155,8 @@ Deno.test("peers are judged from the kernel's evidence for qemu-storage-daemon, 
             (error) => error,
           );
           assert.notEqual(probe, "answered", "the read did not wait on the frozen server");
+          // On a loaded machine QEMU may not have sent the request yet: wait until it arrived.
+          assert.ok(await eventually(() => unreadBy(frozen.server)), "the request never arrived");
           const { dead, lines } = await judge(book, watchClient);
           assert.deepEqual(dead, [`block-node "${frozen.node}"`], lines.join("\n"));
           assert.match(
