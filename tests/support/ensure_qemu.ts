@@ -4,7 +4,7 @@
  * along (a few MB): the completion tests run their scripts in them; so do man (the manual pages
  * are rendered), systemd-analyze (README's unit is verified) and setpriv (a test drops root's
  * right to read every directory). libvirt's daemon and client let the suite check yank against
- * a libvirt-managed QEMU.
+ * a libvirt-managed QEMU; nbdkit and qemu-storage-daemon are NBD servers whose death it judges.
  */
 
 import { ensurePrograms } from "./debian.ts";
@@ -14,6 +14,9 @@ export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-img": "qemu-utils",
   "qemu-nbd": "qemu-utils",
+  // Peer judgement is tested against every kind of NBD server QEMU meets.
+  "qemu-storage-daemon": "qemu-system-common",
+  "nbdkit": "nbdkit",
   "zsh": "zsh",
   "fish": "fish",
   "man": "man-db",

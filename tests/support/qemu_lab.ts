@@ -10,6 +10,7 @@
 
 import { QmpClient } from "../../lib/qmp/client.ts";
 import { QmpDisconnectedError } from "../../lib/qmp/errors.ts";
+import { runSs } from "../../lib/peers/probe.ts";
 
 /** Thrown when QEMU is missing: integration tests fail (never skip) without it. */
 export class QemuMissingError extends Error {
@@ -132,6 +133,18 @@ export interface NbdServer {
   socket: string;
 }
 
+/** An NBD server on 127.0.0.1 (TCP). */
+export interface NbdTcpServer {
+  process: LabProcess;
+  port: number;
+}
+
+/** A qemu-storage-daemon exporting a raw image over NBD on a unix socket. */
+export interface StorageDaemon extends NbdServer {
+  /** The export's name (QEMU's nbd node must ask for it). */
+  export: string;
+}
+
 /** A temp dir plus every process started in it; dispose to clean up. */
 export class QemuLab implements AsyncDisposable {
   readonly dir: string;
@@ -251,19 +264,84 @@ export class QemuLab implements AsyncDisposable {
     return { port: (listener.addr as Deno.NetAddr).port, accepted, closed };
   }
 
-  /** Creates a raw image and serves it with qemu-nbd on a unix socket. */
-  async startNbd(sizeMiB = 64): Promise<NbdServer> {
+  /** Creates a raw image of `sizeMiB` in the lab dir. */
+  async #createImage(sizeMiB: number): Promise<string> {
     const image = this.path(`disk${++this.#counter}.img`);
-    const socket = this.path(`nbd${this.#counter}.sock`);
     const create = await new Deno.Command(requireProgram("qemu-img"), {
       args: ["create", "-q", "-f", "raw", image, `${sizeMiB}M`],
       stdout: "null",
       stderr: "piped",
     }).output();
     if (!create.success) throw new Error(`qemu-img create failed: ${decode(create.stderr)}`);
+    return image;
+  }
+
+  /** Creates a raw image and serves it with qemu-nbd on a unix socket. */
+  async startNbd(sizeMiB = 64): Promise<NbdServer> {
+    const image = await this.#createImage(sizeMiB);
+    const socket = this.path(`nbd${this.#counter}.sock`);
     const log = this.path(`nbd${this.#counter}.log`);
     const process = this.spawn("qemu-nbd", ["-f", "raw", "-k", socket, "-t", image], log);
     await waitForFile(socket, process, log);
+    return { process, socket };
+  }
+
+  /**
+   * Creates a raw image and serves it with qemu-nbd on 127.0.0.1, on a port that was free a
+   * moment before (taken from a listener on port 0, then closed); another port is tried if
+   * something took it meanwhile.
+   */
+  async startNbdTcp(sizeMiB = 64): Promise<NbdTcpServer> {
+    const image = await this.#createImage(sizeMiB);
+    const log = this.path(`nbd${this.#counter}.log`);
+    for (let attempt = 1;; attempt++) {
+      const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (probe.addr as Deno.NetAddr).port;
+      probe.close();
+      const process = this.spawn(
+        "qemu-nbd",
+        ["-f", "raw", "-b", "127.0.0.1", "-p", String(port), "-t", image],
+        log,
+      );
+      if (await waitForPort(port, process)) return { process, port };
+      if (attempt === 5) {
+        const output = await Deno.readTextFile(log).catch(() => "");
+        throw new Error(`qemu-nbd did not listen on 127.0.0.1: ${output.trim() || "(no output)"}`);
+      }
+    }
+  }
+
+  /**
+   * Creates a raw image and exports it with qemu-storage-daemon over NBD on a unix socket, as
+   * export `disk0` of node `file0`.
+   */
+  async startStorageDaemon(sizeMiB = 64): Promise<StorageDaemon> {
+    const image = await this.#createImage(sizeMiB);
+    const socket = this.path(`qsd${this.#counter}.sock`);
+    const log = this.path(`qsd${this.#counter}.log`);
+    const name = "disk0";
+    const process = this.spawn("qemu-storage-daemon", [
+      "--blockdev",
+      `driver=file,filename=${image},node-name=file0`,
+      "--nbd-server",
+      `addr.type=unix,addr.path=${socket}`,
+      "--export",
+      `type=nbd,id=exp0,node-name=file0,name=${name},writable=on`,
+    ], log);
+    await waitForSocket(socket, process, log);
+    return { process, socket, export: name };
+  }
+
+  /** Serves `sizeMiB` of memory with nbdkit (in the foreground) on a unix socket. */
+  async startNbdkit(sizeMiB = 64): Promise<NbdServer> {
+    const socket = this.path(`nbdkit${++this.#counter}.sock`);
+    const log = this.path(`nbdkit${this.#counter}.log`);
+    const process = this.spawn(
+      "nbdkit",
+      ["-f", "--unix", socket, "memory", `${sizeMiB}M`],
+      log,
+    );
+    await waitForSocket(socket, process, log);
     return { process, socket };
   }
 
@@ -316,6 +394,23 @@ async function waitForSocket(path: string, process: LabProcess, log: string): Pr
     }
   }
   throw new Error(`${path} does not accept connections`);
+}
+
+/**
+ * Waits until `process` listens on 127.0.0.1:`port` (true), or exits (false: the port was
+ * taken). Asks ss rather than connecting: a qemu-nbd serves one client at a time.
+ */
+async function waitForPort(port: number, process: LabProcess): Promise<boolean> {
+  let exited = false;
+  process.status.then(() => exited = true);
+  for (let waited = 0; waited < 10_000 && !exited; waited += 20) {
+    // One kind of socket: ss leaves out the Netid column, so this is not parseSs's format.
+    const listening = await runSs(["-tlnpH", `sport = :${port}`]);
+    if (listening.includes(`pid=${process.pid},`)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (!exited) throw new Error(`${process.name} does not listen on 127.0.0.1:${port}`);
+  return false;
 }
 
 /** QEMU with a socket chardev `charnet0` connected to a TCP peer on 127.0.0.1. */
