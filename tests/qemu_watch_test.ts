@@ -317,12 +317,13 @@ Deno.test("watch reconnects when QEMU restarts on the same socket", async () => 
     );
     // Far less than the 20 s --timeout: the answer came at once.
     assert.ok(early.elapsedMs < 10_000, `took ${early.elapsedMs} ms`);
-    const first = await lab.startQemu({ socket });
+    // The watch takes the only client slot of this monitor as soon as it can.
+    const first = await lab.startQemu({ socket, awaitMainLoop: false });
     await watch.waitForLine(/state=connected/);
     await first.process.stop();
     await watch.waitForLine(/state=disconnected/);
     const before = watch.lines.length;
-    await lab.startQemu({ socket });
+    await lab.startQemu({ socket, awaitMainLoop: false });
     await eventually(() => watch.lines.slice(before).some((l) => /state=connected/.test(l)), 8000);
     assert.ok(
       watch.lines.slice(before).some((l) => /state=connected/.test(l)),

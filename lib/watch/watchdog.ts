@@ -24,7 +24,7 @@ import { UpstreamUnavailableError, type YankUpstream } from "../proxy/upstream.t
 import type { ProxyYank } from "../proxy/server.ts";
 import { type Probe, recoverHang, recoverStall } from "./recover.ts";
 import { PeerBook } from "./peer_book.ts";
-import { initialStallState, observeProgress, progressSample, type StallState } from "./stall.ts";
+import { StallWatch } from "./stall_watch.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { BACKOFF_START_MS, nextBackoff, sleep, within } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
@@ -92,9 +92,8 @@ export class Watchdog implements YankUpstream {
   #lastLogged = "";
   /** The peers of the current connection's QEMU. */
   #peers: PeerBook | undefined;
-  #stalls: StallState = initialStallState();
-  /** The stall check in flight (at most one), awaited before the connection is given up. */
-  #stallCheck: Promise<void> | undefined;
+  /** The current connection's stall watch (--stall-after), awaited before it is given up. */
+  #stallWatch: StallWatch | undefined;
 
   constructor(options: WatchdogOptions) {
     this.#options = options;
@@ -183,7 +182,8 @@ export class Watchdog implements YankUpstream {
             this.#peers = undefined;
             this.#instances = undefined;
             client.close();
-            await this.#stallCheck;
+            await this.#stallWatch?.settled();
+            this.#stallWatch = undefined;
           }
           if (watched.answered) delay = BACKOFF_START_MS;
           if (this.#signal.aborted) break;
@@ -250,7 +250,7 @@ export class Watchdog implements YankUpstream {
     }
     this.#client = client;
     this.#peers = peers;
-    this.#stalls = initialStallState();
+    this.#stallWatch = this.#newStallWatch(client);
     const located = await peers.locate(socket);
     const own = this.#ownChardev === undefined
       ? "cannot tell which chardev carries this monitor"
@@ -378,48 +378,36 @@ export class Watchdog implements YankUpstream {
       await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
       // Neither is awaited: the probes keep their schedule.
       this.#peers?.refreshIfDue(client);
-      this.#checkStalls(client);
+      this.#stallWatch?.sample(client);
       await sleep(probe.sentAt + intervalMs - now(), live);
     }
     return { answered, error: undefined };
   }
 
   /**
-   * With --stall-after: samples the block jobs and the migration (in-band, at most one check at
-   * a time, not awaited by the probe loop); on a stall, hands it to recoverStall, which judges
-   * the matched peers behind it and yanks the dead ones.
+   * With --stall-after, the connection's stall watch: a stall is handed to recoverStall, which
+   * judges the matched peers behind it and yanks the dead ones.
    */
-  #checkStalls(client: QmpClient): void {
+  #newStallWatch(client: QmpClient): StallWatch | undefined {
     const { stallAfterMs, hangAfterMs } = this.#options;
-    if (stallAfterMs === undefined || this.#stallCheck !== undefined) return;
-    this.#stallCheck = (async () => {
-      const at = performance.now();
-      const [jobs, migrate] = await Promise.all([
-        client.execute("query-block-jobs", undefined, { timeoutMs: hangAfterMs }),
-        client.execute("query-migrate", undefined, { timeoutMs: hangAfterMs }),
-      ]);
-      const { state, stalls } = observeProgress(
-        this.#stalls,
-        progressSample(at, jobs, migrate),
-        stallAfterMs,
-      );
-      // After a stall the clocks start again: a stall is judged once per --stall-after.
-      this.#stalls = stalls.length === 0 ? state : initialStallState();
-      if (stalls.length === 0) return;
-      await recoverStall({
-        client,
-        selectors: this.#options.selectors,
-        dryRun: this.#options.dryRun,
-        ownChardev: this.#ownChardev,
-        spare: this.#options.spare ?? [],
-        disks: this.#disks,
-        peers: this.#peers,
-        log: (state, message) => this.#log(state, message),
-        onInstances: (count) => this.#instances = count,
-      }, stalls);
-    })().catch((error) => {
-      if (!client.isClosed) this.#log("warning", `stall check failed: ${this.#describe(error)}`);
-    }).finally(() => this.#stallCheck = undefined);
+    if (stallAfterMs === undefined) return undefined;
+    return new StallWatch({
+      stallAfterMs,
+      timeoutMs: hangAfterMs,
+      onStalls: (stalls) =>
+        recoverStall({
+          client,
+          selectors: this.#options.selectors,
+          dryRun: this.#options.dryRun,
+          ownChardev: this.#ownChardev,
+          spare: this.#options.spare ?? [],
+          disks: this.#disks,
+          peers: this.#peers,
+          log: (state, message) => this.#log(state, message),
+          onInstances: (count) => this.#instances = count,
+        }, stalls),
+      onError: (error) => this.#log("warning", `stall check failed: ${this.#describe(error)}`),
+    });
   }
 
   #sendProbe(client: QmpClient): Probe {

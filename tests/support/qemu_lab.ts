@@ -116,6 +116,12 @@ export interface QemuOptions {
   name?: string;
   /** Path of the first monitor socket, e.g. to restart "the same VM" (default: in the lab). */
   socket?: string;
+  /**
+   * Wait, through the first monitor, until QEMU's main loop answers (default true). False when
+   * a client under test (a watch waiting for the socket) may take that monitor first: QEMU
+   * serves one client per monitor, so the wait would never get a greeting.
+   */
+  awaitMainLoop?: boolean;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -211,7 +217,7 @@ export class QemuLab implements AsyncDisposable {
     // never meets a QEMU that merely looks hung.
     // Under load QEMU now and then drops a connection made right after the probe connection
     // above, before greeting it: connect again (bounded), as a test's own connection never does.
-    for (let attempt = 1;; attempt++) {
+    for (let attempt = 1; options.awaitMainLoop !== false; attempt++) {
       let ready: QmpClient;
       try {
         ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
