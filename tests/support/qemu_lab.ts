@@ -288,7 +288,8 @@ export class QemuLab implements AsyncDisposable {
     const socket = this.path(`nbd${this.#counter}.sock`);
     const log = this.path(`nbd${this.#counter}.log`);
     const process = this.spawn("qemu-nbd", ["-f", "raw", "-k", socket, "-t", image], log);
-    await waitForFile(socket, process, log);
+    // Not a test connection: qemu-nbd serves one client at a time.
+    await waitForListening(socket, process, log);
     return { process, socket };
   }
 
@@ -371,6 +372,24 @@ function tryClose(closable: { close(): void }): void {
 
 function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes).trim();
+}
+
+/**
+ * Waits until a unix socket at `path` is listening, as the kernel lists it in /proc/net/unix
+ * (flag __SO_ACCEPTCON), without connecting: the file appears at bind(), before listen().
+ */
+async function waitForListening(path: string, process: LabProcess, log: string): Promise<void> {
+  await waitForFile(path, process, log);
+  const listening = () =>
+    Deno.readTextFileSync("/proc/net/unix").split("\n").some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[7] === path && fields[3] === "00010000";
+    });
+  for (let waited = 0; waited < 10_000; waited += 10) {
+    if (listening()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${process.name} does not listen on ${path}`);
 }
 
 async function waitForFile(path: string, process: LabProcess, log: string): Promise<void> {
