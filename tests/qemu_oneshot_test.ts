@@ -38,7 +38,7 @@ Deno.test("a socket path over 108 bytes is reached like any other", async (t) =>
   await Deno.symlink(qemu.socket, link);
   assert.ok(new TextEncoder().encode(socket).length > 108);
   assert.equal(Deno.statSync(socket).isSocket, true);
-  const before = shortcuts();
+  const before = shortcuts(lab.dir);
 
   await t.step("list through a long path that is the socket itself", async () => {
     const run = await runCli(["list", "--socket", socket]);
@@ -80,17 +80,20 @@ Deno.test("a socket path over 108 bytes is reached like any other", async (t) =>
   });
 
   await t.step("no temporary symlink is left behind", () => {
-    assert.deepEqual(shortcuts().filter((name) => !before.includes(name)), []);
+    assert.deepEqual(shortcuts(lab.dir).filter((name) => !before.includes(name)), []);
   });
   void peerless;
 });
 
-/** The private directories that hold a shortcut symlink to a long socket path. */
-function shortcuts(): string[] {
+/**
+ * The private directories that hold a shortcut symlink to a long socket path under `labDir`
+ * (other test files, running at the same time, may have their own).
+ */
+function shortcuts(labDir: string): string[] {
   const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
   return [...Deno.readDirSync(tmp)].map((e) => e.name).filter((name) => {
     try {
-      return name.startsWith("yank-") && Deno.lstatSync(`${tmp}/${name}/s`).isSymlink;
+      return name.startsWith("yank-") && Deno.readLinkSync(`${tmp}/${name}/s`).startsWith(labDir);
     } catch {
       return false;
     }
