@@ -75,6 +75,10 @@ interface Watch {
   stop(): Promise<number>;
 }
 
+/**
+ * Like the tests' spawnCli, but without its 2-minute safety kill (a soak runs for 10 minutes)
+ * and with stdout discarded.
+ */
 function spawnWatch(args: string[]): Watch {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...compilePermissionFlags(), MAIN, "watch", ...args],
