@@ -251,7 +251,7 @@ async function measureRecovery(): Promise<Record<string, unknown>> {
           .map((m) => [m[1]!, m[2]!]),
       );
     };
-    nbd.process.freeze();
+    await nbd.process.freeze();
     const hungAt = performance.now();
     const read = readInMainLoop(setup, "nbd0");
     await sleep(600);

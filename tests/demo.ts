@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   await yank(lab, ["list", "--socket", qemu.socket]);
 
   say("3. A backup of disk nbd0 starts, and nbd0's NBD server freezes (its host died).");
-  dataServer.process.freeze();
+  await dataServer.process.freeze();
   await guest.execute("blockdev-backup", {
     "job-id": "backup0",
     device: "nbd0",
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   await yank(lab, ["check", "--socket", qemu.socket]);
 
   say("7. Disk nbd1's server freezes too, and the guest reads from nbd1.");
-  systemServer.process.freeze();
+  await systemServer.process.freeze();
   const read = readInMainLoop(guest, "nbd1");
   await new Promise((resolve) => setTimeout(resolve, 300));
   console.log("QEMU's main loop now waits for the dead server, and stops answering commands.");

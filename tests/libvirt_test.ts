@@ -37,6 +37,13 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
   );
   await serial.accepted;
 
+  // The disk's top node: libvirt 9 puts a raw format node ("libvirt-1-format") above the NBD
+  // node; libvirt 10 and later leave it out when nothing needs it, so the NBD node is the top.
+  const block = await virsh(["qemu-monitor-command", name, '{"execute":"query-block"}'], 30_000);
+  const devices = JSON.parse(block.stdout).return as { inserted?: { "node-name"?: string } }[];
+  const top = devices.find((device) => device.inserted)?.inserted?.["node-name"];
+  assert.match(top ?? "", /^libvirt-1-(format|storage)$/, block.stdout);
+
   await t.step("watch --disk vda yanks the frozen NBD node and virsh answers again", async () => {
     let stopped: { code: number; stderr: string };
     let hung: Promise<unknown> | undefined;
@@ -59,11 +66,11 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
         false,
         watch.lines.join("\n"),
       );
-      nbd.process.freeze();
+      await nbd.process.freeze();
       assert.equal(await eventually(() => isStopped(nbd.process.pid), 10_000), true);
       // Reading the disk in QEMU's main loop blocks it on the frozen server; virsh waits.
       const read = virsh(
-        ["qemu-monitor-command", name, "--hmp", 'qemu-io libvirt-1-format "read 0 4096"'],
+        ["qemu-monitor-command", name, "--hmp", `qemu-io ${top} "read 0 4096"`],
         120_000,
       );
       hung = read;

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
-import { hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
+import { hungMainLoop, installedQemuVersion, QemuLab } from "./support/qemu_lab.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
 
 const OK_LINE =
@@ -34,7 +34,7 @@ Deno.test("check says OK when the main loop answers, in every format", async (t)
     assert.equal(report.socket, qemu.socket);
     assert.equal(report.instances, 1);
     assert.equal(report.oob, true);
-    assert.match(report.qemu_version, /^7\.2\.\d+$/);
+    assert.equal(report.qemu_version, await installedQemuVersion());
     // Seconds, and never more than --timeout (5 s by default).
     assert.ok(report.latency_seconds > 0 && report.latency_seconds <= 5);
   });

@@ -144,7 +144,7 @@ Deno.test("peers are judged from the kernel's evidence for qemu-storage-daemon, 
     await t.step(
       `${frozen.kind}, frozen while QEMU waits on a read, is the only peer judged dead`,
       async () => {
-        frozen.server.freeze();
+        await frozen.server.freeze();
         let read: Promise<unknown> | undefined;
         try {
           read = readInMainLoop(setup, frozen.node);

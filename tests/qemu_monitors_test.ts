@@ -85,11 +85,9 @@ Deno.test("globs spare every monitor's chardev on a real QEMU", async (t) => {
     assert.equal(run.stdout.includes("yanked chardev charnet0"), true);
     assert.equal(/monitor/.test(run.stdout), false, run.stdout);
     await peer.closed;
-    assert.deepEqual(await onCompat.execute("query-status"), {
-      status: "running",
-      singlestep: false,
-      running: true,
-    });
+    // QEMU 8.1 dropped query-status's deprecated "singlestep"; compare what every version has.
+    const { status, running } = await onCompat.execute("query-status") as Record<string, unknown>;
+    assert.deepEqual({ status, running }, { status: "running", running: true });
     await onCharmonitor.execute("query-status");
   });
 

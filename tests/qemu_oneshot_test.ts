@@ -270,7 +270,7 @@ Deno.test("a glob over a directory yank cannot read says permission denied", asy
 Deno.test("a QEMU still opening an NBD disk at start-up is not blamed on another client", async () => {
   await using lab = await QemuLab.create();
   const nbd = await lab.startNbd();
-  nbd.process.freeze();
+  await nbd.process.freeze();
   {
     const socket = lab.path("starting.qmp");
     lab.spawn("qemu-system-x86_64", [

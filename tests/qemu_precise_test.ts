@@ -48,7 +48,7 @@ Deno.test("eight NBD nodes, one server frozen, main loop hung: watch yanks exact
       String(hangAfterMs / 1000),
     ]);
     await watch.waitForLine(/state=connected/);
-    servers[FROZEN]!.process.freeze();
+    await servers[FROZEN]!.process.freeze();
     const hungAt = performance.now();
     const hang = readInMainLoop(setup, `nbd${FROZEN}`);
     await hang;

@@ -26,10 +26,7 @@ async function vmWithNbd(lab: QemuLab): Promise<{
   });
   return {
     qemu,
-    hang: () => {
-      nbd.process.freeze();
-      return readInMainLoop(setup, "nbd0");
-    },
+    hang: () => nbd.process.freeze().then(() => readInMainLoop(setup, "nbd0")),
     thaw: () => nbd.process.thaw(),
   };
 }

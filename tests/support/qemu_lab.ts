@@ -33,6 +33,34 @@ function requireProgram(name: string): string {
   );
 }
 
+/** The version of the installed qemu-system-x86_64 ("7.2.22", "10.0.13"), as QEMU reports it. */
+export async function installedQemuVersion(): Promise<string> {
+  const { stdout } = await new Deno.Command("qemu-system-x86_64", { args: ["--version"] }).output();
+  const version = /version (\d+\.\d+\.\d+)/.exec(new TextDecoder().decode(stdout))?.[1];
+  if (version === undefined) throw new Error("qemu-system-x86_64 --version printed no version");
+  return version;
+}
+
+/** True when every thread of `pid` is stopped ("T" in /proc), or the process is gone. */
+function allThreadsStopped(pid: number): boolean {
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return true;
+  }
+  return tasks.every(({ name }) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${name}/stat`);
+      // The state follows the command name, which is in parentheses and may hold any byte.
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      return state === "T" || state === "t" || state === "Z" || state === "X";
+    } catch {
+      return true;
+    }
+  });
+}
+
 /** A process the lab started. */
 export class LabProcess {
   #child: Deno.ChildProcess;
@@ -51,10 +79,19 @@ export class LabProcess {
     return this.#child.pid;
   }
 
-  /** SIGSTOP: the process stops answering, as a dead peer would. */
-  freeze(): void {
+  /**
+   * SIGSTOP: the process stops answering, as a dead peer would. Resolves once every thread of
+   * it has stopped: the kernel stops each thread only when it next runs, and on a loaded machine
+   * a thread of a multi-threaded server (nbdkit) can still answer a request after kill returns.
+   */
+  async freeze(): Promise<void> {
     this.#child.kill("SIGSTOP");
     this.#frozen = true;
+    const deadline = performance.now() + 10_000;
+    while (!allThreadsStopped(this.#child.pid)) {
+      if (performance.now() > deadline) throw new Error(`${this.name} did not stop within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** SIGCONT. */
@@ -459,7 +496,7 @@ export async function stuckBackupJob(
   const setup = await lab.qmp(qemu.extraSockets.at(-1) ?? qemu.socket);
   await addNbdNode(setup, nbd);
   await setup.execute("blockdev-add", { driver: "null-co", "node-name": "tgt", size: 64 << 20 });
-  nbd.process.freeze();
+  await nbd.process.freeze();
   await setup.execute("blockdev-backup", {
     "job-id": "job0",
     device: "nbd0",
@@ -501,7 +538,7 @@ export async function hungMainLoop(
   const setup = await lab.qmp(qemu.extraSockets[1]!);
   await addNbdNode(setup, nbd);
   await options.beforeHang?.(qemu);
-  nbd.process.freeze();
+  await nbd.process.freeze();
   const hang = readInMainLoop(setup, "nbd0");
   // In-band commands on one monitor run in order: a probe queued behind the read that stays
   // unanswered proves the main loop is blocked in it.
