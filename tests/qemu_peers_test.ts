@@ -67,3 +67,31 @@ Deno.test("list without in-band answers: the instances, no peers, one line on st
   assert.match(lines[0]!, /^yank: warning: ".*": no peers listed, .*main loop may be hung/);
   assert.ok(lines[0]!.includes(server.path));
 });
+
+Deno.test("an NBD export named 50% on a socket path with + and spaces: list shows both as QEMU has them", async () => {
+  await using lab = await QemuLab.create();
+  const socket = lab.path("a+b c%20\td.sock");
+  const nbd = await lab.startNbd(1, { exportName: "50%", socket });
+  const qemu = await lab.startQemu({ monitors: 2 });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "nbd0",
+    server: { type: "unix", path: nbd.socket },
+    export: "50%",
+  });
+
+  const table = await runCli(["list", "--socket", qemu.socket]);
+  assert.equal(table.stderr, "");
+  assert.equal(table.code, 0);
+  const row = table.stdout.split("\n").find((line) => line.startsWith("block-node"));
+  // Verbatim but for the tab, which a table shows as an escape.
+  assert.ok(row?.includes(`unix:${socket.replace("\t", "\\x09")} export 50%`), table.stdout);
+
+  const json = await runCli(["list", "--socket", qemu.socket, "--json"]);
+  assert.equal(json.stderr, "");
+  assert.equal(json.code, 0);
+  const node = JSON.parse(json.stdout).find((i: { type: string }) => i.type === "block-node");
+  assert.deepEqual(node.peer.server, { type: "unix", path: socket });
+  assert.equal(node.peer.export, "50%");
+});
