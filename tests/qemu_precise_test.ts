@@ -192,3 +192,45 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
     await watch?.stop("SIGKILL");
   }
 });
+
+Deno.test("watch --socket through a symlink: the peers are judged, only the frozen node's yanked", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu({ monitors: 3 });
+  const link = lab.path("link.qmp");
+  await Deno.symlink(qemu.extraSockets[0]!, link);
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  const servers: NbdServer[] = [];
+  for (let i = 0; i < 2; i++) {
+    const nbd = await lab.startNbd(1);
+    servers.push(nbd);
+    await setup.execute("blockdev-add", {
+      driver: "nbd",
+      "node-name": `nbd${i}`,
+      server: { type: "unix", path: nbd.socket },
+    });
+  }
+  let watch: SpawnedCli | undefined;
+  try {
+    watch = spawnCli([
+      "watch",
+      "--socket",
+      link,
+      "--block-node",
+      "nbd*",
+      "--interval",
+      "0.2",
+      "--hang-after",
+      "1",
+    ]);
+    await watch.waitForLine(/state=connected/);
+    servers[1]!.process.freeze();
+    await readInMainLoop(setup, "nbd1");
+    await watch.waitForLine(/state=recovered/);
+    assert.ok(!watch.lines.some((line) => /no evidence/.test(line)), watch.lines.join("\n"));
+    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+    assert.equal(yanks.length, 1, watch.lines.join("\n"));
+    assert.match(yanks[0]!, /yanking block-node \\"nbd1\\" \(peer judged dead\)/);
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});

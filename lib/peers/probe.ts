@@ -54,7 +54,7 @@ export async function findQemuProcess(path: string, run: RunSs = runSs): Promise
   } catch (error) {
     return { error: errorText(error) };
   }
-  const socket = listening.find((s) => s.local === path);
+  const socket = listening.find((s) => s.local === path) ?? findSameFile(path, listening);
   if (socket === undefined) {
     return { error: `ss shows no socket listening on ${JSON.stringify(path)}` };
   }
@@ -67,6 +67,32 @@ export async function findQemuProcess(path: string, run: RunSs = runSs): Promise
     };
   }
   return { pid };
+}
+
+/**
+ * The listener whose path names the same file as `path` (by device and inode, which sees
+ * through symlinks, `/var/run`, relative paths and bind mounts). ss shows the path as QEMU
+ * bound it; a relative one is taken from the binding process's working directory.
+ */
+function findSameFile(path: string, listening: KernelSocket[]): KernelSocket | undefined {
+  const ours = fileId(path);
+  if (ours === undefined) return undefined;
+  return listening.find((s) => {
+    if (s.transport !== "unix" || s.local === "" || s.local.startsWith("@")) return false;
+    const bound = s.local.startsWith("/") || s.pids[0] === undefined
+      ? s.local
+      : `/proc/${s.pids[0]}/cwd/${s.local}`;
+    return fileId(bound) === ours;
+  });
+}
+
+function fileId(path: string): string | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return info.ino === null ? undefined : `${info.dev}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One moment of QEMU's sockets; QEMU's inodes come from a first run with `-p`. */
