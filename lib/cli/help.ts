@@ -219,7 +219,8 @@ the yank instances with query-yank (out-of-band). The whole probe ends within --
             (QEMU older than 6.0)
   UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
             or on a directory a glob reads; a socket not tried because --timeout ran out
-            while many others were probed
+            while many others were probed; a --domain that is not running or has no
+            monitor for yank
 
 The state is data: it goes to stdout and the exit code, never to stderr; so does UNKNOWN for a
 usage error, as "YANK UNKNOWN - REASON". With several sockets
