@@ -97,6 +97,18 @@ export function isSparedChardev(id: string, spare: readonly string[] = []): bool
     spare.some((pattern) => compileGlob(pattern).test(id));
 }
 
+/**
+ * Why yank takes a chardev for a monitor's, for refusal texts: `it looks like a monitor's
+ * chardev (its id holds "mon", "qmp" or "hmp")`, or one that a spare pattern names.
+ */
+export function monitorLikeness(id: string): string {
+  const why = MONITOR_CHARDEV_PATTERN.test(id)
+    ? `its id holds "mon", "qmp" or "hmp"`
+    : "a pattern of chardevs to spare names it";
+  const libvirt = id === "charmonitor" ? `; libvirt kills a VM whose "charmonitor" is cut` : "";
+  return `it looks like a monitor's chardev (${why}${libvirt})`;
+}
+
 /** A disk as QEMU and libvirt name it, and the block nodes behind it. */
 export interface BlockDisk {
   /** Every name of the disk: QEMU's device id, libvirt's target (`vda`) and alias. */
