@@ -201,12 +201,15 @@ Deno.test("watch --socket through a symlink: the peers are judged, only the froz
   const setup = await lab.qmp(qemu.extraSockets[1]!);
   const servers: NbdServer[] = [];
   for (let i = 0; i < 2; i++) {
-    const nbd = await lab.startNbd(1);
+    // The frozen one serves an export named 50% on a path with + and spaces.
+    const odd = i === 1 ? { exportName: "50%", socket: lab.path("a+b c%20.sock") } : {};
+    const nbd = await lab.startNbd(1, odd);
     servers.push(nbd);
     await setup.execute("blockdev-add", {
       driver: "nbd",
       "node-name": `nbd${i}`,
       server: { type: "unix", path: nbd.socket },
+      ...(odd.exportName === undefined ? {} : { export: odd.exportName }),
     });
   }
   let watch: SpawnedCli | undefined;
@@ -224,9 +227,15 @@ Deno.test("watch --socket through a symlink: the peers are judged, only the froz
     ]);
     await watch.waitForLine(/state=connected/);
     servers[1]!.process.freeze();
-    await readInMainLoop(setup, "nbd1");
-    await watch.waitForLine(/state=recovered/);
-    assert.ok(!watch.lines.some((line) => /no evidence/.test(line)), watch.lines.join("\n"));
+    // Bounded by the watch: a watch that died leaves the read hung, and the test fails.
+    const hang = readInMainLoop(setup, "nbd1");
+    hang.catch(() => {});
+    await watch.waitForLine(/state=recovered/, 30_000);
+    await hang;
+    assert.ok(
+      !watch.lines.some((line) => /no evidence|Internal error/.test(line)),
+      watch.lines.join("\n"),
+    );
     const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
     assert.equal(yanks.length, 1, watch.lines.join("\n"));
     assert.match(yanks[0]!, /yanking block-node \\"nbd1\\" \(peer judged dead\)/);
