@@ -95,3 +95,63 @@ Deno.test("an NBD export named 50% on a socket path with + and spaces: list show
   assert.deepEqual(node.peer.server, { type: "unix", path: socket });
   assert.equal(node.peer.export, "50%");
 });
+
+Deno.test("an NBD node over TLS (PSK): QEMU writes the same URI, and list reads it raw", async () => {
+  await using lab = await QemuLab.create();
+  const image = lab.path("tls.img");
+  const created = await new Deno.Command("qemu-img", {
+    args: ["create", "-f", "raw", image, "1M"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(created.success);
+  const psk = lab.path("psk");
+  await Deno.mkdir(psk);
+  await Deno.writeTextFile(`${psk}/keys.psk`, "qemu:0123456789abcdef0123456789abcdef\n");
+  const socket = lab.path("t+ls 50%.sock");
+  lab.spawn("qemu-nbd", [
+    "--object",
+    `tls-creds-psk,id=tls0,endpoint=server,dir=${psk}`,
+    "--tls-creds",
+    "tls0",
+    "-f",
+    "raw",
+    "-k",
+    socket,
+    "-x",
+    "50%",
+    "-t",
+    image,
+  ]);
+  const qemu = await lab.startQemu({ monitors: 2 });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("object-add", {
+    "qom-type": "tls-creds-psk",
+    id: "t0",
+    endpoint: "client",
+    dir: psk,
+    username: "qemu",
+  });
+  const add = {
+    driver: "nbd",
+    "node-name": "nbd0",
+    server: { type: "unix", path: socket },
+    export: "50%",
+    "tls-creds": "t0",
+  };
+  // qemu-nbd may not listen yet: the lab's wait for a listener does not start it here.
+  let added = false;
+  for (let attempt = 0; attempt < 100 && !added; attempt++) {
+    added = await setup.execute("blockdev-add", add).then(() => true, () => false);
+    if (!added) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(added, "blockdev-add over TLS");
+
+  const json = await runCli(["list", "--socket", qemu.socket, "--json"]);
+  assert.equal(json.stderr, "");
+  assert.equal(json.code, 0);
+  const node = JSON.parse(json.stdout).find((i: { type: string }) => i.type === "block-node");
+  assert.equal(node.peer.filename, `nbd+unix:///50%?socket=${socket}`);
+  assert.deepEqual(node.peer.server, { type: "unix", path: socket });
+  assert.equal(node.peer.export, "50%");
+});

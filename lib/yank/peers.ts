@@ -205,7 +205,8 @@ const SOCKET_PARAM = "?socket=";
  * (block/nbd.c) writes with snprintf, unescaped: `nbd+unix:///EXPORT?socket=PATH`,
  * `nbd+unix://?socket=PATH`, `nbd://HOST:PORT/EXPORT`, `nbd://HOST:PORT` (an IPv6 host is
  * written bare; brackets are read too), or `json:{...}` when the options do not fit a URI
- * (TLS credentials, an fd, ...). Nothing is URL-decoded: `%` and `+` are the name's own.
+ * (a server given as an fd, an inet one with ipv4, ipv6 or to; TLS credentials do not change
+ * the form). Nothing is URL-decoded: `%` and `+` are the name's own.
  * An export holding `?socket=` cannot be told from a path holding it; the first one splits.
  */
 export function parseNbdFilename(filename: string): NbdPeer | undefined {
