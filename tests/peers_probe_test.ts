@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { findQemuProcess } from "../lib/peers/probe.ts";
+import { findQemuProcess, judgePeers } from "../lib/peers/probe.ts";
 
 const listening = (path: string, pid: number) =>
   `u_str LISTEN 0      4096  ${path} 69102 * 0 users:(("qemu-system-x86",pid=${pid},fd=5)) ---\n`;
@@ -39,6 +39,29 @@ Deno.test("findQemuProcess() finds the listener through a symlink, a relative pa
     listener.close();
     sleeper.kill();
     await sleeper.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("judgePeers() finds QEMU's connection to an NBD server it was given through a symlink", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "yank-probe-" }));
+  const socket = `${dir}/nbd 50%.sock`;
+  const listener = Deno.listen({ transport: "unix", path: socket });
+  try {
+    await Deno.symlink(socket, `${dir}/link.sock`);
+    // QEMU (pid 25515) connected to qemu-nbd's socket, which ss shows by its bound path.
+    const ss = [
+      `u_str ESTAB  0      0     * 69109 * 69110 users:(("qemu-system-x86",pid=25515,fd=14)) ---`,
+      `u_str LISTEN 0      4096  ${socket} 69102 * 0 users:(("qemu-nbd",pid=25543,fd=5)) ---`,
+      `u_str ESTAB  0      0     ${socket} 69110 * 69109 users:(("qemu-nbd",pid=25543,fd=6)) ---`,
+    ].join("\n");
+    const verdicts = await judgePeers(25515, [{
+      key: "block-node:nbd0",
+      endpoint: { transport: "unix", path: `${dir}/link.sock`, qemuListens: false },
+    }], { boundMs: 0, samples: 2, runSs: () => Promise.resolve(ss) });
+    assert.equal(verdicts.get("block-node:nbd0")?.state, "alive", JSON.stringify([...verdicts]));
+  } finally {
+    listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

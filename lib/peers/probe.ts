@@ -86,6 +86,18 @@ function findSameFile(path: string, listening: KernelSocket[]): KernelSocket | u
   });
 }
 
+/**
+ * A unix peer's path as ss shows its listener: QEMU may have been given another spelling of it
+ * (a symlink, `/var/run`, a relative path), while ss shows the path the server bound.
+ */
+function asBound(endpoint: PeerEndpoint, snapshot: SocketSnapshot): PeerEndpoint {
+  if (endpoint.transport !== "unix" || snapshot.unixByInode === undefined) return endpoint;
+  const unix = [...snapshot.unixByInode.values()];
+  if (unix.some((s) => s.local === endpoint.path)) return endpoint;
+  const listener = findSameFile(endpoint.path, unix.filter((s) => s.state === "LISTEN"));
+  return listener === undefined ? endpoint : { ...endpoint, path: listener.local };
+}
+
 function fileId(path: string): string | undefined {
   try {
     const info = Deno.statSync(path);
@@ -146,6 +158,7 @@ export async function judgePeers(
   const run = options.runSs ?? runSs;
   const count = Math.max(2, options.samples ?? 3);
   const series = new Map<string, Connection[][]>(targets.map((t) => [t.key, []]));
+  let endpoints = targets.map((t) => t.endpoint);
   let started = now();
   let inodes: Set<string> | undefined;
   for (let i = 0; i < count; i++) {
@@ -162,7 +175,10 @@ export async function judgePeers(
       return result;
     }
     // The span counts from the end of the first (slower, -p) sample.
-    if (i === 0) started = now();
+    if (i === 0) {
+      started = now();
+      endpoints = endpoints.map((e) => asBound(e, taken.snapshot));
+    }
     inodes = taken.inodes;
     if (inodes.size === 0) {
       const evidence =
@@ -171,12 +187,12 @@ export async function judgePeers(
       return result;
     }
     const claimed = new Set<string>();
-    for (const target of targets) {
-      if (target.endpoint.transport === "unclaimed") continue;
-      const found = connectionsOf(target.endpoint, taken.snapshot);
+    targets.forEach((target, index) => {
+      if (target.endpoint.transport === "unclaimed") return;
+      const found = connectionsOf(endpoints[index]!, taken.snapshot);
       for (const c of found) claimed.add(c.qemu.inode);
       series.get(target.key)!.push(found);
-    }
+    });
     for (const target of targets) {
       if (target.endpoint.transport !== "unclaimed") continue;
       series.get(target.key)!.push(connectionsOf(target.endpoint, taken.snapshot, claimed));
