@@ -106,6 +106,21 @@ const CASES: [YankError, string, number][] = [
     ExitCode.notFound,
   ],
   [
+    new MonitorChardevRefusedError(S, "yankmon", false),
+    `Refusing to yank chardev "yankmon": on ${Q} it looks like a monitor's chardev (its id holds "mon", "qmp" or "hmp"), and yanking it cuts that monitor's client (add --force to do it anyway)`,
+    ExitCode.usage,
+  ],
+  [
+    new MonitorChardevRefusedError(S, "mgmt1", false),
+    `Refusing to yank chardev "mgmt1": on ${Q} it looks like a monitor's chardev (a pattern of chardevs to spare names it), and yanking it cuts that monitor's client (add --force to do it anyway)`,
+    ExitCode.usage,
+  ],
+  [
+    new MonitorChardevRefusedError(S, "charmonitor", false),
+    `Refusing to yank chardev "charmonitor": on ${Q} it looks like a monitor's chardev (its id holds "mon", "qmp" or "hmp"; libvirt kills a VM whose "charmonitor" is cut), and yanking it cuts that monitor's client (add --force to do it anyway)`,
+    ExitCode.usage,
+  ],
+  [
     new MonitorChardevRefusedError(S, "mon0"),
     `Refusing to yank chardev "mon0": it carries the monitor ${Q} that yank is talking through, so yanking it cuts this connection (add --force to do it anyway)`,
     ExitCode.usage,

@@ -192,3 +192,57 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
     await watch?.stop("SIGKILL");
   }
 });
+
+Deno.test("watch --socket through a symlink, an NBD server through another: only the frozen node's yanked", async () => {
+  await using lab = await QemuLab.create();
+  const qemu = await lab.startQemu({ monitors: 3 });
+  const link = lab.path("link.qmp");
+  await Deno.symlink(qemu.extraSockets[0]!, link);
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  const servers: NbdServer[] = [];
+  for (let i = 0; i < 2; i++) {
+    // The frozen one serves an export named 50% on a path with + and spaces.
+    const odd = i === 1 ? { exportName: "50%", socket: lab.path("a+b c%20.sock") } : {};
+    const nbd = await lab.startNbd(1, odd);
+    servers.push(nbd);
+    // QEMU reaches that one through a symlink too: ss shows the path qemu-nbd bound.
+    const path = i === 1 ? lab.path("nbd-link.sock") : nbd.socket;
+    if (i === 1) await Deno.symlink(nbd.socket, path);
+    await setup.execute("blockdev-add", {
+      driver: "nbd",
+      "node-name": `nbd${i}`,
+      server: { type: "unix", path },
+      ...(odd.exportName === undefined ? {} : { export: odd.exportName }),
+    });
+  }
+  let watch: SpawnedCli | undefined;
+  try {
+    watch = spawnCli([
+      "watch",
+      "--socket",
+      link,
+      "--block-node",
+      "nbd*",
+      "--interval",
+      "0.2",
+      "--hang-after",
+      "1",
+    ]);
+    await watch.waitForLine(/state=connected/);
+    servers[1]!.process.freeze();
+    // Bounded by the watch: a watch that died leaves the read hung, and the test fails.
+    const hang = readInMainLoop(setup, "nbd1");
+    hang.catch(() => {});
+    await watch.waitForLine(/state=recovered/, 30_000);
+    await hang;
+    assert.ok(
+      !watch.lines.some((line) => /no evidence|Internal error/.test(line)),
+      watch.lines.join("\n"),
+    );
+    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+    assert.equal(yanks.length, 1, watch.lines.join("\n"));
+    assert.match(yanks[0]!, /yanking block-node \\"nbd1\\" \(peer judged dead\)/);
+  } finally {
+    await watch?.stop("SIGKILL");
+  }
+});

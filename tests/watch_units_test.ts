@@ -302,11 +302,16 @@ Deno.test("the proxy answers like QEMU and forwards only query-yank and yank", a
         "exec-oob": "yank",
         arguments: { instances: [{ type: "chardev", id: "charnet0" }, { type: "chardev", id }] },
       }, spare);
+      const desc = decision.kind === "reply" && "error" in decision.reply
+        ? decision.reply.error.desc
+        : "";
       assert.match(
-        decision.kind === "reply" && "error" in decision.reply ? decision.reply.error.desc : "",
-        new RegExp(`^Refusing to yank chardev "${id}"`),
+        desc,
+        new RegExp(`^Refusing to yank chardev "${id}": it looks like a monitor's chardev \\(`),
         id,
       );
+      // Only libvirt's own monitor is libvirt's.
+      assert.equal(desc.includes("libvirt"), id === "charmonitor", desc);
     }
     const other = decideRequest(ready, {
       "exec-oob": "yank",

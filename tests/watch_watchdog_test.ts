@@ -56,6 +56,7 @@ async function watchUntil(
   socket: string,
   until: (line: string) => boolean,
   timeoutMs = 2000,
+  dryRun = false,
 ): Promise<string[]> {
   const lines: string[] = [];
   const stop = new AbortController();
@@ -65,7 +66,7 @@ async function watchUntil(
     intervalMs: 50,
     hangAfterMs: 200,
     timeoutMs,
-    dryRun: false,
+    dryRun,
     log: (line) => {
       lines.push(line);
       if (until(line)) stop.abort();
@@ -133,6 +134,19 @@ Deno.test("while the main loop stays hung, the watchdog runs recovery passes aga
     // One probe stayed in flight through both passes; each pass listed the instances afresh.
     assert.deepEqual(counts(), { queryYanksInHang: 2, yanks: 2, statusesWhenReleased: 2 });
   });
+});
+
+Deno.test("--dry-run says what it would yank, never that it is yanking", async () => {
+  const { fake, counts } = await hangingQemu({ failQueryYank: 0, release: 1 });
+  await using _ = fake;
+  const lines = await watchUntil(fake.path, (l) => /state=would-yank/.test(l), 2000, true);
+  assertLinesInOrder(lines, [
+    /state=judged .*no evidence about the matched peers \(.*\): would yank every match/,
+    /state=hung .*would yank in 1 step\(s\): block-node \\"nbd0\\"/,
+    /state=would-yank .*would yank block-node \\"nbd0\\" \(dry run\)/,
+  ]);
+  assert.ok(!lines.some((l) => /yanking|will yank/.test(l)), lines.join("\n"));
+  assert.equal(counts().yanks, 0);
 });
 
 Deno.test("a hang met while connecting is logged as watch's own situation, not the one-shot advice", async () => {

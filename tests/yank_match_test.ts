@@ -149,13 +149,18 @@ Deno.test("a glob never matches any monitor's chardev", async (t) => {
     { type: "chardev", id: "mon-yankmon" },
     { type: "chardev", id: "charserial0" },
     { type: "chardev", id: "qmpx" },
+    { type: "chardev", id: "yankmon" },
+    { type: "chardev", id: "MON-vm1" },
+    { type: "chardev", id: "myHmp" },
+    { type: "chardev", id: "QMP2" },
+    { type: "chardev", id: "net0" },
   ];
 
-  await t.step("QEMU's, libvirt's and Proxmox's monitor names are spared by '*'", () => {
+  await t.step("any id holding mon, qmp or hmp (any case) is spared by '*'", () => {
     const match = matchInstances(instances, selectors({ chardev: ["*"] }), {
       monitorChardev: "mon-yankmon",
     });
-    assert.deepEqual(names(match.instances), ["charserial0", "qmpx"]);
+    assert.deepEqual(names(match.instances), ["charserial0", "net0"]);
     assert.deepEqual(match.selectors[0]!.spared, [
       "compat_monitor0",
       "compat_monitor1",
@@ -163,7 +168,18 @@ Deno.test("a glob never matches any monitor's chardev", async (t) => {
       "qmp",
       "qmp-event",
       "mon-yankmon",
+      "qmpx",
+      "yankmon",
+      "MON-vm1",
+      "myHmp",
+      "QMP2",
     ]);
+  });
+
+  await t.step("README's yankmon and a mon-<x> are refused when named exactly", () => {
+    const match = matchInstances(instances, selectors({ chardev: ["yankmon", "MON-vm1"] }));
+    assert.deepEqual(match.refused, ["yankmon", "MON-vm1"]);
+    assert.deepEqual(match.instances, []);
   });
 
   await t.step("'char*' spares charmonitor, also with --force", () => {
@@ -175,9 +191,9 @@ Deno.test("a glob never matches any monitor's chardev", async (t) => {
 
   await t.step("--spare globs are spared like monitors", () => {
     const match = matchInstances(instances, selectors({ chardev: ["*"] }), {
-      spare: ["charser*", "qmpx"],
+      spare: ["charser*", "net?"],
     });
-    assert.deepEqual(names(match.instances), ["mon-yankmon"]);
+    assert.deepEqual(names(match.instances), []);
   });
 
   await t.step("an exact monitor name is refused without force, yanked with it", () => {

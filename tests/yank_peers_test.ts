@@ -99,18 +99,24 @@ Deno.test("parseChardevFilename() reads every form QEMU writes", async (t) => {
   });
 });
 
-Deno.test("parseNbdFilename() reads URIs, legacy forms and json: filenames", () => {
+Deno.test("parseNbdFilename() reads the forms QEMU's block/nbd.c writes, raw (snprintf, no escaping)", () => {
   const cases: [string, string][] = [
     ["nbd+unix:///exp?socket=/run/n.sock", "unix:/run/n.sock export exp"],
-    ["nbd+unix://?socket=/run/n%20x.sock", "unix:/run/n x.sock"],
-    ["nbd://10.0.0.2:10810/disk%2F1", "10.0.0.2:10810 export disk/1"],
-    ["nbd://10.0.0.2/", "10.0.0.2:10809"],
+    // An export `50%` and a socket path with `+`, `%` and spaces: taken as written.
+    ["nbd+unix:///50%?socket=/run/a+b c%20d.sock", "unix:/run/a+b c%20d.sock export 50%"],
+    ["nbd+unix://?socket=/run/n%20x.sock", "unix:/run/n%20x.sock"],
+    ["nbd+unix:///?socket=rel/n.sock", "unix:rel/n.sock"],
+    ["nbd+unix:///a&b=c#d/e?socket=/run/n.sock", "unix:/run/n.sock export a&b=c#d/e"],
+    ["nbd://10.0.0.2:10810/disk%2F1", "10.0.0.2:10810 export disk%2F1"],
+    ["nbd://10.0.0.2:10810/a?b#c/d+e", "10.0.0.2:10810 export a?b#c/d+e"],
+    ["nbd://10.0.0.2:10809", "10.0.0.2:10809"],
+    ["nbd://host.example:nbd/", "host.example:nbd"],
+    // QEMU writes an IPv6 host as given, without brackets; brackets are read too.
+    ["nbd://::1:10809/e", "[::1]:10809 export e"],
     ["nbd://[fe80::1]:10809/e", "[fe80::1]:10809 export e"],
-    ["nbd:unix:/run/n.sock:exportname=e", "unix:/run/n.sock export e"],
-    ["nbd:10.0.0.2:10809", "10.0.0.2:10809"],
     [
-      'json:{"driver": "nbd", "export": "e", "server": {"type": "unix", "path": "/run/n.sock"}, "tls-creds": "t0"}',
-      "unix:/run/n.sock export e",
+      'json:{"driver": "nbd", "export": "50%", "server": {"type": "unix", "path": "/run/a+b.sock"}, "tls-creds": "t0"}',
+      "unix:/run/a+b.sock export 50%",
     ],
     [
       'json:{"driver": "raw", "file": {"driver": "nbd", "server": {"type": "inet", "host": "h", "port": "1"}}}',
@@ -120,6 +126,15 @@ Deno.test("parseNbdFilename() reads URIs, legacy forms and json: filenames", () 
   for (const [filename, shown] of cases) {
     assert.equal(formatPeer(parseNbdFilename(filename)), shown, filename);
   }
+  assert.deepEqual(parseNbdFilename("nbd+unix:///50%?socket=/run/a+b c.sock"), {
+    kind: "nbd",
+    server: { type: "unix", path: "/run/a+b c.sock" },
+    export: "50%",
+    filename: "nbd+unix:///50%?socket=/run/a+b c.sock",
+  });
+  // Forms QEMU never writes back (it rewrites a legacy `nbd:unix:` name as a URI).
+  assert.equal(parseNbdFilename("nbd:unix:/run/n.sock:exportname=e"), undefined);
+  assert.equal(parseNbdFilename("nbd+unix:///e"), undefined);
   assert.equal(parseNbdFilename("/var/lib/disk.img"), undefined);
   assert.equal(parseNbdFilename("json:{not json"), undefined);
 });

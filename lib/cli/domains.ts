@@ -10,14 +10,21 @@ import { findDomains } from "../libvirt/domains.ts";
 
 /**
  * Adds the yank monitor of every domain `args.domains` names to `args.sockets` (and the domain
- * to `args.domainOf`). Returns the highest exit code of the domains that could not be used.
+ * to `args.domainOf`). Each domain that cannot be used goes to `onFailure` when given (`check`
+ * reports it as UNKNOWN on stdout), otherwise as a line on stderr. Returns the highest exit
+ * code of those domains.
  */
-export async function resolveDomains(args: CliArgs, io: CliIo): Promise<number> {
+export async function resolveDomains(
+  args: CliArgs,
+  io: CliIo,
+  onFailure?: (failure: Error) => void,
+): Promise<number> {
   if (args.domains.length === 0) return ExitCode.ok;
   const { found, failures } = await findDomains(args.domains);
   let code: number = ExitCode.ok;
   for (const failure of failures) {
-    reportFailure(io, messageFor(failure));
+    if (onFailure) onFailure(failure);
+    else reportFailure(io, messageFor(failure));
     code = Math.max(code, exitCodeFor(failure, args.command));
   }
   for (const { domain, socket } of found) {

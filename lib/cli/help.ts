@@ -41,9 +41,10 @@ const EXIT_CODES = `Exit codes:
 
 const SELECTOR_NOTES =
   `Names are exact or shell-style globs (*, ?, [a-z]). A glob never matches a monitor's
-chardev: the one yank talks through (yanking it cuts yank's own connection), QEMU's
-compat_monitorN, libvirt's charmonitor (libvirt kills a VM whose monitor is cut), Proxmox's qmp
-and qmp-event, and those named with --spare P. Naming one exactly needs --force. All matches go into one "yank" command, which QEMU runs
+chardev: the one yank talks through (yanking it cuts yank's own connection), any chardev whose
+id holds "mon", "qmp" or "hmp" in any case (QEMU's compat_monitorN, libvirt's charmonitor, whose
+cut makes libvirt kill the VM, Proxmox's qmp, a yankmon), and those named with --spare P.
+Naming one exactly needs --force. All matches go into one "yank" command, which QEMU runs
 out-of-band, so it works even while QEMU's main loop is busy.`;
 
 const EXAMPLE_VM = `The examples talk to a VM started with
@@ -218,7 +219,8 @@ the yank instances with query-yank (out-of-band). The whole probe ends within --
             (QEMU older than 6.0)
   UNKNOWN   usage errors; the --textfile cannot be written; permission denied on the socket
             or on a directory a glob reads; a socket not tried because --timeout ran out
-            while many others were probed
+            while many others were probed; a --domain that is not running or has no
+            monitor for yank
 
 The state is data: it goes to stdout and the exit code, never to stderr; so does UNKNOWN for a
 usage error, as "YANK UNKNOWN - REASON". With several sockets
@@ -274,8 +276,8 @@ comes:
     loop after each step and stopping as soon as it answers;
   - while the main loop stays hung it does all that again, with a fresh list each time, after a
     pause of 1 s doubling up to --hang-after; it never sends a second probe meanwhile;
-  - it never yanks a monitor's chardev (its own, compat_monitorN, charmonitor, qmp,
-    qmp-event, --spare ones); without selectors it only reports;
+  - it never yanks a monitor's chardev (its own, any id holding mon, qmp or hmp, --spare
+    ones); without selectors it only reports;
   - at start-up it warns when a selector matches nothing (libvirt names NBD nodes
     libvirt-N-storage: use --disk vda rather than guessing).
 

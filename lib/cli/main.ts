@@ -11,15 +11,6 @@ import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
 import { resolveDomains } from "./domains.ts";
 
-/**
- * The exit code of a run that also had domains it could not use: the highest, except that
- * for `check` a CRITICAL socket outranks the UNKNOWN of a missing domain.
- */
-function combineExitCodes(command: CommandName, run: number, domains: number): number {
-  if (command === "check" && run === 2) return run;
-  return Math.max(run, domains);
-}
-
 /** Runs the CLI with `args` and returns the exit code; never calls Deno.exit. */
 export async function main(args: readonly string[], io: CliIo = denoIo()): Promise<number> {
   // Known before parsing succeeds, so that a usage error of `check` exits 3 (UNKNOWN).
@@ -35,9 +26,17 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
       io.stdout(`yank ${VERSION}\n`);
       return 0;
     }
+    if (parsed.command === "check") {
+      // A domain that cannot be used is one more UNKNOWN report: check combines every state
+      // into one status line and one exit code.
+      const failures: Error[] = [];
+      await resolveDomains(parsed, io, (failure) => failures.push(failure));
+      return await (await import("./commands/check.ts")).checkCommand(parsed, io, failures);
+    }
+    // A run that also had domains it could not use exits with the highest code.
     const domainCode = await resolveDomains(parsed, io);
     if (parsed.domains.length > 0 && parsed.sockets.length === 0) return domainCode;
-    return combineExitCodes(command, await run(parsed, io), domainCode);
+    return Math.max(await run(parsed, io), domainCode);
   } catch (error) {
     if (command === "check") reportUnknown(io, messageFor(error));
     else reportFailure(io, messageFor(error));

@@ -54,7 +54,7 @@ export async function findQemuProcess(path: string, run: RunSs = runSs): Promise
   } catch (error) {
     return { error: errorText(error) };
   }
-  const socket = listening.find((s) => s.local === path);
+  const socket = listening.find((s) => s.local === path) ?? findSameFile(path, listening);
   if (socket === undefined) {
     return { error: `ss shows no socket listening on ${JSON.stringify(path)}` };
   }
@@ -67,6 +67,44 @@ export async function findQemuProcess(path: string, run: RunSs = runSs): Promise
     };
   }
   return { pid };
+}
+
+/**
+ * The listener whose path names the same file as `path` (by device and inode, which sees
+ * through symlinks, `/var/run`, relative paths and bind mounts). ss shows the path as QEMU
+ * bound it; a relative one is taken from the binding process's working directory.
+ */
+function findSameFile(path: string, listening: KernelSocket[]): KernelSocket | undefined {
+  const ours = fileId(path);
+  if (ours === undefined) return undefined;
+  return listening.find((s) => {
+    if (s.transport !== "unix" || s.local === "" || s.local.startsWith("@")) return false;
+    const bound = s.local.startsWith("/") || s.pids[0] === undefined
+      ? s.local
+      : `/proc/${s.pids[0]}/cwd/${s.local}`;
+    return fileId(bound) === ours;
+  });
+}
+
+/**
+ * A unix peer's path as ss shows its listener: QEMU may have been given another spelling of it
+ * (a symlink, `/var/run`, a relative path), while ss shows the path the server bound.
+ */
+function asBound(endpoint: PeerEndpoint, snapshot: SocketSnapshot): PeerEndpoint {
+  if (endpoint.transport !== "unix" || snapshot.unixByInode === undefined) return endpoint;
+  const unix = [...snapshot.unixByInode.values()];
+  if (unix.some((s) => s.local === endpoint.path)) return endpoint;
+  const listener = findSameFile(endpoint.path, unix.filter((s) => s.state === "LISTEN"));
+  return listener === undefined ? endpoint : { ...endpoint, path: listener.local };
+}
+
+function fileId(path: string): string | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return info.ino === null ? undefined : `${info.dev}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One moment of QEMU's sockets; QEMU's inodes come from a first run with `-p`. */
@@ -120,6 +158,7 @@ export async function judgePeers(
   const run = options.runSs ?? runSs;
   const count = Math.max(2, options.samples ?? 3);
   const series = new Map<string, Connection[][]>(targets.map((t) => [t.key, []]));
+  let endpoints = targets.map((t) => t.endpoint);
   let started = now();
   let inodes: Set<string> | undefined;
   for (let i = 0; i < count; i++) {
@@ -136,7 +175,10 @@ export async function judgePeers(
       return result;
     }
     // The span counts from the end of the first (slower, -p) sample.
-    if (i === 0) started = now();
+    if (i === 0) {
+      started = now();
+      endpoints = endpoints.map((e) => asBound(e, taken.snapshot));
+    }
     inodes = taken.inodes;
     if (inodes.size === 0) {
       const evidence =
@@ -145,12 +187,12 @@ export async function judgePeers(
       return result;
     }
     const claimed = new Set<string>();
-    for (const target of targets) {
-      if (target.endpoint.transport === "unclaimed") continue;
-      const found = connectionsOf(target.endpoint, taken.snapshot);
+    targets.forEach((target, index) => {
+      if (target.endpoint.transport === "unclaimed") return;
+      const found = connectionsOf(endpoints[index]!, taken.snapshot);
       for (const c of found) claimed.add(c.qemu.inode);
       series.get(target.key)!.push(found);
-    }
+    });
     for (const target of targets) {
       if (target.endpoint.transport !== "unclaimed") continue;
       series.get(target.key)!.push(connectionsOf(target.endpoint, taken.snapshot, claimed));

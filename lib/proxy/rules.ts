@@ -9,7 +9,7 @@
  */
 
 import { isJsonObject } from "../qmp/json_object.ts";
-import { isSparedChardev } from "../yank/match.ts";
+import { isSparedChardev, monitorLikeness } from "../yank/match.ts";
 
 /** A client session's negotiation state. */
 export interface ProxySession {
@@ -141,9 +141,9 @@ export function decideRequest(
   if (monitor !== undefined) {
     return error(
       "GenericError",
-      `Refusing to yank chardev ${
-        JSON.stringify(monitor)
-      }: it carries a QEMU monitor (libvirt kills a VM whose "charmonitor" is cut); this proxy never yanks a monitor's chardev; nothing was yanked`,
+      `Refusing to yank chardev ${JSON.stringify(monitor)}: ${
+        monitorLikeness(monitor)
+      }; this proxy never yanks a monitor's chardev; nothing was yanked`,
     );
   }
   return { kind: "forward", command, args };

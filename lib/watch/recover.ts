@@ -139,7 +139,7 @@ async function recoveryPass(
     `${hung}; ${
       steps.length === 0
         ? "no instance matches the selectors"
-        : `will yank in ${steps.length} step(s): ${
+        : `${dryRun ? "would yank" : "will yank"} in ${steps.length} step(s): ${
           steps.map((s) => describeInstances(s.instances)).join("; ")
         }`
     }`,
@@ -179,7 +179,9 @@ async function recoveryPass(
 }
 
 /** What judging peers needs from the watchdog. */
-type JudgeContext = Pick<RecoveryContext, "peers" | "selectors" | "log">;
+type JudgeContext =
+  & Pick<RecoveryContext, "peers" | "selectors" | "log">
+  & Partial<Pick<RecoveryContext, "dryRun">>;
 
 /**
  * Judges the peers of the instances in `among` that the selectors match (within about 0.3 s),
@@ -202,9 +204,9 @@ export async function judgeDeadPeers(
     const reasons = [...new Set(judgements.map((j) => j.verdict.evidence))];
     log(
       "judged",
-      `no evidence about the matched peers (${
-        reasons.join("; ")
-      }): yanking every match, least harm first`,
+      `no evidence about the matched peers (${reasons.join("; ")}): ${
+        context.dryRun ? "would yank" : "yanking"
+      } every match, least harm first`,
     );
     return [];
   }
@@ -256,7 +258,7 @@ export async function recoverStall(context: StallContext, stalls: readonly Stall
     `${what}; ${
       dead.length === 0
         ? "no matched peer behind it is judged dead, nothing yanked"
-        : `yanking ${describeInstances(dead)}`
+        : `${context.dryRun ? "would yank" : "yanking"} ${describeInstances(dead)}`
     }`,
   );
   if (dead.length === 0) return;

@@ -76,30 +76,37 @@ function escapeRegExp(text: string): string {
 }
 
 /**
- * Chardev ids that carry a QMP or HMP monitor by convention: QEMU's `-qmp`/`-monitor`
- * (`compat_monitorN`), libvirt's own monitor (`charmonitor`; yanking it makes libvirt kill the
- * VM) and Proxmox's (`qmp`, `qmp-event`). QEMU 7.2 cannot tell a client which chardevs carry
- * monitors: `query-chardev` says `frontend-open: true` for a serial port's chardev as for a
- * monitor's, `qom-list` on a chardev shows only `type`, `connected` and `addr`, and no command
- * lists the monitors. So names (and `--spare`) are how a monitor is known, except the one yank
- * talks through, which `query-chardev` reveals by its socket path.
+ * Chardev ids that look like a monitor's: any id holding `mon`, `qmp` or `hmp` in any case.
+ * That covers QEMU's `-qmp`/`-monitor` (`compat_monitorN`), libvirt's own monitor
+ * (`charmonitor`; yanking it makes libvirt kill the VM), Proxmox's (`qmp`, `qmp-event`) and
+ * the names people give a second monitor (README's `yankmon`, `mon-<x>`, `hmp0`). QEMU 7.2
+ * cannot tell a client which chardevs carry monitors: `query-chardev` says
+ * `frontend-open: true` for a serial port's chardev as for a monitor's, `qom-list` on a chardev
+ * shows only `type`, `connected` and `addr`, and no command lists the monitors. So names (and
+ * `--spare`) are how a monitor is known, except the one yank talks through, which
+ * `query-chardev` reveals by its socket path.
  */
-export const MONITOR_CHARDEV_GLOBS: readonly string[] = [
-  "compat_monitor[0-9]*",
-  "charmonitor",
-  "qmp",
-  "qmp-event",
-];
-
-const MONITOR_CHARDEV_REGEXPS = MONITOR_CHARDEV_GLOBS.map(compileGlob);
+export const MONITOR_CHARDEV_PATTERN = /mon|qmp|hmp/i;
 
 /**
- * Whether a chardev id is a monitor's by the conventional names, or matches one of the
+ * Whether a chardev id looks like a monitor's (MONITOR_CHARDEV_PATTERN), or matches one of the
  * `spare` globs (which the caller has checked with `compileGlob`).
  */
 export function isSparedChardev(id: string, spare: readonly string[] = []): boolean {
-  return MONITOR_CHARDEV_REGEXPS.some((regexp) => regexp.test(id)) ||
+  return MONITOR_CHARDEV_PATTERN.test(id) ||
     spare.some((pattern) => compileGlob(pattern).test(id));
+}
+
+/**
+ * Why yank takes a chardev for a monitor's, for refusal texts: `it looks like a monitor's
+ * chardev (its id holds "mon", "qmp" or "hmp")`, or one that a spare pattern names.
+ */
+export function monitorLikeness(id: string): string {
+  const why = MONITOR_CHARDEV_PATTERN.test(id)
+    ? `its id holds "mon", "qmp" or "hmp"`
+    : "a pattern of chardevs to spare names it";
+  const libvirt = id === "charmonitor" ? `; libvirt kills a VM whose "charmonitor" is cut` : "";
+  return `it looks like a monitor's chardev (${why}${libvirt})`;
 }
 
 /** A disk as QEMU and libvirt name it, and the block nodes behind it. */
@@ -147,7 +154,7 @@ export interface MatchOptions {
 
 /**
  * Matches selectors against the instances `query-yank` listed. A glob never matches a
- * monitor's chardev (the own one, a conventional name, or a `spare` one): yanking the own one
+ * monitor's chardev (the own one, one whose id looks like a monitor's, or a `spare` one): yanking the own one
  * cuts this very connection, libvirt's makes libvirt kill the VM. An exact name does, with
  * `force`. A disk selector matches the NBD nodes in the chain of every disk it names.
  */

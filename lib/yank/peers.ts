@@ -196,42 +196,46 @@ function parseBlockNodes(reply: unknown): Map<string, BlockNode> {
 }
 
 const DEFAULT_NBD_PORT = "10809";
+const UNIX_PREFIX = "nbd+unix://";
+const INET_PREFIX = "nbd://";
+const SOCKET_PARAM = "?socket=";
 
 /**
- * An NBD node's server from its filename: `nbd+unix:///EXPORT?socket=PATH`,
- * `nbd://HOST[:PORT]/EXPORT`, the legacy `nbd:unix:PATH[:exportname=E]` and
- * `nbd:HOST:PORT[:exportname=E]`, or `json:{...}` when QEMU cannot write it as a URI.
+ * An NBD node's server from its filename, in exactly the forms QEMU's `nbd_refresh_filename`
+ * (block/nbd.c) writes with snprintf, unescaped: `nbd+unix:///EXPORT?socket=PATH`,
+ * `nbd+unix://?socket=PATH`, `nbd://HOST:PORT/EXPORT`, `nbd://HOST:PORT` (an IPv6 host is
+ * written bare; brackets are read too), or `json:{...}` when the options do not fit a URI
+ * (a server given as an fd, an inet one with ipv4, ipv6 or to; TLS credentials do not change
+ * the form). Nothing is URL-decoded: `%` and `+` are the name's own.
+ * An export holding `?socket=` cannot be told from a path holding it; the first one splits.
  */
 export function parseNbdFilename(filename: string): NbdPeer | undefined {
   if (filename.startsWith("json:")) return parseNbdJson(filename);
-  const uri = /^nbd(\+tcp|\+unix)?:\/\/(\[[^\]]*\]|[^/:?]*)(?::(\d+))?(\/[^?]*)?(\?.*)?$/.exec(
-    filename,
-  );
-  if (uri) {
-    const [, transport, host, port, path, query] = uri;
-    const exportName = decodeURIComponent((path ?? "/").slice(1));
-    const peer = (server: PeerAddress): NbdPeer =>
-      exportName === ""
-        ? { kind: "nbd", server, filename }
-        : { kind: "nbd", server, export: exportName, filename };
-    if (transport === "+unix") {
-      const socket = new URLSearchParams((query ?? "").slice(1)).get("socket");
-      return socket === null ? undefined : peer({ type: "unix", path: socket });
-    }
-    const bare = (host ?? "").replace(/^\[(.*)\]$/, "$1");
-    return peer({ type: "inet", host: bare || "localhost", port: port ?? DEFAULT_NBD_PORT });
+  const peer = (server: PeerAddress, exportName: string | undefined): NbdPeer =>
+    exportName === undefined || exportName === ""
+      ? { kind: "nbd", server, filename }
+      : { kind: "nbd", server, export: exportName, filename };
+  if (filename.startsWith(UNIX_PREFIX)) {
+    const rest = filename.slice(UNIX_PREFIX.length);
+    const at = rest.indexOf(SOCKET_PARAM);
+    if (at < 0) return undefined;
+    const head = rest.slice(0, at);
+    if (head !== "" && !head.startsWith("/")) return undefined;
+    const path = rest.slice(at + SOCKET_PARAM.length);
+    return path === "" ? undefined : peer({ type: "unix", path }, head.slice(1));
   }
-  const legacy = /^nbd:(?:unix:([^:]+)|([^:]+):(\d+))(?::exportname=(.*))?$/.exec(filename);
-  if (legacy) {
-    const [, path, host, port, exportName] = legacy;
-    const server: PeerAddress = path !== undefined
-      ? { type: "unix", path }
-      : { type: "inet", host: host!, port: port! };
-    return exportName ? { kind: "nbd", server, export: exportName, filename } : {
-      kind: "nbd",
-      server,
-      filename,
-    };
+  if (filename.startsWith(INET_PREFIX)) {
+    const rest = filename.slice(INET_PREFIX.length);
+    // A host and port hold no `/`; the export is everything after the first one.
+    const slash = rest.indexOf("/");
+    const authority = slash < 0 ? rest : rest.slice(0, slash);
+    const exportName = slash < 0 ? undefined : rest.slice(slash + 1);
+    const colon = authority.lastIndexOf(":");
+    const host = colon < 0 ? authority : authority.slice(0, colon);
+    const port = colon < 0 ? DEFAULT_NBD_PORT : authority.slice(colon + 1);
+    const bare = host.replace(/^\[(.*)\]$/, "$1");
+    if (bare === "" || port === "") return undefined;
+    return peer({ type: "inet", host: bare, port }, exportName);
   }
   return undefined;
 }

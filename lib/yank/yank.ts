@@ -19,6 +19,7 @@ import {
   type InstanceMatch,
   isGlob,
   matchInstances,
+  monitorLikeness,
   type SelectorMatch,
   type YankSelectors,
 } from "./match.ts";
@@ -72,9 +73,9 @@ export class MonitorChardevRefusedError extends YankError {
           ? `it carries the monitor ${
             JSON.stringify(socket)
           } that yank is talking through, so yanking it cuts this connection`
-          : `on ${
-            JSON.stringify(socket)
-          } it carries a QEMU monitor (libvirt kills a VM whose "charmonitor" is cut)`
+          : `on ${JSON.stringify(socket)} ${
+            monitorLikeness(chardev)
+          }, and yanking it cuts that monitor's client`
       }`,
       [{ action: "force" }],
     );

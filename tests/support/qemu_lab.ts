@@ -319,12 +319,20 @@ export class QemuLab implements AsyncDisposable {
     return image;
   }
 
-  /** Creates a raw image and serves it with qemu-nbd on a unix socket. */
-  async startNbd(sizeMiB = 64): Promise<NbdServer> {
+  /** Creates a raw image and serves it with qemu-nbd on a unix socket (its path and export name may be given). */
+  async startNbd(
+    sizeMiB = 64,
+    options: { exportName?: string; socket?: string } = {},
+  ): Promise<NbdServer> {
     const image = await this.#createImage(sizeMiB);
-    const socket = this.path(`nbd${this.#counter}.sock`);
+    const socket = options.socket ?? this.path(`nbd${this.#counter}.sock`);
     const log = this.path(`nbd${this.#counter}.log`);
-    const process = this.spawn("qemu-nbd", ["-f", "raw", "-k", socket, "-t", image], log);
+    const named = options.exportName === undefined ? [] : ["-x", options.exportName];
+    const process = this.spawn(
+      "qemu-nbd",
+      ["-f", "raw", "-k", socket, "-t", ...named, image],
+      log,
+    );
     // Not a test connection: qemu-nbd serves one client at a time.
     await waitForListening(socket, process, log);
     return { process, socket };
@@ -419,8 +427,9 @@ async function waitForListening(path: string, process: LabProcess, log: string):
   await waitForFile(path, process, log);
   const listening = () =>
     Deno.readTextFileSync("/proc/net/unix").split("\n").some((line) => {
+      // The path is the rest of the line, as the kernel has it (it may hold spaces).
       const fields = line.trim().split(/\s+/);
-      return fields[7] === path && fields[3] === "00010000";
+      return fields[3] === "00010000" && line.endsWith(` ${path}`);
     });
   for (let waited = 0; waited < 10_000; waited += 10) {
     if (listening()) return;

@@ -20,7 +20,12 @@ import {
   STATE_EXIT_CODES,
   worstState,
 } from "../../health/state.ts";
-import { remedyText, type YankError } from "../../errors.ts";
+import { remedyText, YankError } from "../../errors.ts";
+import {
+  DomainNotFoundError,
+  LibvirtAccessError,
+  NoYankMonitorError,
+} from "../../libvirt/domains.ts";
 import { wordRemedyAction } from "../remedies.ts";
 import { renderHealthText } from "../../health/render_text.ts";
 import { renderHealthJson } from "../../health/render_json.ts";
@@ -28,7 +33,11 @@ import { renderHealthPrometheus } from "../../health/render_prometheus.ts";
 import { writeTextfileAtomically } from "../../health/textfile.ts";
 
 /** Runs `yank check`; returns a Monitoring Plugins exit code (0 OK ... 3 UNKNOWN). */
-export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
+export async function checkCommand(
+  args: CliArgs,
+  io: CliIo,
+  domainFailures: readonly Error[] = [],
+): Promise<number> {
   const deadline = io.now() + args.timeoutMs;
   const plan = planSockets(args.sockets);
   const settled = await visitWithinDeadline(
@@ -58,6 +67,10 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
     reports.push(unknownReport(pattern, "denied", globUnreadable(pattern, directory)));
   }
 
+  // A --domain that names no usable VM: the probe cannot judge it, so UNKNOWN.
+  for (const failure of domainFailures) reports.push(domainReport(failure));
+  const multi = plan.multi || args.manyDomains || reports.length > 1;
+
   const state = worstState(reports.map((report) => report.state));
   if (args.textfile !== undefined) {
     await writeTextfileAtomically(args.textfile, renderHealthPrometheus(reports));
@@ -65,10 +78,10 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   }
   switch (args.format) {
     case "text":
-      io.stdout(renderHealthText(reports, plan.multi || args.manyDomains, plan.unmatched));
+      io.stdout(renderHealthText(reports, multi, plan.unmatched));
       break;
     case "json":
-      io.stdout(renderHealthJson(reports, plan.multi || args.manyDomains));
+      io.stdout(renderHealthJson(reports, multi));
       break;
     case "prometheus":
       io.stdout(renderHealthPrometheus(reports));
@@ -77,13 +90,30 @@ export async function checkCommand(args: CliArgs, io: CliIo): Promise<number> {
   return STATE_EXIT_CODES[state];
 }
 
-function unknownReport(socket: string, reason: HealthReason, error: YankError): HealthReport {
+/** The report of a domain that cannot be used, under its name (or libvirt's file). */
+function domainReport(failure: Error): HealthReport {
+  const label = failure instanceof DomainNotFoundError
+    ? failure.pattern
+    : failure instanceof NoYankMonitorError
+    ? failure.domain
+    : failure instanceof LibvirtAccessError
+    ? failure.path
+    : "libvirt";
+  const reason = failure instanceof LibvirtAccessError ? "denied" : "no-socket";
+  return unknownReport(label, reason, failure);
+}
+
+function unknownReport(
+  socket: string,
+  reason: HealthReason,
+  error: YankError | Error,
+): HealthReport {
   return {
     socket,
     state: "UNKNOWN",
     reason,
     message: error.message,
-    remedy: remedyText(error.remedy, wordRemedyAction),
+    remedy: error instanceof YankError ? remedyText(error.remedy, wordRemedyAction) : "",
     latencySeconds: undefined,
     instances: undefined,
     qemuVersion: undefined,
