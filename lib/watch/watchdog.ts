@@ -55,8 +55,13 @@ export interface WatchdogOptions {
   stallAfterMs?: number | undefined;
   /** Receives each log line (without a newline). */
   log: (line: string) => void;
-  /** Wall clock in milliseconds. */
+  /** Wall clock in milliseconds: for log timestamps only. */
   now: () => number;
+  /**
+   * Monotonic clock in milliseconds (performance.now by default): every interval, deadline and
+   * backoff, so that a wall clock stepped back or forth never pauses or hurries probing.
+   */
+  monotonic?: (() => number) | undefined;
   /** Ends the watchdog. */
   signal?: AbortSignal | undefined;
   /** Called with every QMP message (`--trace`). */
@@ -95,8 +100,11 @@ export class Watchdog implements YankUpstream {
   /** The current connection's stall watch (--stall-after), awaited before it is given up. */
   #stallWatch: StallWatch | undefined;
 
+  #monotonic: () => number;
+
   constructor(options: WatchdogOptions) {
     this.#options = options;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#signal = options.signal ?? new AbortController().signal;
   }
 
@@ -207,8 +215,9 @@ export class Watchdog implements YankUpstream {
 
   /** One connection attempt; undefined (after logging why) when it should be retried. */
   async #connect(): Promise<QmpClient | undefined> {
-    const { socket, timeoutMs, now, trace } = this.#options;
-    const peers = new PeerBook({ now: () => performance.now(), timeoutMs });
+    const { socket, timeoutMs, trace } = this.#options;
+    const now = this.#monotonic;
+    const peers = new PeerBook({ now, timeoutMs });
     const attempt = QmpClient.connect(socket, {
       timeoutMs,
       now,
@@ -337,7 +346,8 @@ export class Watchdog implements YankUpstream {
    * ProbeRefusedError when the monitor refuses the probe itself.
    */
   async #watch(client: QmpClient): Promise<Watched> {
-    const { intervalMs, hangAfterMs, now } = this.#options;
+    const { intervalMs, hangAfterMs } = this.#options;
+    const now = this.#monotonic;
     // One signal for "stop waiting": the watchdog stops or this connection ends.
     const ended = new AbortController();
     client.closed.then(() => ended.abort());
@@ -375,7 +385,7 @@ export class Watchdog implements YankUpstream {
         if (!recovered) return { answered, error: undefined };
       }
       answered = true;
-      await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
+      await this.#report("OK", (now() - probe.sentAt) / 1000);
       // Neither is awaited: the probes keep their schedule.
       this.#peers?.refreshIfDue(client);
       this.#stallWatch?.sample(client);
@@ -412,8 +422,7 @@ export class Watchdog implements YankUpstream {
 
   #sendProbe(client: QmpClient): Probe {
     const probe: Probe = {
-      sentAt: this.#options.now(),
-      sentAtMonotonic: performance.now(),
+      sentAt: this.#monotonic(),
       done: false,
       outcome: Promise.resolve("answered"),
     };
