@@ -26,7 +26,18 @@ Deno.test("a libvirtd that cannot start fails the lab within its bound, with the
   const dir = await Deno.makeTempDir({ prefix: "yank-fake-libvirtd-" });
   // No daemon answers here, so the lab starts the fake one.
   const uri = `qemu+unix:///system?socket=${dir}/none.sock`;
+  const hostPidFile = `${dir}/none.pid`;
   try {
+    await t.step("a host libvirtd that does not answer is waited for, never doubled", async () => {
+      // This process's own pid stands for a live host libvirtd.
+      await Deno.writeTextFile(`${dir}/live.pid`, `${Deno.pid}\n`);
+      const libvirtd = await fakeLibvirtd(dir, `touch ${dir}/started`);
+      await assert.rejects(
+        LibvirtLab.create({ libvirtd, uri, startWithinMs: 1500, hostPidFile: `${dir}/live.pid` }),
+        /the host's libvirtd \(pid \d+\) did not answer .* within 1\.5 s/,
+      );
+      assert.equal(await Deno.stat(`${dir}/started`).then(() => true, () => false), false);
+    });
     for (
       const [name, then] of [
         ["a libvirtd that daemonizes and never answers", "exit 0"],
@@ -36,7 +47,7 @@ Deno.test("a libvirtd that cannot start fails the lab within its bound, with the
       await t.step(name, async () => {
         const libvirtd = await fakeLibvirtd(dir, then);
         await assert.rejects(
-          LibvirtLab.create({ libvirtd, uri, startWithinMs: 1500 }),
+          LibvirtLab.create({ libvirtd, uri, startWithinMs: 1500, hostPidFile }),
           (error: unknown) => {
             assert.ok(error instanceof LibvirtMissingError, String(error));
             assert.match(error.message, /within 1\.5 s/);

@@ -57,6 +57,8 @@ export interface LibvirtLabOptions {
   uri?: string;
   /** Bounds starting libvirtd until it answers, in milliseconds; 30 s by default. */
   startWithinMs?: number;
+  /** The pid file of a libvirtd the host runs; /run/libvirtd.pid by default. */
+  hostPidFile?: string;
 }
 
 /** How many lines of a daemon's log a failure quotes. */
@@ -100,13 +102,22 @@ export class LibvirtLab implements AsyncDisposable {
         if (!await lab.#socketAnswers("/run/libvirt/virtlogd-sock")) {
           await lab.#startDaemon("virtlogd", "virtlogd", left, withinMs);
         }
-        await lab.#startDaemon("libvirtd", options.libvirtd ?? "libvirtd", left, withinMs);
+        // A second libvirtd would take over the sockets of a slow one and remove them when the
+        // lab stops it, leaving the host's libvirtd unreachable: wait for that one instead.
+        const host = livePid(options.hostPidFile ?? "/run/libvirtd.pid");
+        if (host === undefined) {
+          await lab.#startDaemon("libvirtd", options.libvirtd ?? "libvirtd", left, withinMs);
+        }
         while (!await answers(uri, left())) {
           if (left() <= 0) {
             throw new LibvirtMissingError(
-              `libvirtd did not answer within ${withinMs / 1000} s${await lab.#logTail(
-                "libvirtd",
-              )}`,
+              host === undefined
+                ? `libvirtd did not answer within ${withinMs / 1000} s${await lab.#logTail(
+                  "libvirtd",
+                )}`
+                : `the host's libvirtd (pid ${host}) did not answer at ${uri} within ${
+                  withinMs / 1000
+                } s; the tests do not start a second one: see its log (journalctl -u libvirtd) and restart it`,
             );
           }
           await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, left()))));
@@ -214,6 +225,17 @@ export class LibvirtLab implements AsyncDisposable {
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The pid in `pidFile` if that process lives. */
+function livePid(pidFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(Deno.readTextFileSync(pidFile).trim());
+  } catch {
+    return undefined;
+  }
+  return pid > 1 && isAlive(pid) ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {
