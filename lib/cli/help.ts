@@ -286,11 +286,16 @@ monitor socket that matches, each VM on its own (one VM's hang, backoff or recov
 another's). It looks for new sockets every second and stops watching those that vanish. A
 monitor that can never be watched is logged once (state unwatchable) and left alone until its
 socket goes away and comes back. A literal --socket PATH is watched even before it exists.
+A watchdog failure nobody foresaw never ends watch nor drops the VM: it is logged once (state
+restarting, with its message; the textfile says WARNING) and that VM's watchdog starts again
+after 1 s, doubling to 60 s. Only a configuration error (a monitor without oob or yank) ends a
+one-socket watch.
 
 Every state change and action is one logfmt line on stderr, naming the socket:
   time=2026-01-02T03:04:05.678Z socket=/run/yank/vm1.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-judged, stalled, disconnected, warning, proxy-yank, found, gone, unwatchable, stopped.
+judged, stalled, disconnected, warning, proxy-yank, found, gone, unwatchable, restarting,
+stopped.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank

@@ -204,11 +204,11 @@ class ClientSession {
     const { negotiationMs, idleMs } = this.#context.limits;
     if (!this.#session.negotiated) {
       if (this.#negotiationDeadline === undefined) {
-        this.#negotiationDeadline = Date.now() + negotiationMs;
+        this.#negotiationDeadline = performance.now() + negotiationMs;
       }
       this.#timer = setTimeout(
         () => this.#sayGoodbye(`no qmp_capabilities within ${seconds(negotiationMs)}`),
-        Math.max(0, this.#negotiationDeadline - Date.now()),
+        Math.max(0, this.#negotiationDeadline - performance.now()),
       );
     } else if (this.#inFlight.size === 0) {
       this.#timer = setTimeout(

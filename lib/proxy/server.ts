@@ -124,7 +124,7 @@ export class ProxyServer {
         if (this.#closed) return;
         // Out of descriptors, accepts alternate with failures as clients come and go: one line
         // per episode, which ends after a quiet minute.
-        if (Date.now() - lastFailure > ACCEPT_QUIET_MS) {
+        if (performance.now() - lastFailure > ACCEPT_QUIET_MS) {
           this.#log(
             `proxy cannot accept connections: ${
               osErrorText(error)
@@ -133,7 +133,7 @@ export class ProxyServer {
             } s, at once when a client leaves)`,
           );
         }
-        lastFailure = Date.now();
+        lastFailure = performance.now();
         await this.#pause(pause);
         pause = Math.min(pause * 2, ACCEPT_BACKOFF_MAX_MS);
         continue;

@@ -21,6 +21,7 @@ export const WATCH_STATES = [
   "found",
   "gone",
   "unwatchable",
+  "restarting",
   "stopped",
 ] as const;
 

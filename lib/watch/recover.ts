@@ -33,10 +33,8 @@ const JUDGE_BOUND_MS = 200;
 
 /** The probe in flight: sent once, never abandoned while its connection lasts. */
 export interface Probe {
-  /** When it was sent, on the watchdog's wall clock (for messages and the interval). */
+  /** When it was sent, on the watchdog's monotonic clock: the interval, durations, latency. */
   sentAt: number;
-  /** When it was sent, by performance.now(): the latency, to the microsecond. */
-  sentAtMonotonic: number;
   /** Settles with "answered", or with the error that ended the probe. */
   outcome: Promise<"answered" | Error>;
   done: boolean;
@@ -58,6 +56,7 @@ export interface RecoveryContext {
   disks: readonly BlockDisk[];
   /** The peers learnt while the main loop answered; undefined: judge nothing. */
   peers: PeerBook | undefined;
+  /** The watchdog's monotonic clock, as the probe's sentAt counts. */
   now: () => number;
   /** Aborts when the watchdog stops or the connection ends. */
   signal: AbortSignal;

@@ -239,8 +239,9 @@ export class WatchSupervisor {
   }
 
   /**
-   * Watching many: a monitor that can never be watched (or whose watchdog failed in a way
-   * nobody foresaw) is logged once and left alone, and the other monitors are still watched.
+   * Watching many: a monitor that can never be watched is logged once and left alone, and the
+   * other monitors are still watched. (A failure nobody foresaw never gets here: the watchdog
+   * logs it and starts again itself.)
    */
   async #unwatchable(vm: WatchedVm, error: unknown): Promise<void> {
     await vm.proxy?.close();

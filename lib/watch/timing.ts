@@ -10,6 +10,11 @@ export const BACKOFF_START_MS = 100;
 /** Longest retry delay, in milliseconds. */
 export const BACKOFF_MAX_MS = 5000;
 
+/** First delay before a watchdog that failed unexpectedly starts again, in milliseconds. */
+export const RESTART_START_MS = 1000;
+/** Longest delay before a watchdog that failed unexpectedly starts again, in milliseconds. */
+export const RESTART_MAX_MS = 60_000;
+
 /** The delay after `previous`: doubled, at most BACKOFF_MAX_MS. */
 export function nextBackoff(previous: number): number {
   return Math.min(previous * 2, BACKOFF_MAX_MS);

@@ -15,7 +15,7 @@ import {
   QmpTimeoutError,
 } from "../qmp/errors.ts";
 import { describeFailure, type RemedyWording, YankError } from "../errors.ts";
-import { OobNotOfferedError, ProbeRefusedError } from "./errors.ts";
+import { OobNotOfferedError, ProbeRefusedError, UnwatchableError } from "./errors.ts";
 import { findMonitorChardev, queryYank, YankUnsupportedError } from "../yank/yank.ts";
 import { describeInstances, parseYankInstances, type YankInstance } from "../yank/instances.ts";
 import { type BlockDisk, hasSelectors, matchInstances, type YankSelectors } from "../yank/match.ts";
@@ -26,7 +26,14 @@ import { type Probe, recoverHang, recoverStall } from "./recover.ts";
 import { PeerBook } from "./peer_book.ts";
 import { StallWatch } from "./stall_watch.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
-import { BACKOFF_START_MS, nextBackoff, sleep, within } from "./timing.ts";
+import {
+  BACKOFF_START_MS,
+  nextBackoff,
+  RESTART_MAX_MS,
+  RESTART_START_MS,
+  sleep,
+  within,
+} from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
 import { reportFailure } from "../health/probe.ts";
 
@@ -55,10 +62,20 @@ export interface WatchdogOptions {
   stallAfterMs?: number | undefined;
   /** Receives each log line (without a newline). */
   log: (line: string) => void;
-  /** Wall clock in milliseconds. */
+  /** Wall clock in milliseconds: for log timestamps only. */
   now: () => number;
+  /**
+   * Monotonic clock in milliseconds (performance.now by default): every interval, deadline and
+   * backoff, so that a wall clock stepped back or forth never pauses or hurries probing.
+   */
+  monotonic?: (() => number) | undefined;
   /** Ends the watchdog. */
   signal?: AbortSignal | undefined;
+  /**
+   * Sends the in-band probe on `client`: query-status by default. A seam for tests, which make
+   * it fail in ways nobody foresaw.
+   */
+  probe?: ((client: QmpClient) => Promise<unknown>) | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
   /**
@@ -95,8 +112,13 @@ export class Watchdog implements YankUpstream {
   /** The current connection's stall watch (--stall-after), awaited before it is given up. */
   #stallWatch: StallWatch | undefined;
 
+  #monotonic: () => number;
+  /** Whether a probe was answered since the last restart. */
+  #answered = false;
+
   constructor(options: WatchdogOptions) {
     this.#options = options;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#signal = options.signal ?? new AbortController().signal;
   }
 
@@ -165,38 +187,33 @@ export class Watchdog implements YankUpstream {
 
   /**
    * Watches until the signal aborts. Throws an UnwatchableError or YankUnsupportedError when
-   * this monitor can never be used to yank; every other failure means reconnecting, after a
-   * delay that doubles from 0.1 s to 5 s and starts again only once a probe was answered.
+   * this monitor can never be used to yank (a configuration error); every other failure means
+   * reconnecting, after a delay that doubles from 0.1 s to 5 s and starts again only once a
+   * probe was answered. A failure nobody foresaw is logged once (state restarting) and the
+   * watchdog starts again after a delay that doubles from 1 s to 60 s, so the VM stays watched.
    */
   async run(): Promise<void> {
-    let delay = BACKOFF_START_MS;
+    let restartDelay = RESTART_START_MS;
     try {
       while (!this.#signal.aborted) {
-        const client = await this.#connect();
-        if (client !== undefined) {
-          let watched: Watched = { answered: false, error: undefined };
-          try {
-            watched = await this.#watch(client);
-          } finally {
-            this.#client = undefined;
-            this.#peers = undefined;
-            this.#instances = undefined;
-            client.close();
-            await this.#stallWatch?.settled();
-            this.#stallWatch = undefined;
+        try {
+          await this.#connectLoop();
+          break;
+        } catch (error) {
+          if (error instanceof UnwatchableError || error instanceof YankUnsupportedError) {
+            throw error;
           }
-          if (watched.answered) delay = BACKOFF_START_MS;
           if (this.#signal.aborted) break;
-          this.#log(
-            "disconnected",
-            `the connection to QEMU ended; reconnecting in ${formatSeconds(delay)}`,
-          );
-          await this.#reportFailure(
-            watched.error ?? new QmpDisconnectedError(client.socket, "the next message"),
-          );
+          if (this.#answered) restartDelay = RESTART_START_MS;
+          this.#answered = false;
+          const message = `yank watch's watchdog failed unexpectedly: ${
+            this.#describe(error)
+          }; restarting it in ${formatSeconds(restartDelay)} (please report this as a bug in yank)`;
+          this.#log("restarting", message);
+          await this.#reportRestart(message);
+          if (!await sleep(restartDelay, this.#signal)) break;
+          restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
         }
-        if (!await sleep(delay, this.#signal)) break;
-        delay = nextBackoff(delay);
       }
     } finally {
       // A report of the last probe must not outlive the watchdog: say nobody watches now.
@@ -205,10 +222,43 @@ export class Watchdog implements YankUpstream {
     this.#log("stopped", "stopped on a signal");
   }
 
+  /** Connects, watches and reconnects with backoff until the signal aborts. */
+  async #connectLoop(): Promise<void> {
+    let delay = BACKOFF_START_MS;
+    while (!this.#signal.aborted) {
+      const client = await this.#connect();
+      if (client !== undefined) {
+        let watched: Watched = { answered: false, error: undefined };
+        try {
+          watched = await this.#watch(client);
+        } finally {
+          this.#client = undefined;
+          this.#peers = undefined;
+          this.#instances = undefined;
+          client.close();
+          await this.#stallWatch?.settled();
+          this.#stallWatch = undefined;
+        }
+        if (watched.answered) delay = BACKOFF_START_MS;
+        if (this.#signal.aborted) break;
+        this.#log(
+          "disconnected",
+          `the connection to QEMU ended; reconnecting in ${formatSeconds(delay)}`,
+        );
+        await this.#reportFailure(
+          watched.error ?? new QmpDisconnectedError(client.socket, "the next message"),
+        );
+      }
+      if (!await sleep(delay, this.#signal)) break;
+      delay = nextBackoff(delay);
+    }
+  }
+
   /** One connection attempt; undefined (after logging why) when it should be retried. */
   async #connect(): Promise<QmpClient | undefined> {
-    const { socket, timeoutMs, now, trace } = this.#options;
-    const peers = new PeerBook({ now: () => performance.now(), timeoutMs });
+    const { socket, timeoutMs, trace } = this.#options;
+    const now = this.#monotonic;
+    const peers = new PeerBook({ now, timeoutMs });
     const attempt = QmpClient.connect(socket, {
       timeoutMs,
       now,
@@ -337,7 +387,8 @@ export class Watchdog implements YankUpstream {
    * ProbeRefusedError when the monitor refuses the probe itself.
    */
   async #watch(client: QmpClient): Promise<Watched> {
-    const { intervalMs, hangAfterMs, now } = this.#options;
+    const { intervalMs, hangAfterMs } = this.#options;
+    const now = this.#monotonic;
     // One signal for "stop waiting": the watchdog stops or this connection ends.
     const ended = new AbortController();
     client.closed.then(() => ended.abort());
@@ -375,7 +426,8 @@ export class Watchdog implements YankUpstream {
         if (!recovered) return { answered, error: undefined };
       }
       answered = true;
-      await this.#report("OK", (performance.now() - probe.sentAtMonotonic) / 1000);
+      this.#answered = true;
+      await this.#report("OK", (now() - probe.sentAt) / 1000);
       // Neither is awaited: the probes keep their schedule.
       this.#peers?.refreshIfDue(client);
       this.#stallWatch?.sample(client);
@@ -412,18 +464,36 @@ export class Watchdog implements YankUpstream {
 
   #sendProbe(client: QmpClient): Probe {
     const probe: Probe = {
-      sentAt: this.#options.now(),
-      sentAtMonotonic: performance.now(),
+      sentAt: this.#monotonic(),
       done: false,
       outcome: Promise.resolve("answered"),
     };
     // No timeout: the probe waits as long as the connection lasts (and a bounded wait would
     // keep a timer per probe alive until it fired).
-    probe.outcome = client.execute("query-status", undefined, { timeoutMs: Infinity }).then(
+    const send = this.#options.probe ??
+      ((c: QmpClient) => c.execute("query-status", undefined, { timeoutMs: Infinity }));
+    probe.outcome = send(client).then(
       () => "answered" as const,
       (error: unknown) => error instanceof Error ? error : new Error(String(error)),
     ).finally(() => probe.done = true);
     return probe;
+  }
+
+  /** Reports that the watchdog failed unexpectedly and starts again: watch is not watching. */
+  async #reportRestart(message: string): Promise<void> {
+    if (this.#options.onReport === undefined) return;
+    const report: HealthReport = {
+      socket: this.#options.socket,
+      state: "WARNING",
+      reason: "error",
+      message,
+      remedy: "",
+      latencySeconds: undefined,
+      instances: undefined,
+      qemuVersion: this.#version ? formatVersion(this.#version) : undefined,
+      oob: undefined,
+    };
+    await this.#deliver(report, true);
   }
 
   /** Reports why QEMU cannot be watched right now, as `yank check` would word it. */

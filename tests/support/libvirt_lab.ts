@@ -22,10 +22,10 @@ export interface VirshResult {
   stderr: string;
 }
 
-/** Runs `virsh -c qemu:///system ARGS`, killed after `timeoutMs`. */
-export async function virsh(args: string[], timeoutMs = 60_000): Promise<VirshResult> {
+/** Runs `virsh -c URI ARGS` (qemu:///system by default), killed after `timeoutMs`. */
+export async function virsh(args: string[], timeoutMs = 60_000, uri = URI): Promise<VirshResult> {
   const child = new Deno.Command("virsh", {
-    args: ["-c", URI, ...args],
+    args: ["-c", uri, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -44,9 +44,25 @@ export async function virsh(args: string[], timeoutMs = 60_000): Promise<VirshRe
   }
 }
 
-async function answers(): Promise<boolean> {
-  return (await virsh(["version"], 10_000)).code === 0;
+/** Whether libvirtd answers at `uri`, waiting at most `timeoutMs`. */
+async function answers(uri: string, timeoutMs: number): Promise<boolean> {
+  return (await virsh(["version"], Math.max(1, Math.min(10_000, timeoutMs)), uri)).code === 0;
 }
+
+/** Options of LibvirtLab.create, for the lab's own tests. */
+export interface LibvirtLabOptions {
+  /** The libvirtd command to start when none answers; "libvirtd" by default. */
+  libvirtd?: string;
+  /** The connection URI; qemu:///system by default. */
+  uri?: string;
+  /** Bounds starting libvirtd until it answers, in milliseconds; 30 s by default. */
+  startWithinMs?: number;
+  /** The pid file of a libvirtd the host runs; /run/libvirtd.pid by default. */
+  hostPidFile?: string;
+}
+
+/** How many lines of a daemon's log a failure quotes. */
+const LOG_TAIL_LINES = 20;
 
 /** The daemons a test uses, and which of them it started. */
 export class LibvirtLab implements AsyncDisposable {
@@ -62,7 +78,9 @@ export class LibvirtLab implements AsyncDisposable {
    * Makes sure libvirtd answers, starting virtlogd and libvirtd when none does. The lab dir is
    * world-searchable: QEMU runs as libvirt-qemu (Debian) or qemu (RHEL), not as root.
    */
-  static async create(): Promise<LibvirtLab> {
+  static async create(options: LibvirtLabOptions = {}): Promise<LibvirtLab> {
+    const uri = options.uri ?? URI;
+    const withinMs = options.startWithinMs ?? 30_000;
     for (const program of ["libvirtd", "virtlogd", "virsh"]) {
       if (!isInstalled(program)) {
         throw new LibvirtMissingError(
@@ -77,14 +95,32 @@ export class LibvirtLab implements AsyncDisposable {
     await Deno.chmod(dir, 0o755);
     const lab = new LibvirtLab(dir);
     try {
-      if (!await answers()) {
+      if (!await answers(uri, 10_000)) {
+        // Every wait below shares one deadline on the monotonic clock.
+        const until = performance.now() + withinMs;
+        const left = () => until - performance.now();
         if (!await lab.#socketAnswers("/run/libvirt/virtlogd-sock")) {
-          await lab.#startDaemon("virtlogd");
+          await lab.#startDaemon("virtlogd", "virtlogd", left, withinMs);
         }
-        await lab.#startDaemon("libvirtd");
-        for (let waited = 0; !await answers(); waited += 200) {
-          if (waited > 30_000) throw new LibvirtMissingError("libvirtd did not answer within 30 s");
-          await new Promise((resolve) => setTimeout(resolve, 200));
+        // A second libvirtd would take over the sockets of a slow one and remove them when the
+        // lab stops it, leaving the host's libvirtd unreachable: wait for that one instead.
+        const host = livePid(options.hostPidFile ?? "/run/libvirtd.pid");
+        if (host === undefined) {
+          await lab.#startDaemon("libvirtd", options.libvirtd ?? "libvirtd", left, withinMs);
+        }
+        while (!await answers(uri, left())) {
+          if (left() <= 0) {
+            throw new LibvirtMissingError(
+              host === undefined
+                ? `libvirtd did not answer within ${withinMs / 1000} s${await lab.#logTail(
+                  "libvirtd",
+                )}`
+                : `the host's libvirtd (pid ${host}) did not answer at ${uri} within ${
+                  withinMs / 1000
+                } s; the tests do not start a second one: see its log (journalctl -u libvirtd) and restart it`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, left()))));
         }
       }
     } catch (error) {
@@ -108,17 +144,56 @@ export class LibvirtLab implements AsyncDisposable {
     }
   }
 
-  async #startDaemon(name: string): Promise<void> {
+  /** The log file the lab points daemon `name` at. */
+  #logFile(name: string): string {
+    return this.path(`${name}.log`);
+  }
+
+  /** The last lines of daemon `name`'s log, for a failure message ("" when none). */
+  async #logTail(name: string): Promise<string> {
+    const path = this.#logFile(name);
+    const text = await Deno.readTextFile(path).catch(() => undefined);
+    if (text === undefined || text.trim() === "") return ` (${name} wrote nothing to ${path})`;
+    const tail = text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
+    return `; the tail of ${name}'s log ${path}:\n${tail}`;
+  }
+
+  /** Starts a daemon (`--daemon`), killing the start after `left()` milliseconds. */
+  async #startDaemon(
+    name: string,
+    command: string,
+    left: () => number,
+    withinMs: number,
+  ): Promise<void> {
     const pidFile = this.path(`${name}.pid`);
-    const output = await new Deno.Command(name, {
+    const child = new Deno.Command(command, {
       args: ["--daemon", "--pid-file", pidFile],
+      // Warnings and errors to a file the lab can quote when the daemon does not come up.
+      env: { LIBVIRT_LOG_OUTPUTS: `3:file:${this.#logFile(name)}` },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill("SIGKILL");
+    }, Math.max(0, left()));
+    let output: Deno.CommandOutput;
+    try {
+      output = await child.output();
+    } finally {
+      clearTimeout(timer);
+    }
+    if (killed) {
+      throw new LibvirtMissingError(
+        `${name} did not start within ${withinMs / 1000} s${await this.#logTail(name)}`,
+      );
+    }
     if (!output.success) {
       throw new LibvirtMissingError(
-        `${name} did not start: ${new TextDecoder().decode(output.stderr).trim()}`,
+        `${name} did not start: ${new TextDecoder().decode(output.stderr).trim()}${await this
+          .#logTail(name)}`,
       );
     }
     this.#started.push({ name, pidFile });
@@ -150,6 +225,17 @@ export class LibvirtLab implements AsyncDisposable {
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The pid in `pidFile` if that process lives. */
+function livePid(pidFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(Deno.readTextFileSync(pidFile).trim());
+  } catch {
+    return undefined;
+  }
+  return pid > 1 && isAlive(pid) ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {
