@@ -67,9 +67,12 @@ function cliCommand(
     ...(shell.openFiles === undefined ? [] : [`ulimit -n ${shell.openFiles}`]),
     ...(shell.umask === undefined ? [] : [`umask ${shell.umask}`]),
   ];
-  const [program, ...programArgs] = limits.length === 0
-    ? deno
-    : ["bash", "-c", `${limits.join("; ")}; exec "$0" "$@"`, ...deno];
+  const [program, ...programArgs] = [
+    ...(shell.wrapper ?? []),
+    ...(limits.length === 0
+      ? deno
+      : ["bash", "-c", `${limits.join("; ")}; exec "$0" "$@"`, ...deno]),
+  ];
   return new Deno.Command(program!, {
     args: programArgs,
     env: { ...inherited, ...env },
@@ -131,6 +134,8 @@ export interface ShellLimits {
   openFiles?: number;
   /** `umask`, in octal, e.g. "000". */
   umask?: string;
+  /** A command that execs the rest of its arguments (the CLI) in a sandbox it sets up. */
+  wrapper?: string[];
 }
 
 /** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running; `env` as in runCli. */

@@ -1,0 +1,82 @@
+/**
+ * What yank-watch.service's directives do, reproduced without systemd as PID 1: a private mount
+ * namespace (unshare) with the unit's paths bound in, everything else read-only, a private /tmp,
+ * no /home or /root; then setpriv to QEMU's user with no capability and no_new_privs.
+ */
+
+/** The paths of the unit, bound to directories of a test. */
+export interface SandboxOptions {
+  /**
+   * Stands for /run/yank (ReadWritePaths), at its own path: a unix socket's address is the path
+   * it was bound at, which ss reports and watch matches, so the path must not change.
+   */
+  runDir: string;
+  /** Bound to /var/lib/node_exporter/textfile (ReadWritePaths). */
+  textfileDir: string;
+  /** User= (and Group=, its primary group). */
+  user: string;
+  /** UMask=, in octal. */
+  umask: string;
+}
+
+// Runs as root in the new mount namespace; $1..$4 are the options, the rest the CLI's argv.
+const SCRIPT = String.raw`set -eu
+run_dir=$1 text_dir=$2 user=$3 mask=$4
+shift 4
+mount --bind "$run_dir" "$run_dir"
+mount -t tmpfs -o mode=0755 yank-var-lib /var/lib
+mkdir -p /var/lib/node_exporter/textfile
+mount --bind "$text_dir" /var/lib/node_exporter/textfile
+# The CLI's program (deno, which may live under /root) stays reachable, read-only.
+program=$run_dir/.program
+touch "$program"
+mount --bind "$1" "$program"
+shift
+set -- "$program" "$@"
+# ProtectSystem=strict: every mount read-only, but the API file systems and ReadWritePaths.
+findmnt -rno TARGET | while read -r m; do
+  case "$m" in
+  /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | "$run_dir" | /var/lib/node_exporter/textfile) ;;
+  *) mount -o remount,bind,ro "$m" 2>/dev/null || echo "sandbox: cannot make $m read-only" >&2 ;;
+  esac
+done
+# PrivateTmp=yes
+mount -t tmpfs -o mode=1777 yank-tmp /tmp
+mount -t tmpfs -o mode=1777 yank-var-tmp /var/tmp
+# ProtectHome=yes
+mount -t tmpfs -o ro,mode=000 yank-home /home
+mount -t tmpfs -o ro,mode=000 yank-root /root
+umask "$mask"
+exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
+  --bounding-set=-all --inh-caps=-all -- \
+  env HOME=/tmp DENO_DIR=/tmp/deno XDG_CACHE_HOME=/tmp bash -c '
+    fail() { echo "sandbox: $*" >&2; exit 99; }
+    touch /usr/yank-sandbox 2>/dev/null && fail "/usr is writable"
+    touch /etc/yank-sandbox 2>/dev/null && fail "/etc is writable"
+    ls /root >/dev/null 2>&1 && fail "/root is readable"
+    [ -z "$(ls -A /tmp)" ] || fail "/tmp is not private"
+    grep -q "^CapBnd:\s*0*$" /proc/self/status || fail "capabilities are left"
+    grep -q "^NoNewPrivs:\s*1$" /proc/self/status || fail "no_new_privs is not set"
+    [ "$(id -u)" != 0 ] || fail "still root"
+    echo "sandbox: read-only /, private /tmp, no /root, uid $(id -u) groups $(id -G), no capabilities, no_new_privs, umask $(umask)" >&2
+    exec "$@"' sandbox "$@"
+`;
+
+/** The wrapper argv for spawnCli: the CLI then runs confined as described above. */
+export function sandboxWrapper(options: SandboxOptions): string[] {
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "bash",
+    "-c",
+    SCRIPT,
+    "sandbox",
+    options.runDir,
+    options.textfileDir,
+    options.user,
+    options.umask,
+  ];
+}
