@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { manPages } from "../lib/cli/man.ts";
 import { helpText } from "../lib/cli/help.ts";
+import { readmeUnits } from "./support/readme_units.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAN_DIR = new URL("docs/man/", ROOT).pathname;
@@ -58,25 +59,6 @@ Deno.test("man renders every page without a warning, and shows the help's words"
     for (const option of options) assert.ok(rendered.stdout.includes(option.trim()), option);
   });
 });
-
-/** README's systemd units: each ```ini block with [Unit] or [Service], named as README says. */
-function readmeUnits(): { name: string; text: string }[] {
-  const readme = Deno.readTextFileSync(new URL("README.md", ROOT));
-  const units: { name: string; text: string }[] = [];
-  for (const match of readme.matchAll(/```ini\n([\s\S]*?)```/g)) {
-    const text = match[1]!;
-    if (!/^\[(Unit|Service)\]$/m.test(text)) continue;
-    const before = readme.slice(Math.max(0, match.index! - 400), match.index!);
-    const path = [...before.matchAll(/`\/etc\/systemd\/system\/([^`/]+)`/g)].at(-1);
-    assert.ok(path, `README names no file for the unit:\n${text}`);
-    assert.ok(
-      !units.some((unit) => unit.name === path[1]),
-      `README gives two units the same file name ${path[1]}`,
-    );
-    units.push({ name: path[1]!, text });
-  }
-  return units;
-}
 
 Deno.test("systemd-analyze verify accepts README's units, man:yank(1) included", async (t) => {
   const units = readmeUnits();

@@ -39,6 +39,8 @@ export interface RunCliOptions {
   env?: Record<string, string>;
   /** Kill the CLI after this many milliseconds (a safety net; tests assert on elapsedMs). */
   killAfterMs?: number;
+  /** A command that execs the CLI in a sandbox it sets up (see ShellLimits.wrapper). */
+  wrapper?: string[];
   /** Called once the child runs, e.g. to watch its memory. */
   onSpawn?: (child: Deno.ChildProcess) => void;
 }
@@ -67,9 +69,12 @@ function cliCommand(
     ...(shell.openFiles === undefined ? [] : [`ulimit -n ${shell.openFiles}`]),
     ...(shell.umask === undefined ? [] : [`umask ${shell.umask}`]),
   ];
-  const [program, ...programArgs] = limits.length === 0
-    ? deno
-    : ["bash", "-c", `${limits.join("; ")}; exec "$0" "$@"`, ...deno];
+  const [program, ...programArgs] = [
+    ...(shell.wrapper ?? []),
+    ...(limits.length === 0
+      ? deno
+      : ["bash", "-c", `${limits.join("; ")}; exec "$0" "$@"`, ...deno]),
+  ];
   return new Deno.Command(program!, {
     args: programArgs,
     env: { ...inherited, ...env },
@@ -83,7 +88,7 @@ function cliCommand(
 /** Spawns `deno run <compile flags> main.ts ARGS` and collects its output. */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
   const started = performance.now();
-  const child = cliCommand(args, options.env).spawn();
+  const child = cliCommand(args, options.env, { wrapper: options.wrapper ?? [] }).spawn();
   options.onSpawn?.(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
   try {
@@ -131,6 +136,8 @@ export interface ShellLimits {
   openFiles?: number;
   /** `umask`, in octal, e.g. "000". */
   umask?: string;
+  /** A command that execs the rest of its arguments (the CLI) in a sandbox it sets up. */
+  wrapper?: string[];
 }
 
 /** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running; `env` as in runCli. */

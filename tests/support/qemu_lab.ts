@@ -159,6 +159,8 @@ export interface QemuOptions {
    * serves one client per monitor, so the wait would never get a greeting.
    */
   awaitMainLoop?: boolean;
+  /** Run QEMU as this user and its groups (through setpriv), as libvirt runs it (default root). */
+  user?: string;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -238,7 +240,11 @@ export class QemuLab implements AsyncDisposable {
     );
     if (options.socket !== undefined) sockets[0] = options.socket;
     const log = this.path(`${name}.log`);
-    const process = this.spawn(QEMU, [
+    const asUser = options.user === undefined
+      ? []
+      : ["--reuid", options.user, "--regid", options.user, "--init-groups", "--", QEMU];
+    const process = this.spawn(asUser.length === 0 ? QEMU : "setpriv", [
+      ...asUser,
       "-M",
       "none",
       "-nodefaults",
@@ -516,7 +522,8 @@ export async function stuckBackupJob(
   return { qemu, nbd, setup };
 }
 
-async function addNbdNode(client: QmpClient, nbd: NbdServer): Promise<void> {
+/** Adds node `nbd0`, a client of `nbd`, to QEMU. */
+export async function addNbdNode(client: QmpClient, nbd: NbdServer): Promise<void> {
   await client.execute("blockdev-add", {
     driver: "nbd",
     "node-name": "nbd0",
