@@ -30,14 +30,19 @@ export async function virsh(args: string[], timeoutMs = 60_000, uri = URI): Prom
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, timeoutMs);
   try {
     const output = await child.output();
     const decoder = new TextDecoder();
+    const stderr = decoder.decode(output.stderr);
     return {
       code: output.code,
       stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
+      stderr: killed ? `${stderr}(virsh killed after ${timeoutMs / 1000} s)` : stderr,
     };
   } finally {
     clearTimeout(timer);
@@ -203,7 +208,9 @@ export class LibvirtLab implements AsyncDisposable {
   async createDomain(name: string, xml: string): Promise<void> {
     const file = this.path(`${name}.xml`);
     await Deno.writeTextFile(file, xml);
-    const result = await virsh(["create", file]);
+    // libvirtd 9.0 re-probes QEMU's capabilities on every create on some hosts (tens of seconds,
+    // seen here), and creates from test files running at the same time queue behind each other.
+    const result = await virsh(["create", file], 240_000);
     if (result.code !== 0) throw new Error(`virsh create failed: ${result.stderr.trim()}`);
     this.#domains.push(name);
   }
