@@ -5,6 +5,9 @@
  * UTS and IPC namespaces; then setpriv to QEMU's user with no capability and no_new_privs.
  */
 
+/** The repository's top directory, where main.ts is. */
+const CHECKOUT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
 /** The paths of the unit, bound to directories of a test. */
 export interface SandboxOptions {
   /**
@@ -20,11 +23,23 @@ export interface SandboxOptions {
   umask: string;
 }
 
-// Runs as root in the new mount namespace; $1..$4 are the options, the rest the CLI's argv.
+// Runs as root in the new mount namespace; $1..$5 are the options, the rest the CLI's argv.
 const SCRIPT = String.raw`set -eu
-run_dir=$1 text_dir=$2 user=$3 mask=$4
-shift 4
+run_dir=$1 text_dir=$2 user=$3 mask=$4 checkout=$5
+shift 5
 mount -n --bind "$run_dir" "$run_dir"
+# The checkout the CLI runs from may sit under /tmp or /root (a CI clone), which the unit hides;
+# an installed yank is a binary under /usr. Bind it read-only inside the run dir instead, and
+# point the CLI's arguments there.
+mkdir -p "$run_dir/.checkout"
+mount -n --bind "$checkout" "$run_dir/.checkout"
+for arg; do
+  case "$arg" in
+  "$checkout"/*) arg=$run_dir/.checkout/${"${"}arg#"$checkout"/} ;;
+  esac
+  set -- "$@" "$arg"
+  shift
+done
 mount -n -t tmpfs -o mode=0755 yank-var-lib /var/lib
 mkdir -p /var/lib/node_exporter/textfile
 mount -n --bind "$text_dir" /var/lib/node_exporter/textfile
@@ -64,6 +79,8 @@ mount -n -t tmpfs -o ro,mode=000 yank-home /home
 mount -n -t tmpfs -o ro,mode=000 yank-root /root
 # ProtectHostname= (a UTS namespace, from unshare --uts), PrivateIPC= (unshare --ipc).
 hostname yank-sandbox
+# The working directory, like the checkout, may be hidden now (Deno resolves --allow-run there).
+cd "$run_dir/.checkout"
 umask "$mask"
 exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
   --bounding-set=-all --inh-caps=-all -- \
@@ -102,5 +119,6 @@ export function sandboxWrapper(options: SandboxOptions): string[] {
     options.textfileDir,
     options.user,
     options.umask,
+    CHECKOUT,
   ];
 }
