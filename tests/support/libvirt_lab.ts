@@ -69,6 +69,24 @@ export interface LibvirtLabOptions {
 /** How many lines of a daemon's log a failure quotes. */
 const LOG_TAIL_LINES = 20;
 
+/** Daemons this process started, stopped (SIGTERM, by pid) when it ends. */
+const daemonsToStop: number[] = [];
+
+function stopAtExit(pid: number): void {
+  if (daemonsToStop.length === 0) {
+    globalThis.addEventListener("unload", () => {
+      for (const daemon of daemonsToStop.reverse()) {
+        try {
+          Deno.kill(daemon, "SIGTERM");
+        } catch {
+          // Already gone.
+        }
+      }
+    });
+  }
+  daemonsToStop.push(pid);
+}
+
 /** The daemons a test uses, and which of them it started. */
 export class LibvirtLab implements AsyncDisposable {
   readonly dir: string;
@@ -218,17 +236,13 @@ export class LibvirtLab implements AsyncDisposable {
   /** Destroys the domains it created and stops the daemons it started, by pid. */
   async [Symbol.asyncDispose](): Promise<void> {
     for (const name of this.#domains) await virsh(["destroy", name]).catch(() => {});
+    // The daemons this lab started outlive it, for the next lab of this test process, which
+    // finds them answering: stopping and restarting them between tests raced with their own
+    // shutdown (a second lab met a virtlogd socket about to vanish). They stop when the
+    // process ends, by pid, and only those this process started.
     for (const { pidFile } of this.#started.reverse()) {
       const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
-      if (!(pid > 1)) continue;
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch {
-        continue;
-      }
-      for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      if (pid > 1) stopAtExit(pid);
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
