@@ -147,8 +147,3 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
     assert.equal(await domstate(name), "running");
   });
 });
-
-// Every test that needs libvirt runs in this one file, one after the other: on a machine with no
-// libvirtd, each LibvirtLab starts one and stops it again, and two files doing that at once race
-// for libvirtd's pid files.
-import "./libvirt_confined_domain.ts";
