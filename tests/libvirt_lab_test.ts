@@ -22,8 +22,31 @@ ${then}
   return path;
 }
 
+/** A virtlogd that records its start and exits, as a daemonizing one would. */
+async function fakeVirtlogd(dir: string): Promise<string> {
+  const path = `${dir}/virtlogd`;
+  await Deno.writeTextFile(path, `#!/bin/sh\ntouch ${dir}/virtlogd-started\n`);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** Whether a virtlogd answers on its system socket. */
+async function virtlogdAnswers(): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path: "/run/libvirt/virtlogd-sock" })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 Deno.test("a libvirtd that cannot start fails the lab within its bound, with the tail of its log", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "yank-fake-libvirtd-" });
+  const virtlogd = await fakeVirtlogd(dir);
+  // A real virtlogd started here would be stopped when this file ends, while the libvirt test
+  // beside it may be using it (virsh create then failed: "/run/libvirt/virtlogd-sock": no such
+  // file). The lab's own tests start no real daemon.
+  const virtlogdWasUp = await virtlogdAnswers();
   // No daemon answers here, so the lab starts the fake one.
   const uri = `qemu+unix:///system?socket=${dir}/none.sock`;
   const hostPidFile = `${dir}/none.pid`;
@@ -33,7 +56,13 @@ Deno.test("a libvirtd that cannot start fails the lab within its bound, with the
       await Deno.writeTextFile(`${dir}/live.pid`, `${Deno.pid}\n`);
       const libvirtd = await fakeLibvirtd(dir, `touch ${dir}/started`);
       await assert.rejects(
-        LibvirtLab.create({ libvirtd, uri, startWithinMs: 1500, hostPidFile: `${dir}/live.pid` }),
+        LibvirtLab.create({
+          libvirtd,
+          virtlogd,
+          uri,
+          startWithinMs: 1500,
+          hostPidFile: `${dir}/live.pid`,
+        }),
         /the host's libvirtd \(pid \d+\) did not answer .* within 1\.5 s/,
       );
       assert.equal(await Deno.stat(`${dir}/started`).then(() => true, () => false), false);
@@ -47,7 +76,7 @@ Deno.test("a libvirtd that cannot start fails the lab within its bound, with the
       await t.step(name, async () => {
         const libvirtd = await fakeLibvirtd(dir, then);
         await assert.rejects(
-          LibvirtLab.create({ libvirtd, uri, startWithinMs: 1500, hostPidFile }),
+          LibvirtLab.create({ libvirtd, virtlogd, uri, startWithinMs: 1500, hostPidFile }),
           (error: unknown) => {
             assert.ok(error instanceof LibvirtMissingError, String(error));
             assert.match(error.message, /within 1\.5 s/);
@@ -57,6 +86,16 @@ Deno.test("a libvirtd that cannot start fails the lab within its bound, with the
         );
       });
     }
+    await t.step(
+      "the stand-in virtlogd, never a real one, was started for these fakes",
+      async () => {
+        const standInStarted = await Deno.stat(`${dir}/virtlogd-started`).then(
+          () => true,
+          () => false,
+        );
+        assert.ok(virtlogdWasUp || standInStarted, "the lab started a real virtlogd");
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
