@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { eventually, QemuLab } from "./support/qemu_lab.ts";
 import { LibvirtLab, tinyDomainXml, virsh } from "./support/libvirt_lab.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
+import { asUserWrapper } from "./support/sandbox.ts";
 
 /** Whether a process is stopped (state T in /proc/PID/stat), as SIGSTOP leaves it. */
 function isStopped(pid: number): boolean {
@@ -213,7 +214,7 @@ Deno.test("as libvirt-qemu, --domain needs CAP_DAC_READ_SEARCH and nothing more"
 
   await t.step("with CAP_DAC_READ_SEARCH only, list --domain works", async () => {
     const listed = await runCli(["list", "--json", "--domain", name], {
-      wrapper: setpriv(["dac_read_search"]),
+      wrapper: asUserWrapper(USER, ["dac_read_search"], libvirt.dir),
     });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /"id":"yankmon"/);
@@ -228,7 +229,9 @@ Deno.test("as libvirt-qemu, --domain needs CAP_DAC_READ_SEARCH and nothing more"
   });
 
   await t.step("without it, --domain says it cannot read the status XML", async () => {
-    const listed = await runCli(["list", "--domain", name], { wrapper: setpriv([]) });
+    const listed = await runCli(["list", "--domain", name], {
+      wrapper: asUserWrapper(USER, [], libvirt.dir),
+    });
     assert.equal(listed.code, 4, listed.stderr);
     assert.match(listed.stderr, /Cannot read libvirt's domain status .*\.xml/);
   });
