@@ -86,6 +86,11 @@ const daemonsToStop: number[] = [];
  */
 let daemonsDir: string | undefined;
 
+/** The pids of the daemons this process started, for the lab's own tests. */
+export function daemonsStartedHere(): readonly number[] {
+  return [...daemonsToStop];
+}
+
 function daemonFile(name: string): string {
   if (daemonsDir === undefined) {
     daemonsDir = Deno.makeTempDirSync({ prefix: "yank-libvirt-daemons-" });
