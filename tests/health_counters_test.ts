@@ -126,10 +126,14 @@ Deno.test("the watch textfile keeps each socket's counters until the socket leav
       file.delete("/run/yank/vm1.qmp");
     });
 
-    await t.step("close() says the watch stopped", async () => {
+    await t.step("close() says the watch stopped, for every monitor", async () => {
+      // A monitor whose watchdog ended long before (unwatchable) reads stopped too.
+      file.set({ ...report("/run/yank/pve.qmp"), state: "WARNING", reason: "no-oob" }, false);
       await file.close();
       const text = await Deno.readTextFile(path);
       assert.match(text, new RegExp(`^yank_watch_up\\{textfile="${path}"\\} 0$`, "m"));
+      assert.match(text, /^yank_state\{socket="\/run\/yank\/pve\.qmp"\} 3$/m);
+      assert.match(text, /^yank_up\{socket="\/run\/yank\/pve\.qmp"\} 0$/m);
     });
   } finally {
     await file.close();

@@ -73,8 +73,27 @@ export class GaugeTextfile {
     this.#schedule();
   }
 
-  /** Writes the file a last time with yank_watch_up 0, and stops the heartbeat. */
+  /**
+   * Writes the file a last time, every monitor reading UNKNOWN and yank_watch_running 0 (also
+   * those whose watchdog ended before, such as an unwatchable one), with yank_watch_up 0, and
+   * stops the heartbeat.
+   */
   async close(): Promise<void> {
+    for (const [socket, { report }] of this.#entries) {
+      this.#entries.set(socket, {
+        report: {
+          ...report,
+          state: "UNKNOWN",
+          reason: "not-tried",
+          message: "yank watch stopped; nothing watches this monitor",
+          remedy: "",
+          latencySeconds: undefined,
+          instances: undefined,
+          oob: undefined,
+        },
+        watching: false,
+      });
+    }
     this.#closed = true;
     this.#beating = false;
     clearTimeout(this.#heartbeat);
