@@ -301,8 +301,9 @@ async function runRuleTests(
         { at: 3, alert: "YankHangNotRecovered", fires: [] },
         { at: 5, alert: "YankHangNotRecovered", fires: [vm("vm-b")] },
         { at: 7, alert: "YankHangNotRecovered", fires: [] },
-        // A hung VM is not a gone one.
+        // A hung VM is not a gone one, and the watch goes on writing meanwhile.
         { at: 5, alert: "YankVmGoneUnexpectedly", fires: [] },
+        { at: 9, alert: "YankTextfileStale", fires: [] },
       ],
     },
     {
