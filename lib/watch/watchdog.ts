@@ -173,15 +173,14 @@ export class Watchdog implements YankUpstream {
    * outcome is known: the log then tells who yanked what during a hang.
    */
   logProxyYank(yank: ProxyYank): void {
-    let what: string;
+    let instances: YankInstance[] | undefined;
     try {
-      what = describeInstances(parseYankInstances(yank.instances));
+      instances = parseYankInstances(yank.instances);
     } catch {
-      what = "malformed instances";
+      // QEMU judged them; the log says what the client sent was malformed.
     }
-    if (yank.result.ok && what !== "malformed instances") {
-      this.#countYanked(parseYankInstances(yank.instances), "proxy-client");
-    }
+    const what = instances === undefined ? "malformed instances" : describeInstances(instances);
+    if (yank.result.ok && instances !== undefined) this.#countYanked(instances, "proxy-client");
     const client = `proxy client ${yank.client}`;
     this.#log(
       "proxy-yank",
