@@ -9,7 +9,7 @@
  */
 
 import { YANK_INSTANCE_TYPES } from "../yank/instances.ts";
-import { type PrometheusSample, renderFamily } from "./render_prometheus.ts";
+import { escapeLabelValue, renderFamily } from "./render_prometheus.ts";
 
 /** Why watch yanked an instance: the `reason` label of yank_instances_yanked_total. */
 export const YANK_REASONS = ["dead-peer", "fallback", "stall", "proxy-client"] as const;
@@ -79,6 +79,9 @@ export interface WatchCounters {
 /** The counters of one socket. */
 export class SocketCounters implements WatchCounters {
   #values = new Map<string, number>();
+  /** Each counter's sample lines, for `#socket`, kept until the counter changes. */
+  #lines = new Map<WatchCounter, string[]>();
+  #socket: string | undefined;
   #onChange: () => void;
 
   /** `onChange` is told after every change (the textfile schedules a write). */
@@ -89,11 +92,13 @@ export class SocketCounters implements WatchCounters {
   add<C extends WatchCounter>(counter: C, ...labels: LabelArgument<C>): void {
     const key = sampleKey(counter, labels[0]);
     this.#values.set(key, (this.#values.get(key) ?? 0) + 1);
+    this.#lines.delete(counter);
     this.#onChange();
   }
 
   set<C extends WatchCounter>(counter: C, value: number, ...labels: LabelArgument<C>): void {
     this.#values.set(sampleKey(counter, labels[0]), value);
+    this.#lines.delete(counter);
     this.#onChange();
   }
 
@@ -103,17 +108,28 @@ export class SocketCounters implements WatchCounters {
     return value ?? (WATCH_COUNTERS[counter].type === "counter" ? 0 : undefined);
   }
 
-  /** The samples of `counter`, every label combination of a counter, set ones of a gauge. */
-  samples(counter: WatchCounter): { labels: Record<string, string>; value: number }[] {
-    const declaration: CounterDeclaration = WATCH_COUNTERS[counter];
-    const samples = [];
-    for (const labels of combinations(declaration.labels ?? {})) {
-      const value = this.#values.get(sampleKey(counter, labels));
-      if (value !== undefined || declaration.type === "counter") {
-        samples.push({ labels, value: value ?? 0 });
-      }
+  /**
+   * The sample lines of `counter` labelled with `socket`: every label combination of a counter,
+   * the set ones of a gauge. Rendered again only after a change, so that a textfile of many VMs
+   * costs little to write when little changed.
+   */
+  lines(counter: WatchCounter, socket: string): string[] {
+    if (socket !== this.#socket) {
+      this.#lines.clear();
+      this.#socket = socket;
     }
-    return samples;
+    let lines = this.#lines.get(counter);
+    if (lines === undefined) {
+      const { name, type } = WATCH_COUNTERS[counter];
+      const own = `${name}{socket="${escapeLabelValue(socket)}"`;
+      lines = [];
+      for (const { key, labels } of sampleSlots(counter)) {
+        const value = this.#values.get(key);
+        if (value !== undefined || type === "counter") lines.push(`${own}${labels}} ${value ?? 0}`);
+      }
+      this.#lines.set(counter, lines);
+    }
+    return lines;
   }
 }
 
@@ -122,13 +138,8 @@ export function renderCounters(sockets: readonly [string, SocketCounters][]): st
   const lines: string[] = [];
   for (const counter of Object.keys(WATCH_COUNTERS) as WatchCounter[]) {
     const { name, type, help } = WATCH_COUNTERS[counter];
-    const samples: PrometheusSample[] = sockets.flatMap(([socket, counters]) =>
-      counters.samples(counter).map(({ labels, value }) => ({
-        labels: { socket, ...labels },
-        value,
-      }))
-    );
-    lines.push(...renderFamily(name, type, help, samples));
+    lines.push(...renderFamily(name, type, help, []));
+    for (const [socket, counters] of sockets) lines.push(...counters.lines(counter, socket));
   }
   return lines;
 }
@@ -139,13 +150,27 @@ function sampleKey(counter: WatchCounter, labels: object | undefined): string {
   return JSON.stringify([counter, ...values]);
 }
 
-/** Every combination of the labels' values, in declaration order. */
-function combinations(
-  labels: Readonly<Record<string, readonly string[]>>,
-): Record<string, string>[] {
-  let result: Record<string, string>[] = [{}];
-  for (const [label, values] of Object.entries(labels)) {
-    result = result.flatMap((partial) => values.map((value) => ({ ...partial, [label]: value })));
+const SLOTS = new Map<WatchCounter, { key: string; labels: string }[]>();
+
+/**
+ * Every combination of a counter's label values, in declaration order: its key in the values
+ * and its labels as written after the socket (`,type="chardev",reason="stall"`).
+ */
+function sampleSlots(counter: WatchCounter): { key: string; labels: string }[] {
+  let slots = SLOTS.get(counter);
+  if (slots === undefined) {
+    let combinations: Record<string, string>[] = [{}];
+    const declared = (WATCH_COUNTERS[counter] as CounterDeclaration).labels ?? {};
+    for (const [label, values] of Object.entries(declared)) {
+      combinations = combinations.flatMap((partial) =>
+        values.map((value) => ({ ...partial, [label]: value }))
+      );
+    }
+    slots = combinations.map((labels) => ({
+      key: sampleKey(counter, labels),
+      labels: Object.entries(labels).map(([k, v]) => `,${k}="${escapeLabelValue(v)}"`).join(""),
+    }));
+    SLOTS.set(counter, slots);
   }
-  return result;
+  return slots;
 }
