@@ -1,6 +1,7 @@
 /**
  * The textfile of `yank watch`: one file for every watched monitor, written atomically and
- * coalesced, so that a host of many VMs costs one write per gap, not one per probe.
+ * coalesced, so that a host of many VMs costs one write per gap, not one per probe, and
+ * rewritten on a heartbeat, so that its age tells whether the watch still runs.
  */
 
 import type { HealthReport } from "./state.ts";
@@ -23,8 +24,9 @@ export interface GaugeTextfileOptions {
 }
 
 /**
- * The textfile of `yank watch`: the latest report of every watched monitor, each labelled with
- * its socket, in one file. Reports arrive one VM at a time; writes are coalesced so that a host
+ * The textfile of `yank watch`: the latest report of every watched monitor and its counters,
+ * each labelled with its socket, plus whether the watch runs, in one file. Reports arrive one VM
+ * at a time; writes are coalesced so that a host
  * of many VMs costs at most one write per `minGapMs`, and one slow write never delays a probe.
  */
 export class GaugeTextfile {
