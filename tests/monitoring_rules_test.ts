@@ -422,9 +422,7 @@ async function runRuleTests(
       path,
       JSON.stringify({ rule_files: [RULES], evaluation_interval: "1m", tests }, null, 1),
     );
-    const result = await promtoolTestRules(path);
-    if (!result.ok) await Deno.copyFile(path, "/tmp/yank_rules_test.failed.yml").catch(() => {});
-    return result;
+    return await promtoolTestRules(path);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
