@@ -5,6 +5,7 @@
  * are rendered), systemd-analyze (README's unit is verified) and setpriv (a test drops root's
  * right to read every directory). libvirt's daemon and client let the suite check yank against
  * a libvirt-managed QEMU; nbdkit and qemu-storage-daemon are NBD servers whose death it judges.
+ * promtool (from prometheus) and icinga2 check the monitoring files in docs/monitoring/.
  */
 
 import { ensurePrograms } from "./debian.ts";
@@ -30,6 +31,10 @@ export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
   // --no-install-recommends leaves out libvirt's QEMU driver.
   "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so":
     "libvirt-daemon-driver-qemu",
+  // The watch textfile is linted, and the shipped alerting rules unit-tested, with promtool.
+  "promtool": "prometheus",
+  // The shipped Icinga 2 CheckCommand is validated by Icinga 2's own config check.
+  "icinga2": "icinga2-bin",
 };
 
 if (import.meta.main) {
