@@ -247,9 +247,12 @@ export class NetLab implements AsyncDisposable {
     return listed.split("\n").filter((line) => line.startsWith("-A "));
   }
 
-  /** Starts QEMU in the VM's namespace (see QemuLab.startQemu). */
-  startQemu(options: Omit<QemuOptions, "netns"> = {}): Promise<Qemu> {
-    return this.lab.startQemu({ ...options, netns: this.vmNetns });
+  /**
+   * Starts QEMU (see QemuLab.startQemu) in the VM's namespace, or on a peer `host` (a migration
+   * target).
+   */
+  startQemu(options: Omit<QemuOptions, "netns"> = {}, host?: NetHost): Promise<Qemu> {
+    return this.lab.startQemu({ ...options, netns: host?.netns ?? this.vmNetns });
   }
 
   /** Serves a new raw image with qemu-nbd on `host`'s address, port `port` (default 10809). */
