@@ -242,7 +242,7 @@ Deno.test("a slow but alive remote NBD server (each segment held 500 ms): never 
 Deno.test("a migration whose remote target is cut off mid-way: watch --stall-after fails it, the VM runs on, a new migration after the heal completes", async () => {
   await using net = await NetLab.create();
   const target = await net.addHost("target");
-  const memory = ["-m", "4G"];
+  const memory = ["-m", "2G"];
   const first = await net.startQemu(
     { args: [...memory, "-incoming", `tcp:${target.address}:4444`] },
     target,
@@ -265,7 +265,7 @@ Deno.test("a migration whose remote target is cut off mid-way: watch --stall-aft
       String(stallAfterS),
     ]);
     await watch.waitForLine(/state=connected/);
-    // 256 KiB/s: 4 GiB of zero pages keep it active for minutes.
+    // 256 KiB/s: 2 GiB of zero pages keep it active for well over the seconds this needs.
     await setup.execute("migrate-set-parameters", { "max-bandwidth": 256 << 10 });
     await setup.execute("migrate", { uri: `tcp:${target.address}:4444` });
     const transferred = async () =>
