@@ -158,14 +158,12 @@ Deno.test("a remote NBD server that resets (RST): QEMU fails the read itself, wa
     await readInMainLoop(setup, "nbd0");
     const failedMs = performance.now() - started;
     // Probes go on for longer than --hang-after after the failure; none goes unanswered.
-    const probesBefore = watch.lines.length;
     await new Promise((resolve) => setTimeout(resolve, 3000));
     assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
     assert.deepEqual(
       watch.lines.filter((line) => /state=(hung|judged|yanking|stalled)/.test(line)),
       [],
     );
-    assert.ok(watch.lines.length >= probesBefore);
     // The node was not yanked but is broken by the reset: QEMU's own error, not yank's. (The
     // read's own result goes to QEMU's stdout, which a pipe buffers until QEMU exits.)
     assert.equal(await readWhole(setup, "nbd0", 1), "Input/output error");
@@ -179,11 +177,11 @@ Deno.test("a remote NBD server that resets (RST): QEMU fails the read itself, wa
   }
 });
 
-Deno.test("a slow but alive remote NBD server (each segment held 500 ms): never judged dead, never yanked", async () => {
+Deno.test("a slow but alive remote NBD server (each segment held 400 ms): never judged dead, never yanked", async () => {
   await using net = await NetLab.create();
   const storage = await net.addHost("storage");
   const nbd = await net.startNbd(storage, { sizeMiB: 1 });
-  const delayMs = 500;
+  const delayMs = 400;
   const relay = await net.startDelayRelay(storage, {
     port: 10900,
     targetPort: nbd.port,
@@ -212,7 +210,7 @@ Deno.test("a slow but alive remote NBD server (each segment held 500 ms): never 
     ]);
     await watch.waitForLine(/state=connected/);
     // Reads in the main loop, one after the other for about 10 s: each blocks it for a round
-    // trip, 2 x 500 ms, below --hang-after.
+    // trip, 2 x 400 ms, below --hang-after.
     const reads: number[] = [];
     for (let i = 0; i < 8; i++) {
       const started = performance.now();

@@ -136,6 +136,9 @@ export class NetLab implements AsyncDisposable {
 
   /** Makes the lab: a QemuLab and the VM's namespace (loopback up). */
   static async create(): Promise<NetLab> {
+    if (Deno.uid() !== 0) {
+      throw new Error("the network lab needs root (ip netns, iptables): run the tests as root");
+    }
     await sweepAbandoned();
     const lab = await QemuLab.create();
     const token = crypto.getRandomValues(new Uint8Array(3)).reduce(
