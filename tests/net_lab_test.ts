@@ -89,6 +89,7 @@ Deno.test("a net lab's faults: blackhole times out, reject resets, heal restores
 Deno.test("a net lab leaves nothing behind, also when the test fails midway", async () => {
   let namespaces: readonly string[] = [];
   let pids: number[] = [];
+  let stray: Deno.ChildProcess | undefined;
   await assert.rejects(async () => {
     await using net = await NetLab.create();
     const storage = await net.addHost("storage");
@@ -96,7 +97,17 @@ Deno.test("a net lab leaves nothing behind, also when the test fails midway", as
     const qemu = await net.startQemu();
     await net.blackhole(storage);
     namespaces = net.namespaces;
-    pids = [nbd.process.pid, qemu.process.pid];
+    // A process the lab did not start (a watch a test forgot to stop) goes too.
+    stray = new Deno.Command("ip", {
+      args: ["netns", "exec", net.vmNetns, "sleep", "600"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    pids = [nbd.process.pid, qemu.process.pid, stray.pid];
+    // ip enters the namespace, then execs sleep.
+    const execed = () => Deno.readTextFileSync(`/proc/${stray!.pid}/cmdline`).startsWith("sleep");
+    while (!execed()) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual(
       (await listNetns()).filter((n) => namespaces.includes(n)).sort(),
       [
@@ -105,6 +116,7 @@ Deno.test("a net lab leaves nothing behind, also when the test fails midway", as
     );
     throw new Error("the test failed");
   }, /the test failed/);
+  assert.equal((await stray!.status).signal, "SIGKILL");
   assert.equal(namespaces.length, 2);
   assert.deepEqual((await listNetns()).filter((n) => namespaces.includes(n)), []);
   assert.deepEqual(pids.filter(alive), []);
