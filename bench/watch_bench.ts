@@ -486,6 +486,13 @@ async function measureMass(n: number, hangAfter: number): Promise<Record<string,
     // Let every VM's watchdog learn its peers (done on connect) and settle.
     await sleep(3000);
     const ssBefore = ss.runs().length;
+    // What one judgement's first (-p) and later samples cost alone, in the same namespace.
+    const timeSs = async (args: string) => {
+      const started = performance.now();
+      await net.ss([args]);
+      return Math.round(performance.now() - started);
+    };
+    const ssAloneMs = { withP: await timeSs("-xtnaeopH"), withoutP: await timeSs("-xtnaeoH") };
     await net.blackhole(storage);
     const cutAtWall = Date.now();
     const cutAt = performance.now();
@@ -511,6 +518,7 @@ async function measureMass(n: number, hangAfter: number): Promise<Record<string,
       ssRunsWithProcessScan: withP,
       ssRunsPerVm: during.length / n,
       ssRunsBeforeTheCut: ssBefore,
+      ssAloneMs,
       judgedDeadFromRetransmissions: judgedDead,
       yanks: yanks.length,
       yanksOfOtherThanNbd0: yanks.filter((line) => !/block-node \\"nbd0\\"/.test(line)).length,
@@ -533,7 +541,7 @@ async function measureMass(n: number, hangAfter: number): Promise<Record<string,
         result.medianRecoverySeconds.toFixed(2)
       } s; --hang-after ${hangAfter}); ${during.length} ss runs until then (${withP} with -p, ${
         (during.length / n).toFixed(1)
-      } per VM); ${judgedDead}/${n} judged dead from retransmissions; ${yanks.length} yanks`,
+      } per VM, alone ${ssAloneMs.withP} ms with -p, ${ssAloneMs.withoutP} ms without); ${judgedDead}/${n} judged dead from retransmissions; ${yanks.length} yanks`,
     );
     return result;
   } finally {
