@@ -6,6 +6,7 @@
  * right to read every directory). libvirt's daemon and client let the suite check yank against
  * a libvirt-managed QEMU; nbdkit and qemu-storage-daemon are NBD servers whose death it judges.
  * promtool (from prometheus) and icinga2 check the monitoring files in docs/monitoring/.
+ * iproute2's `ip` and iptables build the network lab, where remote peers vanish for real.
  */
 
 import { ensurePrograms } from "./debian.ts";
@@ -25,6 +26,9 @@ export const SUITE_PROGRAMS: Readonly<Record<string, string>> = {
   "setpriv": "util-linux",
   // yank watch judges peers from ss's view of QEMU's sockets; a minbase root lacks it.
   "ss": "iproute2",
+  // The network lab: namespaces and veth pairs (ip), faults (iptables' nf_tables backend).
+  "ip": "iproute2",
+  "iptables-nft": "iptables",
   "libvirtd": "libvirt-daemon-system",
   "virtlogd": "libvirt-daemon-system",
   "virsh": "libvirt-clients",
