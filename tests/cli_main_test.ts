@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { LAZY_MODULES } from "../lib/cli/main.ts";
-import { moduleGraph } from "./support/without_npm.ts";
+import { moduleGraph, nodeModulesLoaded, withoutNpm } from "./support/without_npm.ts";
+import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLI = new URL("lib/cli/", ROOT);
@@ -41,6 +42,35 @@ Deno.test("the one-shot paths load no node: module and no npm package", async (t
       }
     },
   );
+});
+
+Deno.test("list, the yank forms and check, run against QEMU, load no Node or npm module", async (t) => {
+  await using lab = await QemuLab.create();
+  const { qemu } = await chardevConnectedToPeer(lab);
+  // Where no npm package can be had, too: a path that needed one would fail.
+  await using noNpm = await withoutNpm();
+  const runs: [string, string[], (stdout: string) => boolean][] = [
+    ["list --json", ["list", "--json"], (out) => JSON.parse(out).length === 2],
+    ["list (the table)", ["list"], (out) => out.startsWith("TYPE")],
+    ["a dry run", ["chardev", "charnet0", "--dry-run"], (out) => out.startsWith("would yank")],
+    ["a yank", ["chardev", "charnet0"], (out) => out === "yanked chardev charnet0\n"],
+    ["check", ["check"], (out) => out.startsWith("YANK OK")],
+    ["a usage error", ["list", "--bogus"], (out) => out === ""],
+  ];
+  for (const [label, args, expected] of runs) {
+    await t.step(label, async () => {
+      const run = await nodeModulesLoaded([...args, "--socket", qemu.socket], { env: noNpm.env });
+      assert.ok(expected(run.stdout), `exit ${run.code}: ${run.stdout}`);
+      assert.deepEqual(run.modules, []);
+    });
+  }
+  await t.step("the check itself sees Node's modules, even behind a computed import", async () => {
+    const entry = lab.path("computed_import.ts");
+    await Deno.writeTextFile(entry, 'const name = "node:" + "util";\nawait import(name);\n');
+    const run = await nodeModulesLoaded([], { entry });
+    assert.equal(run.code, 0);
+    assert.ok(run.modules.includes("ext:deno_node/util.ts"), run.modules.join(" "));
+  });
 });
 
 Deno.test("modules only some runs need are not read at start-up", async (t) => {

@@ -7,8 +7,13 @@
  *   and an npm registry that refuses connections), to run the CLI in;
  * - `moduleGraph()`: the modules Deno reads when it starts an entry point, from `deno info`: the
  *   static imports and the literal dynamic ones (which Deno reads ahead too), with the `node:`
- *   and `npm:` modules among them.
+ *   and `npm:` modules among them;
+ * - `nodeModulesLoaded()`: the Node and npm modules a real run of the CLI loaded, from Deno's
+ *   debug log, which names every module it loads (Node's as `ext:deno_node/...`), however it
+ *   was imported.
  */
+
+import { compilePermissionFlags } from "./cli.ts";
 
 /** Environment variables for `runCli`, and a cleanup. */
 export interface NoNpmEnv extends AsyncDisposable {
@@ -81,5 +86,39 @@ export async function moduleGraph(entry: string | URL): Promise<ModuleGraph> {
   return {
     modules,
     nodeOrNpm: modules.filter((specifier) => /^(node|npm):/.test(specifier)),
+  };
+}
+
+/** A CLI run with the Node and npm modules it loaded. */
+export interface LoadedModules {
+  code: number;
+  stdout: string;
+  /** `node:util`, `ext:deno_node/util.ts`, `npm:...`, `.../node_modules/...`: each once. */
+  modules: string[];
+}
+
+/**
+ * Runs `deno run --log-level=debug <the compile task's flags> main.ts ARGS` (or `entry` instead
+ * of main.ts) and lists the Node and npm modules the debug log says were loaded.
+ */
+export async function nodeModulesLoaded(
+  args: string[],
+  options: { env?: Record<string, string>; entry?: string } = {},
+): Promise<LoadedModules> {
+  const main = options.entry ?? new URL("../../main.ts", import.meta.url).pathname;
+  const env = options.env ?? {};
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--log-level=debug", ...compilePermissionFlags(), main, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const log = new TextDecoder().decode(output.stderr);
+  const modules = log.matchAll(/(?:node:|npm:|ext:deno_node\/|\/node_modules\/)[^\s",\]]*/g);
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    modules: [...new Set([...modules].map((match) => match[0]))].sort(),
   };
 }
