@@ -5,10 +5,13 @@
  *
  *   deno task bench [--runs N] [--warmup N] [--vms N] [--out FILE]
  *
- * The CLI runs as `deno run <the compile task's permission flags> main.ts ...`, as in the
- * tests. Cases are interleaved round-robin so that noise from other load spreads evenly over
+ * The CLI runs as `deno run --no-config <the compile task's permission flags> main.ts ...`: as
+ * in the tests, less the deno.json that the compiled binary never reads (one case reads it, to
+ * show its cost). Cases are interleaved round-robin so that noise from other load spreads evenly over
  * them. Every run's exit code and output are checked: a fast wrong answer does not count.
- * Wall time is measured without GNU time; peak RSS in a second pass under `/usr/bin/time -f %M`.
+ * Wall time is measured without GNU time; peak RSS and CPU time (user + system, all threads) in a
+ * second pass under GNU `time`. CPU time suffers less than wall time when other work loads the
+ * machine, but GNU time counts it in 10 ms steps: its mean over the runs is reported.
  */
 
 import { compilePermissionFlags } from "../tests/support/cli.ts";
@@ -72,6 +75,9 @@ interface CaseResult {
   command: string;
   wallMs: number[];
   rssKiB: number[];
+  cpuMs: number[];
+  meanCpuMs: number;
+  cpuRatio: number;
   medianMs: number;
   medianRssMiB: number;
   ratio: number;
@@ -101,11 +107,21 @@ async function timedRun(argv: string[]): Promise<{ ms: number; output: RunOutput
   return { ms: performance.now() - started, output };
 }
 
-async function rssRun(argv: string[], file: string): Promise<{ kib: number; output: RunOutput }> {
-  const output = await runOnce(["/usr/bin/time", "-f", "%M", "-o", file, ...argv]);
-  const kib = Number((await Deno.readTextFile(file)).trim().split("\n").at(-1));
-  if (!Number.isFinite(kib)) throw new Error(`GNU time wrote no peak RSS for ${argv.join(" ")}`);
-  return { kib, output };
+async function rssRun(
+  argv: string[],
+  file: string,
+): Promise<{ kib: number; cpuMs: number; output: RunOutput }> {
+  const output = await runOnce(["/usr/bin/time", "-f", "%M %U %S", "-o", file, ...argv]);
+  const [kib, user, system] = (await Deno.readTextFile(file)).trim().split("\n").at(-1)!
+    .split(" ").map(Number);
+  if (![kib, user, system].every(Number.isFinite)) {
+    throw new Error(`GNU time wrote no peak RSS and CPU time for ${argv.join(" ")}`);
+  }
+  return { kib: kib!, cpuMs: (user! + system!) * 1000, output };
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 function median(values: number[]): number {
@@ -114,8 +130,13 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function yankCli(args: string[]): string[] {
-  return [Deno.execPath(), "run", "--quiet", ...compilePermissionFlags(), MAIN, ...args];
+/**
+ * The CLI as the compiled binary runs it: with its permission flags and without deno.json, which
+ * a binary never reads (and which maps no import). `withConfig` runs it as `deno task yank` does.
+ */
+function yankCli(args: string[], withConfig = false): string[] {
+  const config = withConfig ? [] : ["--no-config"];
+  return [Deno.execPath(), "run", "--quiet", ...config, ...compilePermissionFlags(), MAIN, ...args];
 }
 
 function expectJsonArray(length: number): (run: RunOutput) => string | undefined {
@@ -217,6 +238,12 @@ async function main(): Promise<void> {
         check: expectJsonArray(2),
       },
       {
+        id: "list-json-config",
+        label: "`yank list --json`, reading deno.json as `deno task yank` does",
+        command: () => yankCli(["list", "--json", "--socket", one.socket], true),
+        check: expectJsonArray(2),
+      },
+      {
         id: "yank-chardev",
         label: "a yank (`yank chardev charnetN`)",
         command: () => yankCli(["chardev", yankIds[nextYank++]!, "--socket", target.socket]),
@@ -264,6 +291,7 @@ async function main(): Promise<void> {
 
     const wall = new Map<string, number[]>(cases.map((c) => [c.id, []]));
     const rss = new Map<string, number[]>(cases.map((c) => [c.id, []]));
+    const cpu = new Map<string, number[]>(cases.map((c) => [c.id, []]));
     const fail = (c: Case, output: RunOutput) => {
       const problem = c.check(output);
       if (problem) throw new Error(`${c.id}: wrong result: ${problem}`);
@@ -282,9 +310,12 @@ async function main(): Promise<void> {
     const rssFile = lab.path("rss.txt");
     for (let i = 0; i < total; i++) {
       for (const c of cases) {
-        const { kib, output } = await rssRun(c.command(i), rssFile);
+        const { kib, cpuMs, output } = await rssRun(c.command(i), rssFile);
         fail(c, output);
-        if (i >= options.warmup) rss.get(c.id)!.push(kib);
+        if (i >= options.warmup) {
+          rss.get(c.id)!.push(kib);
+          cpu.get(c.id)!.push(cpuMs);
+        }
       }
     }
     const yanked = peers.eofs();
@@ -306,6 +337,7 @@ async function main(): Promise<void> {
     withoutPackages["yank-chardev (dry run)"] = dry.code === 0 && dry.modules;
 
     const bare = median(wall.get("bare")!);
+    const bareCpu = mean(cpu.get("bare")!);
     const results: CaseResult[] = cases.map((c) => {
       const ms = median(wall.get(c.id)!);
       return {
@@ -314,6 +346,9 @@ async function main(): Promise<void> {
         command: c.command(0).join(" ").replace(Deno.execPath(), "deno"),
         wallMs: wall.get(c.id)!,
         rssKiB: rss.get(c.id)!,
+        cpuMs: cpu.get(c.id)!,
+        meanCpuMs: mean(cpu.get(c.id)!),
+        cpuRatio: mean(cpu.get(c.id)!) / bareCpu,
         medianMs: ms,
         medianRssMiB: median(rss.get(c.id)!) / 1024,
         ratio: ms / bare,
@@ -420,16 +455,16 @@ function renderReport(
   const lines = [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM; ` +
     `${machine.deno}; ${machine.qemu}; load average ${machine.loadAverage}`,
-    `Medians of ${options.runs} runs (+${options.warmup} warm-up), interleaved.`,
+    `Medians of ${options.runs} runs (+${options.warmup} warm-up), interleaved; CPU time: means.`,
     "",
-    "| case | median wall | peak RSS | × bare |",
-    "|---|---:|---:|---:|",
+    "| case | median wall | × bare | peak RSS | CPU time | × bare |",
+    "|---|---:|---:|---:|---:|---:|",
     ...results.map((r) =>
-      `| ${r.label} | ${r.medianMs.toFixed(1)} ms | ${r.medianRssMiB.toFixed(1)} MiB | ${
-        r.ratio.toFixed(2)
-      } |`
+      `| ${r.label} | ${r.medianMs.toFixed(1)} ms | ${r.ratio.toFixed(2)} | ${
+        r.medianRssMiB.toFixed(1)
+      } MiB | ${r.meanCpuMs.toFixed(1)} ms | ${r.cpuRatio.toFixed(2)} |`
     ),
-    ...(hasCheck ? [] : ["| `yank check` | not available | | |"]),
+    ...(hasCheck ? [] : ["| `yank check` | not available | | | | |"]),
     "",
     ...goals.map((g) =>
       `${g.pass === undefined ? "N/A " : g.pass ? "PASS" : "MISS"}  ${g.goal}: ${g.measured}`
