@@ -323,23 +323,6 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = (() =
   return table;
 })();
 
-/** node:util parseArgs's view of OPTIONS, typed so that its `values` are. */
-export type ParserOptions = {
-  -readonly [K in OptionName]: {
-    type: typeof OPTIONS[K]["type"];
-    multiple: typeof OPTIONS[K] extends { repeatable: true } ? true : false;
-    short?: string;
-  };
-};
-
-/** The options object node:util's parseArgs takes. */
-export function parserOptions(): ParserOptions {
-  return Object.fromEntries(OPTION_NAMES.map((name) => {
-    const { type, repeatable, short } = DECLARED[name];
-    return [name, { type, multiple: repeatable === true, ...(short ? { short } : {}) }];
-  })) as ParserOptions;
-}
-
 /** What the completion scripts complete, for this version of yank. */
 export function completionSpec(): CompletionSpec {
   const commandSpec = (name: CommandName) => ({
