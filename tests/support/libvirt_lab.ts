@@ -64,6 +64,10 @@ export interface LibvirtLabOptions {
   startWithinMs?: number;
   /** The pid file of a libvirtd the host runs; /run/libvirtd.pid by default. */
   hostPidFile?: string;
+  /** The virtlogd command to start with libvirtd when none answers; "virtlogd" by default. */
+  virtlogd?: string;
+  /** The socket a running virtlogd answers on; /run/libvirt/virtlogd-sock by default. */
+  virtlogdSocket?: string;
 }
 
 /** How many lines of a daemon's log a failure quotes. */
@@ -122,13 +126,19 @@ export class LibvirtLab implements AsyncDisposable {
         // Every wait below shares one deadline on the monotonic clock.
         const until = performance.now() + withinMs;
         const left = () => until - performance.now();
-        if (!await lab.#socketAnswers("/run/libvirt/virtlogd-sock")) {
-          await lab.#startDaemon("virtlogd", "virtlogd", left, withinMs);
-        }
         // A second libvirtd would take over the sockets of a slow one and remove them when the
         // lab stops it, leaving the host's libvirtd unreachable: wait for that one instead.
         const host = livePid(options.hostPidFile ?? "/run/libvirtd.pid");
         if (host === undefined) {
+          // virtlogd only for the libvirtd the lab starts, and only when none answers: a virtlogd
+          // removes its socket when it stops, even one another virtlogd has bound since, so a
+          // lab whose libvirtd is a stand-in that started the real one pulled the socket from
+          // under the libvirt test of another process when it ended ("Failed to connect socket
+          // to '/run/libvirt/virtlogd-sock'" in `virsh create`).
+          const virtlogdSocket = options.virtlogdSocket ?? "/run/libvirt/virtlogd-sock";
+          if (!await lab.#socketAnswers(virtlogdSocket)) {
+            await lab.#startDaemon("virtlogd", options.virtlogd ?? "virtlogd", left, withinMs);
+          }
           await lab.#startDaemon("libvirtd", options.libvirtd ?? "libvirtd", left, withinMs);
         }
         while (!await answers(uri, left())) {
