@@ -1,5 +1,3 @@
-// Not in the suite yet: in a fresh root it raced with tests/libvirt_test.ts for the libvirtd it
-// starts (see the closing note of stop 26). Run it by hand: deno test --allow-all THIS_FILE.
 /**
  * yank-domain@.service's user and capability against real libvirt 9.0: QEMU's monitor socket is
  * libvirt-qemu's, mode 0775, in /run/yank (0750, systemd/yank.conf); the status XML is 0600

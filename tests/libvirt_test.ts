@@ -147,3 +147,7 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
     assert.equal(await domstate(name), "running");
   });
 });
+
+// Every test that needs a real libvirtd runs in this one process, one after the other: the daemons
+// a lab starts stop when the process that started them ends, under any other process's domains.
+import "./libvirt_confined_domain.ts";

@@ -76,8 +76,17 @@ const LOG_TAIL_LINES = 20;
 /** Daemons this process started, stopped (SIGTERM, by pid) when it ends. */
 const daemonsToStop: number[] = [];
 
-function stopAtExit(pid: number): void {
-  if (daemonsToStop.length === 0) {
+/**
+ * The dir of the daemons this process starts: their pid files and the logs they write to for as
+ * long as they run (a QEMU that libvirtd starts inherits its log output and exits 125 when that
+ * file is gone), so it outlives each lab and goes when the process ends, after the daemons.
+ */
+let daemonDir: string | undefined;
+
+function daemonPath(name: string): string {
+  if (daemonDir === undefined) {
+    daemonDir = Deno.makeTempDirSync({ prefix: "yank-libvirt-daemons-" });
+    const dir = daemonDir;
     globalThis.addEventListener("unload", () => {
       for (const daemon of daemonsToStop.reverse()) {
         try {
@@ -86,9 +95,14 @@ function stopAtExit(pid: number): void {
           // Already gone.
         }
       }
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already gone.
+      }
     });
   }
-  daemonsToStop.push(pid);
+  return `${daemonDir}/${name}`;
 }
 
 /** The daemons a test uses, and which of them it started. */
@@ -179,7 +193,7 @@ export class LibvirtLab implements AsyncDisposable {
 
   /** The log file the lab points daemon `name` at. */
   #logFile(name: string): string {
-    return this.path(`${name}.log`);
+    return daemonPath(`${name}.log`);
   }
 
   /** The last lines of daemon `name`'s log, for a failure message ("" when none). */
@@ -198,7 +212,7 @@ export class LibvirtLab implements AsyncDisposable {
     left: () => number,
     withinMs: number,
   ): Promise<void> {
-    const pidFile = this.path(`${name}.pid`);
+    const pidFile = daemonPath(`${name}.pid`);
     const child = new Deno.Command(command, {
       args: ["--daemon", "--pid-file", pidFile],
       // Warnings and errors to a file the lab can quote when the daemon does not come up.
@@ -248,11 +262,11 @@ export class LibvirtLab implements AsyncDisposable {
     for (const name of this.#domains) await virsh(["destroy", name]).catch(() => {});
     // The daemons this lab started outlive it, for the next lab of this test process, which
     // finds them answering: stopping and restarting them between tests raced with their own
-    // shutdown (a second lab met a virtlogd socket about to vanish). They stop when the
-    // process ends, by pid, and only those this process started.
-    for (const { pidFile } of this.#started.reverse()) {
+    // shutdown. They stop when the process ends, by pid, and only those this process started,
+    // the last started first (libvirtd before the virtlogd it logs through).
+    for (const { pidFile } of this.#started) {
       const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
-      if (pid > 1) stopAtExit(pid);
+      if (pid > 1) daemonsToStop.push(pid);
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
