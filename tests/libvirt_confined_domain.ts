@@ -12,6 +12,10 @@ import { runCli } from "./support/cli.ts";
 
 const USER = "libvirt-qemu";
 
+/** This checkout, and what of it the CLI needs to run. */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const CHECKOUT_FILES = ["main.ts", "deno.json", "deno.lock", "lib"];
+
 function setpriv(capabilities: string[]): string[] {
   const caps = capabilities.map((c) => `+${c}`).join(",");
   return [
@@ -39,6 +43,20 @@ Deno.test("as libvirt-qemu, --domain needs CAP_DAC_READ_SEARCH and nothing more"
   const chown = await new Deno.Command("chown", { args: [`${USER}:${USER}`, run] }).output();
   assert.ok(chown.success);
   await Deno.chmod(run, 0o750);
+  // The CLI runs from a copy libvirt-qemu can read, as an installed yank would be: the checkout
+  // may sit where it cannot (CI clones under /root, 0700), and only the status XML may need the
+  // capability.
+  const checkout = libvirt.path("checkout");
+  await Deno.mkdir(checkout, { mode: 0o755 });
+  const copy = await new Deno.Command("cp", {
+    args: [
+      "-r",
+      "--no-preserve=mode",
+      ...CHECKOUT_FILES.map((file) => `${ROOT}/${file}`),
+      checkout,
+    ],
+  }).output();
+  assert.ok(copy.success, new TextDecoder().decode(copy.stderr));
   const serial = lab.tcpPeer();
   const name = `yank-priv-${crypto.randomUUID().slice(0, 8)}`;
   const socket = `${run}/${name}.qmp`;
@@ -67,6 +85,7 @@ Deno.test("as libvirt-qemu, --domain needs CAP_DAC_READ_SEARCH and nothing more"
   await t.step("with CAP_DAC_READ_SEARCH only, list --domain works", async () => {
     const listed = await runCli(["list", "--json", "--domain", name], {
       wrapper: setpriv(["dac_read_search"]),
+      checkout,
     });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /"id":"yankmon"/);
@@ -81,7 +100,7 @@ Deno.test("as libvirt-qemu, --domain needs CAP_DAC_READ_SEARCH and nothing more"
   });
 
   await t.step("without it, --domain says it cannot read the status XML", async () => {
-    const listed = await runCli(["list", "--domain", name], { wrapper: setpriv([]) });
+    const listed = await runCli(["list", "--domain", name], { wrapper: setpriv([]), checkout });
     assert.equal(listed.code, 4, listed.stderr);
     assert.match(listed.stderr, /Cannot read libvirt's domain status .*\.xml/);
   });

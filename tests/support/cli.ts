@@ -41,6 +41,8 @@ export interface RunCliOptions {
   killAfterMs?: number;
   /** A command that execs the CLI in a sandbox it sets up (see ShellLimits.wrapper). */
   wrapper?: string[];
+  /** The checkout whose main.ts runs, and the CLI's working directory (see ShellLimits.checkout). */
+  checkout?: string;
   /** Called once the child runs, e.g. to watch its memory. */
   onSpawn?: (child: Deno.ChildProcess) => void;
 }
@@ -62,7 +64,7 @@ function cliCommand(
     "run",
     "--quiet",
     ...compilePermissionFlags(),
-    new URL("main.ts", ROOT).pathname,
+    shell.checkout === undefined ? new URL("main.ts", ROOT).pathname : `${shell.checkout}/main.ts`,
     ...args,
   ];
   const limits = [
@@ -77,6 +79,7 @@ function cliCommand(
   ];
   return new Deno.Command(program!, {
     args: programArgs,
+    ...(shell.checkout === undefined ? {} : { cwd: shell.checkout }),
     env: { ...inherited, ...env },
     clearEnv: true,
     stdin: "null",
@@ -88,7 +91,10 @@ function cliCommand(
 /** Spawns `deno run <compile flags> main.ts ARGS` and collects its output. */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
   const started = performance.now();
-  const child = cliCommand(args, options.env, { wrapper: options.wrapper ?? [] }).spawn();
+  const child = cliCommand(args, options.env, {
+    wrapper: options.wrapper ?? [],
+    ...(options.checkout === undefined ? {} : { checkout: options.checkout }),
+  }).spawn();
   options.onSpawn?.(child);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 60_000);
   try {
@@ -138,6 +144,11 @@ export interface ShellLimits {
   umask?: string;
   /** A command that execs the rest of its arguments (the CLI) in a sandbox it sets up. */
   wrapper?: string[];
+  /**
+   * The checkout whose main.ts runs, and the CLI's working directory; this one by default. A
+   * copy, for a user who cannot reach this one (a clone under /root).
+   */
+  checkout?: string;
 }
 
 /** Spawns `deno run <compile flags> main.ts ARGS` and keeps it running; `env` as in runCli. */
