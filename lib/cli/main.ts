@@ -74,6 +74,8 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
       return await (await import("./commands/check.ts")).checkCommand(args, io);
     case "watch":
       return await (await import("./commands/watch.ts")).watchCommand(args, io);
+    case "reattach":
+      return await (await import("./commands/reattach.ts")).reattachCommand(args, io);
     case "completions":
       return await (await import("./commands/completions.ts")).completionsCommand(args, io);
     default:

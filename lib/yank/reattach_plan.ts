@@ -1,0 +1,280 @@
+/**
+ * Which yanked NBD nodes can be reattached, and how: pure functions over QEMU's replies
+ * (`query-named-block-nodes`, `x-debug-query-block-graph`) and the kernel's count of QEMU's
+ * open connections to each server. QEMU 7.2 shows nothing of a yank in QMP: the node keeps its
+ * yank instance, its filename and its place in the graph; only its connection is shut down.
+ */
+
+import { YankError } from "../errors.ts";
+import { isJsonObject } from "../qmp/json_object.ts";
+import { type DiskAlias, disksFromBlockGraph, withDiskAliases } from "./disks.ts";
+import { compileGlob, isGlob } from "./match.ts";
+import { formatAddress, type NbdPeer, parseNbdFilename } from "./peers.ts";
+
+/** A node can be reattached, but not safely in this way; the message says why (exit 2). */
+export class ReattachRefusedError extends YankError {
+  override name = "ReattachRefusedError";
+  override readonly kind = "usage";
+}
+
+/** There is nothing to reattach (yet): never yanked, or the server does not answer (exit 3). */
+export class NothingToReattachError extends YankError {
+  override name = "NothingToReattachError";
+  override readonly kind = "not-found";
+}
+
+/** An NBD node as `query-named-block-nodes` reports it. */
+export interface NbdNodeInfo {
+  name: string;
+  peer: NbdPeer;
+  /** blockdev-add's options for a fresh node with the same server, export and options. */
+  options: Record<string, unknown>;
+}
+
+/** Where a node hangs in the graph: its parent and the parent's child role for it. */
+export interface NodeParent {
+  name: string;
+  /** `file` or `backing`. */
+  role: string;
+  /** blockdev-reopen's options for the parent, without the role's child. */
+  options: Record<string, unknown>;
+}
+
+/** A yanked node to reattach. */
+export interface ReattachTarget {
+  node: NbdNodeInfo;
+  parent: NodeParent;
+  /** The devices (and libvirt targets) the node backs. */
+  disks: string[];
+}
+
+/** The plan: what to reattach, what is refused, and the NBD nodes left as they are. */
+export interface ReattachPlan {
+  targets: ReattachTarget[];
+  refused: { node: string; error: YankError }[];
+  /** NBD nodes whose connection is open (never yanked), by name. */
+  open: string[];
+}
+
+/** What the plan is made from. */
+export interface ReattachFacts {
+  namedBlockNodes: unknown;
+  blockGraph: unknown;
+  /** QEMU's open connections to each NBD node's server, by node name. */
+  openConnections: ReadonlyMap<string, number>;
+  socket: string;
+}
+
+/** What to reattach: node-names or globs, and disks; none selects every yanked NBD node. */
+export interface ReattachSelectors {
+  blockNode: readonly string[];
+  disk: readonly string[];
+  diskAliases?: readonly DiskAlias[];
+}
+
+type BlockNodeRecord = Record<string, unknown> & { "node-name": string };
+
+/** The nodes of a `query-named-block-nodes` reply, by name. */
+function recordsOf(reply: unknown): Map<string, BlockNodeRecord> {
+  const result = new Map<string, BlockNodeRecord>();
+  if (!Array.isArray(reply)) return result;
+  for (const item of reply) {
+    if (isJsonObject(item) && typeof item["node-name"] === "string") {
+      result.set(item["node-name"], item as BlockNodeRecord);
+    }
+  }
+  return result;
+}
+
+/**
+ * The options every node shares that QEMU reports (read-only, cache, detect-zeroes), as
+ * blockdev-add and blockdev-reopen take them; blockdev-reopen resets what it is not given.
+ */
+function commonOptions(record: BlockNodeRecord): Record<string, unknown> {
+  const options: Record<string, unknown> = { "read-only": record.ro === true };
+  const cache = isJsonObject(record.cache) ? record.cache : {};
+  options.cache = { direct: cache.direct === true, "no-flush": cache["no-flush"] === true };
+  if (typeof record.detect_zeroes === "string") options["detect-zeroes"] = record.detect_zeroes;
+  return options;
+}
+
+/** The driver options a `json:` filename carries for the node itself (not its children). */
+function jsonOptions(filename: unknown): Record<string, unknown> {
+  if (typeof filename !== "string" || !filename.startsWith("json:")) return {};
+  try {
+    const parsed = JSON.parse(filename.slice("json:".length));
+    return isJsonObject(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/** An NBD node's blockdev-add options: server and export from its filename, kept verbatim. */
+export function nbdNodeInfo(record: BlockNodeRecord): NbdNodeInfo | undefined {
+  if (record.drv !== "nbd" || typeof record.file !== "string") return undefined;
+  const peer = parseNbdFilename(record.file);
+  if (peer === undefined || peer.server.type === "other") return undefined;
+  const json = jsonOptions(record.file);
+  const options: Record<string, unknown> = {
+    ...json,
+    driver: "nbd",
+    server: json.server ?? peer.server,
+    ...(peer.export === undefined ? {} : { export: peer.export }),
+    ...commonOptions(record),
+  };
+  delete options["node-name"];
+  return { name: record["node-name"], peer, options };
+}
+
+/** A parent's blockdev-reopen options: its driver, name, reported options and json extras. */
+function parentOptions(record: BlockNodeRecord): Record<string, unknown> {
+  const json = jsonOptions(record.file);
+  // Of a json: filename only the parent's own scalar options (raw's offset and size) count.
+  const own = Object.fromEntries(
+    Object.entries(json).filter(([key, value]) =>
+      typeof value !== "object" && !["driver", "node-name"].includes(key)
+    ),
+  );
+  return { ...own, driver: record.drv, "node-name": record["node-name"], ...commonOptions(record) };
+}
+
+/** The parents of each node in an `x-debug-query-block-graph` reply. */
+function parentsOf(graph: unknown): Map<string, { name: string; type: string; role: string }[]> {
+  const result = new Map<string, { name: string; type: string; role: string }[]>();
+  if (!isJsonObject(graph) || !Array.isArray(graph.nodes) || !Array.isArray(graph.edges)) {
+    return result;
+  }
+  const byId = new Map<unknown, { name: string; type: string }>();
+  for (const node of graph.nodes) {
+    if (isJsonObject(node) && typeof node.name === "string" && typeof node.type === "string") {
+      byId.set(node.id, { name: node.name, type: node.type });
+    }
+  }
+  for (const edge of graph.edges) {
+    if (!isJsonObject(edge) || typeof edge.name !== "string") continue;
+    const child = byId.get(edge.child);
+    const parent = byId.get(edge.parent);
+    if (child === undefined || parent === undefined) continue;
+    result.set(child.name, [...(result.get(child.name) ?? []), { ...parent, role: edge.name }]);
+  }
+  return result;
+}
+
+/** Plans the reattach of the yanked NBD nodes the selectors pick. */
+export function planReattach(facts: ReattachFacts, selectors: ReattachSelectors): ReattachPlan {
+  const records = recordsOf(facts.namedBlockNodes);
+  const parents = parentsOf(facts.blockGraph);
+  const disks = withDiskAliases(disksFromBlockGraph(facts.blockGraph), selectors.diskAliases ?? []);
+  const nodeGlobs = selectors.blockNode.map((p) => ({ exact: !isGlob(p), re: compileGlob(p) }));
+  const diskGlobs = selectors.disk.map((p) => compileGlob(p));
+  const diskNodes = new Set(
+    disks.filter((d) => d.names.some((n) => diskGlobs.some((re) => re.test(n))))
+      .flatMap((d) => d.nodes),
+  );
+  const everything = nodeGlobs.length === 0 && diskGlobs.length === 0;
+  const plan: ReattachPlan = { targets: [], refused: [], open: [] };
+  const nbd = [...records.values()].filter((r) => r.drv === "nbd");
+  // Nodes that share a server are told apart only by count.
+  const sharing = new Map<string, number>();
+  const infos = new Map<string, NbdNodeInfo>();
+  for (const record of nbd) {
+    const info = nbdNodeInfo(record);
+    if (info === undefined) continue;
+    infos.set(info.name, info);
+    const key = formatAddress(info.peer.server);
+    sharing.set(key, (sharing.get(key) ?? 0) + 1);
+  }
+  const where = JSON.stringify(facts.socket);
+  const refusedServers = new Set<string>();
+  for (const record of nbd) {
+    const name = record["node-name"];
+    const named = nodeGlobs.some((g) => g.exact && g.re.test(name));
+    if (!everything && !named && !nodeGlobs.some((g) => g.re.test(name)) && !diskNodes.has(name)) {
+      continue;
+    }
+    const refuse = (error: YankError) => plan.refused.push({ node: name, error });
+    const info = infos.get(name);
+    if (info === undefined) {
+      refuse(
+        new ReattachRefusedError(
+          `Cannot reattach block-node ${JSON.stringify(name)} on ${where}: its filename ${
+            JSON.stringify(record.file)
+          } names no NBD server yank can connect to`,
+        ),
+      );
+      continue;
+    }
+    const server = formatAddress(info.peer.server);
+    const open = facts.openConnections.get(name) ?? 0;
+    const shared = sharing.get(server) ?? 1;
+    if (open >= shared) {
+      plan.open.push(name);
+      if (named) {
+        refuse(
+          new NothingToReattachError(
+            `Block-node ${
+              JSON.stringify(name)
+            } on ${where} was never yanked: QEMU's connection to ${server} is open`,
+            ["nothing to do; reattach only a node that was yanked"],
+          ),
+        );
+      }
+      continue;
+    }
+    if (open > 0) {
+      // One line per server, naming every node on it.
+      if (!refusedServers.has(server)) {
+        refusedServers.add(server);
+        const names = [...infos.values()]
+          .filter((other) => formatAddress(other.peer.server) === server)
+          .map((other) => JSON.stringify(other.name));
+        refuse(
+          new ReattachRefusedError(
+            `Cannot tell which of block-nodes ${
+              names.join(", ")
+            } on ${where} were yanked: they share the NBD server ${server}, and QEMU holds ${open} open connection(s) to it`,
+            ["yank the rest of them too, then reattach them all"],
+          ),
+        );
+      }
+      continue;
+    }
+    const up = parents.get(name) ?? [];
+    const parent = up[0];
+    if (parent === undefined || parent.type !== "block-driver" || up.length > 1) {
+      const what = parent === undefined
+        ? "it has no parent node"
+        : parent.type === "block-backend"
+        ? `it is the root node of device ${JSON.stringify(parent.name)}`
+        : up.length > 1
+        ? `it has ${up.length} parents`
+        : `its parent is a ${parent.type}`;
+      refuse(
+        new ReattachRefusedError(
+          `Cannot reattach block-node ${
+            JSON.stringify(name)
+          } on ${where}: ${what}, and QEMU can swap only a format or filter node's child`,
+          [`put a format node above it (-blockdev raw,file=${name}) when the VM next starts`],
+        ),
+      );
+      continue;
+    }
+    const parentRecord = records.get(parent.name);
+    if (parentRecord === undefined || !["file", "backing"].includes(parent.role)) {
+      refuse(
+        new ReattachRefusedError(
+          `Cannot reattach block-node ${JSON.stringify(name)} on ${where}: it is the ${
+            JSON.stringify(parent.role)
+          } child of ${JSON.stringify(parent.name)}, which blockdev-reopen cannot swap`,
+        ),
+      );
+      continue;
+    }
+    plan.targets.push({
+      node: info,
+      parent: { name: parent.name, role: parent.role, options: parentOptions(parentRecord) },
+      disks: disks.filter((d) => d.nodes.includes(name)).map((d) => d.names[0]!),
+    });
+  }
+  return plan;
+}

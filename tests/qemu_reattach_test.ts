@@ -1,0 +1,245 @@
+/**
+ * `yank reattach` against real QEMU 7.2 and real NBD servers (qemu-nbd, qemu-storage-daemon,
+ * nbdkit): a pattern written before the failure, reads that fail with EIO after the yank, and
+ * the same pattern read back after the reattach. qemu-io run through HMP prints its result on
+ * QEMU's stderr, so the reads are judged from QEMU's log.
+ */
+
+import assert from "node:assert/strict";
+import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
+import type { QmpClient } from "../lib/qmp/client.ts";
+
+/** Where the node's server is, as blockdev-add takes it. */
+interface Served {
+  process: LabProcess;
+  server: Record<string, unknown>;
+  export?: string;
+}
+
+/** A QEMU whose raw node `fmt0` sits on NBD node `st0`, 64 KiB of 0x5a written through it. */
+interface Disk {
+  qemu: Qemu;
+  /** Set-up and qemu-io, on the last monitor. */
+  setup: QmpClient;
+  /** A client negotiated before any hang, on the second monitor: it yanks. */
+  yanker: QmpClient;
+}
+
+async function diskOn(lab: QemuLab, served: Served, parent = true): Promise<Disk> {
+  const qemu = await lab.startQemu({ monitors: 3, lineBuffered: true });
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  const yanker = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "st0",
+    server: served.server,
+    ...(served.export === undefined ? {} : { export: served.export }),
+  });
+  if (!parent) return { qemu, setup, yanker };
+  await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
+  await qemuIo(qemu, setup, "write -P 0x5a 0 64k", "wrote 65536/65536 bytes at offset 0");
+  return { qemu, setup, yanker };
+}
+
+/** Runs qemu-io on fmt0 through HMP and waits until QEMU's log shows `expected` once more. */
+async function qemuIo(qemu: Qemu, setup: QmpClient, command: string, expected: string) {
+  const before = await count(qemu, expected);
+  await setup.execute("human-monitor-command", { "command-line": `qemu-io fmt0 "${command}"` });
+  assert.ok(
+    await eventually(async () => (await count(qemu, expected)) > before, 10_000),
+    `QEMU's log shows "${expected}" after qemu-io ${command}: ${await Deno.readTextFile(qemu.log)}`,
+  );
+}
+
+async function count(qemu: Qemu, text: string): Promise<number> {
+  return (await Deno.readTextFile(qemu.log).catch(() => "")).split(text).length - 1;
+}
+
+const EIO = "read failed: Input/output error";
+const READ_BACK = "read 65536/65536 bytes at offset 0";
+
+/**
+ * Freezes the server, hangs QEMU's main loop on a read, yanks st0 out-of-band (the read fails
+ * with EIO), thaws the server and shows that reads still fail: the node never reconnects.
+ */
+async function yankWhileFrozen(disk: Disk, server: LabProcess): Promise<void> {
+  const { qemu, setup, yanker } = disk;
+  await server.freeze();
+  const before = await count(qemu, EIO);
+  const hang = setup.execute("human-monitor-command", {
+    "command-line": `qemu-io fmt0 "read -P 0x5a 0 64k"`,
+  }, { timeoutMs: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await yanker.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] }, {
+    oob: true,
+  });
+  await hang;
+  assert.ok(await eventually(async () => (await count(qemu, EIO)) > before, 10_000));
+  server.thaw();
+  await qemuIo(qemu, setup, "read -P 0x5a 0 64k", EIO);
+}
+
+async function nodeNames(client: QmpClient): Promise<string[]> {
+  const nodes = await client.execute("query-named-block-nodes", { flat: true }) as {
+    "node-name": string;
+  }[];
+  return nodes.map((n) => n["node-name"]).sort();
+}
+
+Deno.test("reattach brings a yanked qemu-nbd disk back under its name, the data intact (export 50%, a path with + and spaces)", async () => {
+  await using lab = await QemuLab.create();
+  const socket = lab.path("nbd a+b c.sock");
+  const nbd = await lab.startNbd(16, { socket, exportName: "50%", shared: 2 });
+  const disk = await diskOn(lab, {
+    process: nbd.process,
+    server: { type: "unix", path: socket },
+    export: "50%",
+  });
+  await yankWhileFrozen(disk, nbd.process);
+  const run = await runCli(["reattach", "--socket", disk.qemu.socket]);
+  assert.equal(run.stderr, "");
+  assert.equal(run.code, 0);
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `^reattached block-node st0 \\(unix:${lab.dir}/nbd a\\+b c\\.sock export "50%"\\) under fmt0 in \\d+ ms\\n$`,
+    ),
+  );
+  await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+  assert.deepEqual(await nodeNames(disk.setup), ["fmt0", "st0"]);
+  // A second run finds nothing yanked.
+  const again = await runMain(["reattach", "--socket", disk.qemu.socket]);
+  assert.equal(again.code, 3);
+  assert.match(again.stderr, /^yank: No yanked NBD node on "[^"]+"/);
+});
+
+Deno.test("reattach against qemu-nbd serving one client keeps the disk under a new name and says why", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbd(16);
+  const disk = await diskOn(lab, {
+    process: nbd.process,
+    server: { type: "unix", path: nbd.socket },
+  });
+  await yankWhileFrozen(disk, nbd.process);
+  const run = await runMain(["reattach", "--socket", disk.qemu.socket, "--json"]);
+  assert.equal(run.stderr, "");
+  assert.equal(run.code, 0);
+  const [entry] = JSON.parse(run.stdout);
+  assert.equal(entry["node-name"], "st0");
+  assert.equal(entry["name-kept"], false);
+  assert.match(entry.now, /^yank-[0-9a-f]{8}$/);
+  assert.match(entry["name-lost"], /does not answer a second client/);
+  await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+  assert.deepEqual(await nodeNames(disk.setup), [entry.now, "fmt0"].sort());
+});
+
+Deno.test("reattach brings back a disk served by qemu-storage-daemon and by nbdkit", async (t) => {
+  await using lab = await QemuLab.create();
+  await t.step("qemu-storage-daemon, a named export", async () => {
+    const qsd = await lab.startStorageDaemon(16);
+    const disk = await diskOn(lab, {
+      process: qsd.process,
+      server: { type: "unix", path: qsd.socket },
+      export: qsd.export,
+    });
+    await yankWhileFrozen(disk, qsd.process);
+    const run = await runMain(["reattach", "--socket", disk.qemu.socket]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^reattached block-node st0 .* export "disk0"\) under fmt0/);
+    await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+    assert.deepEqual(await nodeNames(disk.setup), ["fmt0", "st0"]);
+  });
+  await t.step("nbdkit", async () => {
+    const nbdkit = await lab.startNbdkit(16);
+    const disk = await diskOn(lab, {
+      process: nbdkit.process,
+      server: { type: "unix", path: nbdkit.socket },
+    });
+    await yankWhileFrozen(disk, nbdkit.process);
+    const run = await runMain(["reattach", "--socket", disk.qemu.socket, "--block-node", "st*"]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+    assert.deepEqual(await nodeNames(disk.setup), ["fmt0", "st0"]);
+  });
+});
+
+Deno.test("reattach over TCP, and --dry-run changes nothing", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbdTcp(16);
+  const disk = await diskOn(lab, {
+    process: nbd.process,
+    server: { type: "inet", host: "127.0.0.1", port: String(nbd.port) },
+  });
+  await yankWhileFrozen(disk, nbd.process);
+  const plan = await runMain(["reattach", "--socket", disk.qemu.socket, "--dry-run"]);
+  assert.equal(plan.stderr, "");
+  assert.equal(plan.code, 0);
+  assert.equal(
+    plan.stdout,
+    `would reattach block-node st0 (127.0.0.1:${nbd.port}) under fmt0\n`,
+  );
+  await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", EIO);
+  const run = await runMain(["reattach", "--socket", disk.qemu.socket]);
+  assert.equal(run.code, 0, run.stderr);
+  await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+});
+
+Deno.test("reattach refuses what cannot be done safely, in one line each", async (t) => {
+  await using lab = await QemuLab.create();
+  await t.step("a node that was never yanked: exit 3", async () => {
+    const nbd = await lab.startNbd(16);
+    const disk = await diskOn(lab, {
+      process: nbd.process,
+      server: { type: "unix", path: nbd.socket },
+    });
+    const run = await runMain(["reattach", "--socket", disk.qemu.socket, "--block-node", "st0"]);
+    assert.equal(run.code, 3);
+    assert.equal(run.stdout, "");
+    assert.match(
+      run.stderr,
+      /^yank: Block-node "st0" on "[^"]+" was never yanked: QEMU's connection to unix:[^ ]+ is open \(.*\)\n$/,
+    );
+  });
+  await t.step(
+    "a server that does not answer: exit 3 within --timeout, QEMU untouched",
+    async () => {
+      const nbd = await lab.startNbd(16, { shared: 2 });
+      const disk = await diskOn(lab, {
+        process: nbd.process,
+        server: { type: "unix", path: nbd.socket },
+      });
+      await yankWhileFrozen(disk, nbd.process);
+      await nbd.process.freeze();
+      const run = await runMain(["reattach", "--socket", disk.qemu.socket, "--timeout", "1"]);
+      assert.equal(run.code, 3);
+      assert.equal(run.stdout, "");
+      assert.match(
+        run.stderr,
+        /^yank: Not reattaching block-node "st0" on "[^"]+": its NBD server unix:[^ ]+ does not answer \(NBD server .* did not finish a handshake within \d+ ms.*\)\n$/,
+      );
+      assert.ok(run.elapsedMs < 1000 + TIMEOUT_ALLOWANCE_MS, `${run.elapsedMs} ms`);
+      assert.deepEqual(await nodeNames(disk.setup), ["fmt0", "st0"]);
+      nbd.process.thaw();
+    },
+  );
+  await t.step("a node with no parent: exit 2", async () => {
+    const nbd = await lab.startNbd(16);
+    const disk = await diskOn(lab, {
+      process: nbd.process,
+      server: { type: "unix", path: nbd.socket },
+    }, false);
+    await disk.yanker.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] }, {
+      oob: true,
+    });
+    const run = await runMain(["reattach", "--socket", disk.qemu.socket]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, "");
+    assert.match(
+      run.stderr,
+      /^yank: Cannot reattach block-node "st0" on "[^"]+": it has no parent node, and QEMU can swap only a format or filter node's child \(put a format node above it .*\)\n$/,
+    );
+  });
+});
