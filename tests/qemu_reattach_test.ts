@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { runCli, runMain, spawnCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import { eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
@@ -242,4 +242,60 @@ Deno.test("reattach refuses what cannot be done safely, in one line each", async
       /^yank: Cannot reattach block-node "st0" on "[^"]+": it has no parent node, and QEMU can swap only a format or filter node's child \(put a format node above it .*\)\n$/,
     );
   });
+});
+
+Deno.test("watch --reattach yanks on a hang, waits with backoff while the server is frozen, then reattaches and counts each attempt", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbd(16, { shared: 2 });
+  const disk = await diskOn(lab, {
+    process: nbd.process,
+    server: { type: "unix", path: nbd.socket },
+  });
+  const textfile = lab.path("yank.prom");
+  const watch = spawnCli([
+    "watch",
+    "--socket",
+    disk.qemu.socket,
+    "--block-node",
+    "st0",
+    "--reattach",
+    "--interval",
+    "0.2",
+    "--hang-after",
+    "1",
+    "--textfile",
+    textfile,
+  ]);
+  try {
+    await watch.waitForLine(/state=connected /);
+    await nbd.process.freeze();
+    const before = await count(disk.qemu, EIO);
+    const hang = disk.setup.execute("human-monitor-command", {
+      "command-line": `qemu-io fmt0 "read -P 0x5a 0 64k"`,
+    }, { timeoutMs: 60_000 });
+    await watch.waitForLine(/state=recovered /, 20_000);
+    await hang;
+    assert.ok(await eventually(async () => (await count(disk.qemu, EIO)) > before, 10_000));
+    // The server is still frozen: the first attempt (1 s after the recovery) waits.
+    const waiting = await watch.waitForLine(/state=reattach-waiting /, 20_000);
+    assert.match(waiting, /does not answer.*next attempt in 2 s/);
+    nbd.process.thaw();
+    const done = await watch.waitForLine(/state=reattached /, 30_000);
+    assert.match(done, /reattached block-node \\"st0\\" \(unix:[^)]+\) under \\"fmt0\\" in \d+ ms/);
+    await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+    assert.ok(
+      await eventually(async () => {
+        const text = await Deno.readTextFile(textfile).catch(() => "");
+        return /yank_reattach_attempts_total\{socket="[^"]+",result="reattached"\} 1\n/.test(
+          text,
+        ) &&
+          /yank_reattach_attempts_total\{socket="[^"]+",result="waiting"\} [1-9]/.test(text);
+      }, 10_000),
+      await Deno.readTextFile(textfile).catch(() => "(no textfile)"),
+    );
+  } finally {
+    nbd.process.thaw();
+    const result = await watch.stop("SIGTERM");
+    assert.equal(result.code, 0, result.stderr);
+  }
 });

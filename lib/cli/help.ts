@@ -297,8 +297,15 @@ one-socket watch.
 Every state change and action is one logfmt line on stderr, naming the socket:
   time=2026-01-02T03:04:05.678Z socket=/run/yank/vm1.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-judged, stalled, disconnected, warning, proxy-yank, found, gone, unwatchable, restarting,
-stopped.
+judged, stalled, disconnected, warning, proxy-yank, reattached, reattach-waiting,
+reattach-refused, resumed, found, gone, unwatchable, restarting, stopped.
+
+--reattach: after a recovery that yanked NBD nodes, watch reattaches them as "yank reattach"
+does, once their servers answer again: 1 s after the recovery, then with a pause doubling to
+60 s while a server does not answer. Each attempt is logged (reattached, reattach-waiting with
+the reason, reattach-refused) and counted in --textfile as yank_reattach_attempts_total,
+labelled socket and result (reattached, waiting, refused or failed). With
+--resume too, a VM an I/O error paused is resumed once every disk it waits on is back.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank

@@ -13,6 +13,8 @@ export interface GaugeTextfileOptions {
   minGapMs: number;
   /** Told when a write fails; the next report tries again. */
   onError: (error: TextfileError) => void;
+  /** More metric families to append (watch --reattach's counter), rendered at each write. */
+  extra?: () => string;
 }
 
 /**
@@ -30,6 +32,11 @@ export class GaugeTextfile {
   /** Sets a monitor's latest report; written within `minGapMs` (or after the write in progress). */
   set(report: HealthReport, watching: boolean): void {
     this.#entries.set(report.socket, { report, watching });
+    this.#schedule();
+  }
+
+  /** Writes the file again (within `minGapMs`), e.g. after `extra` changed. */
+  refresh(): void {
     this.#schedule();
   }
 
@@ -70,7 +77,7 @@ export class GaugeTextfile {
     const watching = new Map(entries.map((e) => [e.report, e.watching]));
     const text = renderHealthPrometheus(entries.map((e) => e.report), {
       watching: (report) => watching.get(report) ?? false,
-    });
+    }) + (this.options.extra?.() ?? "");
     try {
       await writeTextfileAtomically(this.path, text);
     } catch (error) {

@@ -35,6 +35,7 @@ import {
   within,
 } from "./timing.ts";
 import type { HealthReport } from "../health/state.ts";
+import { type ReattachAttemptResult, ReattachLoop } from "./reattach_loop.ts";
 import { reportFailure } from "../health/probe.ts";
 
 /** Options of a Watchdog. */
@@ -89,6 +90,15 @@ export interface WatchdogOptions {
    * (`watching` false, state UNKNOWN, nothing measured).
    */
   onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
+  /**
+   * `--reattach`: after a recovery, reattach the yanked NBD nodes the block selectors pick once
+   * their servers answer (`resume`: then resume a VM an I/O error paused); each node's attempt
+   * is told to `onAttempt`.
+   */
+  reattach?: {
+    resume: boolean;
+    onAttempt?: ((socket: string, result: ReattachAttemptResult) => void) | undefined;
+  } | undefined;
 }
 
 /** How a connection's watch ended: whether any probe was answered, and the failure if known. */
@@ -394,6 +404,7 @@ export class Watchdog implements YankUpstream {
     client.closed.then(() => ended.abort());
     const live = AbortSignal.any([this.#signal, ended.signal]);
     let answered = false;
+    const reattach = this.#newReattachLoop(live);
     while (!live.aborted) {
       const probe = this.#sendProbe(client);
       const first = await within(probe.outcome, hangAfterMs, live);
@@ -424,6 +435,7 @@ export class Watchdog implements YankUpstream {
           onInstances: (count) => this.#instances = count,
         });
         if (!recovered) return { answered, error: undefined };
+        reattach?.start(client);
       }
       answered = true;
       this.#answered = true;
@@ -459,6 +471,26 @@ export class Watchdog implements YankUpstream {
           onInstances: (count) => this.#instances = count,
         }, stalls),
       onError: (error) => this.#log("warning", `stall check failed: ${this.#describe(error)}`),
+    });
+  }
+
+  /** With --reattach, the connection's reattach loop, started after each recovery. */
+  #newReattachLoop(signal: AbortSignal): ReattachLoop | undefined {
+    const { reattach, selectors, socket } = this.#options;
+    if (reattach === undefined) return undefined;
+    return new ReattachLoop({
+      selectors: {
+        blockNode: selectors.blockNode,
+        disk: selectors.disk ?? [],
+        diskAliases: this.#options.diskAliases ?? [],
+      },
+      dryRun: this.#options.dryRun,
+      resume: reattach.resume,
+      timeoutMs: this.#options.timeoutMs,
+      log: (state, message) => this.#log(state, message),
+      onAttempt: (result) => reattach.onAttempt?.(socket, result),
+      wording: this.#options.wording,
+      signal,
     });
   }
 

@@ -139,7 +139,7 @@ export async function reattachSelected(
     } catch (error) {
       result.refused.push({
         node: name,
-        error: new NothingToReattachError(
+        error: new ServerNotAnsweringError(
           `Not reattaching block-node ${JSON.stringify(name)} on ${
             JSON.stringify(client.socket)
           }: its NBD server ${formatAddress(target.node.peer.server)} does not answer (${
@@ -257,6 +257,11 @@ async function swapIn(
     () => client.execute("blockdev-del", { "node-name": tools.temporary }),
   );
   return { now: node.name };
+}
+
+/** A yanked node's server does not answer yank's handshake (yet): exit 3, and watch retries. */
+export class ServerNotAnsweringError extends NothingToReattachError {
+  override name = "ServerNotAnsweringError";
 }
 
 /** QEMU refused a step of a reattach; the message names the step (exit 1). */

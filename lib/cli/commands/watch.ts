@@ -11,6 +11,7 @@ import { traceTo } from "../monitor.ts";
 import { isMultiSocket } from "../../qmp/sockets.ts";
 import { WatchSupervisor } from "../../watch/supervisor.ts";
 import { GaugeTextfile } from "../../health/gauge_textfile.ts";
+import { ReattachCounters } from "../../health/reattach_counters.ts";
 import { ProxyListenError } from "../../proxy/errors.ts";
 import { formatLogLine } from "../../watch/log.ts";
 import { describeError, wordRemedyAction } from "../remedies.ts";
@@ -30,10 +31,15 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
     );
   }
   if (args.listenDir !== undefined) checkDirectory(args.listenDir);
+  if (args.resume && !args.reattach) {
+    throw new UsageError(`--resume needs --reattach (see "yank watch --help")`);
+  }
+  const counters = args.reattach ? new ReattachCounters() : undefined;
   const log = (line: string) => io.stderr(`${line}\n`);
   let lastTextfileError = "";
   const textfile = args.textfile === undefined ? undefined : new GaugeTextfile(args.textfile, {
     minGapMs: Math.min(args.intervalMs, TEXTFILE_GAP_MS),
+    ...(counters === undefined ? {} : { extra: () => counters.render() }),
     onError: (error) => {
       const message = describeError(error);
       if (message === lastTextfileError) return;
@@ -60,6 +66,15 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
       log,
       now: io.now,
       wording: wordRemedyAction,
+      reattach: args.reattach
+        ? {
+          resume: args.resume,
+          onAttempt: (socket, result) => {
+            counters?.count(socket, result);
+            textfile?.refresh();
+          },
+        }
+        : undefined,
     },
     diskAliases: (socket) => args.domainOf.get(socket)?.disks,
     trace: args.trace ? (socket) => traceTo(io, socket) : undefined,
