@@ -299,3 +299,99 @@ Deno.test("watch --reattach yanks on a hang, waits with backoff while the server
     assert.equal(result.code, 0, result.stderr);
   }
 });
+
+Deno.test("reattach --resume resumes a VM the I/O error paused (rerror=stop), only once its disk is back", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbd(16, { shared: 2 });
+  // A PC whose firmware reads the disk's first sector at boot; paused (-S) until set up.
+  const qemu = await lab.startQemu({
+    monitors: 3,
+    lineBuffered: true,
+    args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
+  });
+  const setup = await lab.qmp(qemu.extraSockets[1]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "st0",
+    server: { type: "unix", path: nbd.socket },
+  });
+  await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
+  await qemuIo(qemu, setup, "write -P 0x5a 512 64k", "wrote 65536/65536 bytes at offset 512");
+  await setup.execute("device_add", {
+    driver: "virtio-blk-pci",
+    id: "vdisk0",
+    drive: "fmt0",
+    werror: "stop",
+    rerror: "stop",
+  });
+  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
+  await setup.execute("cont");
+  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
+  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+
+  const plan = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--dry-run"]);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.equal(
+    plan.stdout,
+    `would reattach block-node st0 (unix:${nbd.socket}) under fmt0\nwould resume the VM (paused by an I/O error)\n`,
+  );
+  assert.equal(await status(), "io-error");
+
+  const run = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--json"]);
+  assert.equal(run.stderr, "");
+  assert.equal(run.code, 0);
+  const entries = JSON.parse(run.stdout);
+  assert.equal(entries.length, 2);
+  assert.equal(entries[0]["node-name"], "st0");
+  assert.deepEqual(entries[0].disks, ["vdisk0"]);
+  // A device writes through fmt0: blockdev-reopen would flush the dead node, so a mirror swaps.
+  assert.equal(entries[0].swap, "mirror");
+  assert.equal(entries[0]["name-kept"], true);
+  assert.equal(entries[0]["parent-now"], "fmt0");
+  assert.deepEqual(entries[1], { type: "vm", resumed: true });
+  assert.ok(await eventually(async () => (await status()) === "running", 10_000), await status());
+  await qemuIo(qemu, setup, "read -P 0x5a 512 64k", "read 65536/65536 bytes at offset 512");
+  assert.deepEqual(await nodeNames(setup), ["fmt0", "st0"]);
+  const jobs = await setup.execute("query-jobs");
+  assert.deepEqual(jobs, []);
+});
+
+Deno.test("reattach --resume leaves a VM paused while a disk it waits on is still yanked", async () => {
+  await using lab = await QemuLab.create();
+  const nbd = await lab.startNbd(16, { shared: 2 });
+  const qemu = await lab.startQemu({
+    monitors: 2,
+    args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
+  });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "st0",
+    server: { type: "unix", path: nbd.socket },
+  });
+  await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
+  await setup.execute("device_add", {
+    driver: "virtio-blk-pci",
+    id: "vdisk0",
+    drive: "fmt0",
+    werror: "stop",
+    rerror: "stop",
+  });
+  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
+  await setup.execute("cont");
+  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
+  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  await nbd.process.freeze();
+  const run = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--timeout", "1"]);
+  assert.equal(run.code, 3);
+  assert.equal(run.stdout, "");
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 2, run.stderr);
+  assert.match(lines[0]!, /^yank: Not reattaching block-node "st0" .* does not answer/);
+  assert.match(
+    lines[1]!,
+    /^yank: Not resuming the VM on "[^"]+": disk "vdisk0" still waits on yanked block-node "st0" \(/,
+  );
+  assert.equal(await status(), "io-error");
+  nbd.process.thaw();
+});

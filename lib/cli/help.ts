@@ -359,15 +359,18 @@ restarts. For each yanked NBD node (every one, or those --block-node and --disk 
     that has not just answered;
   - adds a fresh node with the same server, export, read-only, cache and detect-zeroes
     settings under a temporary name (blockdev-add, with open-timeout), swaps it in under the
-    node's parent (blockdev-reopen), and deletes the dead node (blockdev-del);
+    node's parent, and deletes the dead node (blockdev-del): blockdev-reopen of the parent
+    where nothing writes through it; under a device, whose reopen would flush the dead node
+    and fail, a mirror (sync none) of the parent to a twin on the fresh node, which QEMU puts
+    in the parent's place;
   - if the server answers a second client while QEMU's fresh one is connected, does that again
     under the old name, so libvirt and scripts find the node they know; otherwise the node keeps
     the temporary name (yank-XXXXXXXX), and the output says so (qemu-nbd serves one client
     unless started with --shared N).
 QMP shows no trace of a yank (the node keeps its yank instance and its filename): a node counts
 as yanked when QEMU holds no open connection to its server, which yank reads from QEMU's
-sockets with ss (as root or as QEMU's user). blockdev-reopen resets the parent's options it is
-not given: discard (libvirt's unmap) goes back to ignore.
+sockets with ss (as root or as QEMU's user). QEMU does not report discard: libvirt's unmap
+goes back to ignore on the reattached disk.
 
 Refused, one line each: a node that was never yanked, or whose server does not answer (exit 3);
 a node with no format or filter node above it (a device's root), nodes sharing a server of which

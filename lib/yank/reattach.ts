@@ -7,7 +7,6 @@
  */
 
 import type { QmpClient } from "../qmp/client.ts";
-import { QmpCommandError } from "../qmp/errors.ts";
 import { YankError } from "../errors.ts";
 import { endpointOf } from "../peers/judge.ts";
 import { countOpenConnections, findQemuProcess, type RunSs } from "../peers/probe.ts";
@@ -29,6 +28,7 @@ import {
 import { formatAddress } from "./peers.ts";
 import { isJsonObject } from "../qmp/json_object.ts";
 import { resumeIfWaiting, type ResumeOutcome } from "./resume.ts";
+import { swapIn } from "./swap.ts";
 
 /** One node reattached (or, with dryRun, that would be). */
 export interface Reattached {
@@ -39,6 +39,10 @@ export interface Reattached {
   target: ReattachTarget;
   /** Why the old name could not be kept; undefined when it was (or on a dry run). */
   nameLost?: string;
+  /** The parent's name now: a parent swapped by a mirror has a new one when the name is lost. */
+  parentNow: string;
+  /** How the node was swapped in. */
+  swap: "reopen" | "mirror";
   /** Milliseconds from the handshake to the dead node's removal. */
   ms: number;
 }
@@ -151,7 +155,14 @@ export async function reattachSelected(
       continue;
     }
     if (options.dryRun) {
-      result.reattached.push({ node: name, now: name, target, ms: now() - started });
+      result.reattached.push({
+        node: name,
+        now: name,
+        parentNow: target.parent.name,
+        swap: target.parent.swap,
+        target,
+        ms: now() - started,
+      });
       continue;
     }
     try {
@@ -160,7 +171,13 @@ export async function reattachSelected(
         probe,
         temporary: (options.temporaryName ?? randomNodeName)(),
       });
-      result.reattached.push({ ...done, node: name, target, ms: now() - started });
+      result.reattached.push({
+        ...done,
+        node: name,
+        swap: target.parent.swap,
+        target,
+        ms: now() - started,
+      });
     } catch (error) {
       if (!(error instanceof YankError)) throw error;
       result.refused.push({ node: name, error });
@@ -177,95 +194,7 @@ export async function reattachSelected(
   return result;
 }
 
-/** blockdev-add's open-timeout: whole seconds, at least 1, within what is left. */
-function openTimeout(ms: number): number {
-  return Math.max(1, Math.floor(ms / 1000));
-}
-
-/**
- * Adds a fresh node under `temporary`, swaps it in, deletes the dead node; then, if the server
- * answers a second client while the first is connected, does the same again under the old name.
- */
-async function swapIn(
-  client: QmpClient,
-  target: ReattachTarget,
-  tools: {
-    left: () => number;
-    probe: NonNullable<ReattachOptions["probe"]>;
-    temporary: string;
-  },
-): Promise<{ now: string; nameLost?: string }> {
-  const { node, parent } = target;
-  const add = (nodeName: string) =>
-    client.execute("blockdev-add", {
-      ...node.options,
-      "node-name": nodeName,
-      "open-timeout": openTimeout(tools.left()),
-    });
-  const reopen = (child: string) =>
-    client.execute("blockdev-reopen", {
-      options: [{ ...parent.options, [parent.role]: child }],
-    });
-  const step = async (what: string, run: () => Promise<unknown>) => {
-    try {
-      await run();
-    } catch (error) {
-      if (error instanceof QmpCommandError) {
-        throw new ReattachFailedError(
-          `Reattaching block-node ${JSON.stringify(node.name)} on ${
-            JSON.stringify(client.socket)
-          } failed at ${what}: ${error.errorClass}: ${error.desc}`,
-        );
-      }
-      throw error;
-    }
-  };
-  await step(`blockdev-add of ${tools.temporary}`, () => add(tools.temporary));
-  try {
-    await step(`blockdev-reopen of ${parent.name}`, () => reopen(tools.temporary));
-  } catch (error) {
-    await client.execute("blockdev-del", { "node-name": tools.temporary }).catch(() => {});
-    throw error;
-  }
-  await step(
-    `blockdev-del of ${node.name}`,
-    () => client.execute("blockdev-del", { "node-name": node.name }),
-  );
-  // A second client, while QEMU's fresh one is connected: qemu-nbd without --shared waits
-  // forever for the first to leave, and QEMU would wait with it, inside its main loop.
-  try {
-    await tools.probe(node.peer.server as NbdServerAddress, {
-      export: node.peer.export ?? "",
-      timeoutMs: Math.min(tools.left(), 2000),
-    });
-  } catch {
-    return {
-      now: tools.temporary,
-      nameLost: `its server ${
-        formatAddress(node.peer.server)
-      } does not answer a second client (qemu-nbd serves one unless started with --shared N), so the name could not be kept`,
-    };
-  }
-  try {
-    await step(`blockdev-add of ${node.name}`, () => add(node.name));
-  } catch (error) {
-    return { now: tools.temporary, nameLost: (error as Error).message };
-  }
-  await step(`blockdev-reopen of ${parent.name}`, () => reopen(node.name));
-  await step(
-    `blockdev-del of ${tools.temporary}`,
-    () => client.execute("blockdev-del", { "node-name": tools.temporary }),
-  );
-  return { now: node.name };
-}
-
 /** A yanked node's server does not answer yank's handshake (yet): exit 3, and watch retries. */
 export class ServerNotAnsweringError extends NothingToReattachError {
   override name = "ServerNotAnsweringError";
-}
-
-/** QEMU refused a step of a reattach; the message names the step (exit 1). */
-export class ReattachFailedError extends YankError {
-  override name = "ReattachFailedError";
-  override readonly kind = "failed";
 }

@@ -38,6 +38,14 @@ export interface NodeParent {
   role: string;
   /** blockdev-reopen's options for the parent, without the role's child. */
   options: Record<string, unknown>;
+  /**
+   * How to swap the child: `reopen` the parent (blockdev-reopen), or, for a parent something
+   * writes through (a device), `mirror` it to a fresh twin: blockdev-reopen flushes the parent,
+   * and with a writer above, the flush reaches the dead node and fails with EIO.
+   */
+  swap: "reopen" | "mirror";
+  /** The parent's other children, by role (`backing`), for its twin. */
+  otherChildren: Record<string, string>;
 }
 
 /** A yanked node to reattach. */
@@ -138,11 +146,17 @@ function parentOptions(record: BlockNodeRecord): Record<string, unknown> {
   return { ...own, driver: record.drv, "node-name": record["node-name"], ...commonOptions(record) };
 }
 
-/** The parents of each node in an `x-debug-query-block-graph` reply. */
-function parentsOf(graph: unknown): Map<string, { name: string; type: string; role: string }[]> {
-  const result = new Map<string, { name: string; type: string; role: string }[]>();
+/** One edge of an `x-debug-query-block-graph` reply, by node names and types. */
+interface GraphEdge {
+  parent: { name: string; type: string };
+  child: { name: string; type: string };
+  role: string;
+}
+
+/** The edges of an `x-debug-query-block-graph` reply. */
+function edgesOf(graph: unknown): GraphEdge[] {
   if (!isJsonObject(graph) || !Array.isArray(graph.nodes) || !Array.isArray(graph.edges)) {
-    return result;
+    return [];
   }
   const byId = new Map<unknown, { name: string; type: string }>();
   for (const node of graph.nodes) {
@@ -150,12 +164,23 @@ function parentsOf(graph: unknown): Map<string, { name: string; type: string; ro
       byId.set(node.id, { name: node.name, type: node.type });
     }
   }
+  const edges: GraphEdge[] = [];
   for (const edge of graph.edges) {
     if (!isJsonObject(edge) || typeof edge.name !== "string") continue;
     const child = byId.get(edge.child);
     const parent = byId.get(edge.parent);
-    if (child === undefined || parent === undefined) continue;
-    result.set(child.name, [...(result.get(child.name) ?? []), { ...parent, role: edge.name }]);
+    if (child !== undefined && parent !== undefined) edges.push({ parent, child, role: edge.name });
+  }
+  return edges;
+}
+
+/** The parents of each node, by node name. */
+function parentsOf(
+  edges: readonly GraphEdge[],
+): Map<string, { name: string; type: string; role: string }[]> {
+  const result = new Map<string, { name: string; type: string; role: string }[]>();
+  for (const { parent, child, role } of edges) {
+    result.set(child.name, [...(result.get(child.name) ?? []), { ...parent, role }]);
   }
   return result;
 }
@@ -163,7 +188,8 @@ function parentsOf(graph: unknown): Map<string, { name: string; type: string; ro
 /** Plans the reattach of the yanked NBD nodes the selectors pick. */
 export function planReattach(facts: ReattachFacts, selectors: ReattachSelectors): ReattachPlan {
   const records = recordsOf(facts.namedBlockNodes);
-  const parents = parentsOf(facts.blockGraph);
+  const edges = edgesOf(facts.blockGraph);
+  const parents = parentsOf(edges);
   const disks = withDiskAliases(disksFromBlockGraph(facts.blockGraph), selectors.diskAliases ?? []);
   const nodeGlobs = selectors.blockNode.map((p) => ({ exact: !isGlob(p), re: compileGlob(p) }));
   const diskGlobs = selectors.disk.map((p) => compileGlob(p));
@@ -272,7 +298,18 @@ export function planReattach(facts: ReattachFacts, selectors: ReattachSelectors)
     }
     plan.targets.push({
       node: info,
-      parent: { name: parent.name, role: parent.role, options: parentOptions(parentRecord) },
+      parent: {
+        name: parent.name,
+        role: parent.role,
+        options: parentOptions(parentRecord),
+        swap: parent.role === "file" && (parents.get(parent.name) ?? []).length > 0
+          ? "mirror"
+          : "reopen",
+        otherChildren: Object.fromEntries(
+          edges.filter((e) => e.parent.name === parent.name && e.role !== parent.role)
+            .map((e) => [e.role, e.child.name]),
+        ),
+      },
       disks: disks.filter((d) => d.nodes.includes(name)).map((d) => d.names[0]!),
     });
   }

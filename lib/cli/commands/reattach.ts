@@ -87,9 +87,12 @@ export async function reattachCommand(args: CliArgs, io: CliIo): Promise<number>
         io.stdout(`${where}would reattach ${what}\n`);
         continue;
       }
+      const parentRenamed = done.parentNow === done.target.parent.name
+        ? ""
+        : ` under ${printable(done.parentNow)}`;
       const renamed = done.nameLost === undefined
         ? ""
-        : `, now named ${printable(done.now)}: ${printable(done.nameLost)}`;
+        : `, now named ${printable(done.now)}${parentRenamed}: ${printable(done.nameLost)}`;
       io.stdout(
         `${where}${paint("reattached", "green", colour)} ${what} in ${
           Math.round(done.ms)
@@ -131,6 +134,8 @@ function jsonEntries(
       server: done.target.node.peer.server,
       export: done.target.node.peer.export ?? "",
       parent: done.target.parent.name,
+      "parent-now": done.parentNow,
+      swap: done.swap,
       disks: done.target.disks,
       "name-kept": done.now === done.node,
       ...(done.nameLost === undefined ? {} : { "name-lost": done.nameLost }),
