@@ -118,10 +118,10 @@ export async function reattachSelected(
   options: ReattachOptions,
 ): Promise<ReattachResult> {
   const now = options.now ?? (() => performance.now());
-  const left = () =>
-    options.deadline === undefined
-      ? options.timeoutMs
-      : Math.max(0, Math.min(options.timeoutMs, options.deadline - now()));
+  // Without a deadline (watch), the whole attempt gets one --timeout: a mirror job is polled
+  // until it, never longer.
+  const until = options.deadline ?? now() + options.timeoutMs;
+  const left = () => Math.max(0, Math.min(options.timeoutMs, until - now()));
   const [namedBlockNodes, blockGraph] = await Promise.all([
     client.execute("query-named-block-nodes", { flat: true }),
     client.execute("x-debug-query-block-graph"),
