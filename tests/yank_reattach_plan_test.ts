@@ -241,3 +241,16 @@ Deno.test("ReattachLoop retries with a pause doubling from 1 s to 60 s while a s
   assert.equal(counted.filter((c) => c === "waiting").length, 8);
   assert.match(logged[0]!, /^reattach-waiting NBD server x does not answer; next attempt in 2 s$/);
 });
+
+Deno.test("the reattach options are usage errors where they do not apply", async () => {
+  const { runMain } = await import("./support/cli.ts");
+  const resume = await runMain(["watch", "--socket", "/nonexistent.qmp", "--resume"]);
+  assert.deepEqual([resume.code, resume.stdout], [2, ""]);
+  assert.equal(resume.stderr, 'yank: --resume needs --reattach (see "yank watch --help")\n');
+  const list = await runMain(["list", "--socket", "/nonexistent.qmp", "--resume"]);
+  assert.equal(list.code, 2);
+  assert.match(list.stderr, /^yank: "yank list" does not take --resume/);
+  const extra = await runMain(["reattach", "st0", "--socket", "/nonexistent.qmp"]);
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /^yank: "yank reattach" takes no argument "st0"/);
+});

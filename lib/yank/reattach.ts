@@ -170,6 +170,8 @@ export async function reattachSelected(
         left,
         probe,
         temporary: (options.temporaryName ?? randomNodeName)(),
+        // Older QEMUs refuse the option: there the handshake just done is the only assurance.
+        openTimeout: (client.greeting.version?.major ?? 7) >= 7,
       });
       result.reattached.push({
         ...done,

@@ -27,6 +27,8 @@ export interface SwapTools {
   probe: (address: NbdServerAddress, options: NbdProbeOptions) => Promise<NbdExportInfo>;
   /** A fresh node name (a letter first, at most 29 characters). */
   temporary: string;
+  /** Whether blockdev-add takes nbd's `open-timeout` (QEMU 7.0 and newer). */
+  openTimeout: boolean;
 }
 
 /** The names of a node and its parent at one moment of the swap. */
@@ -109,7 +111,7 @@ async function replace(
     client.execute("blockdev-add", {
       ...node.options,
       "node-name": to.node,
-      "open-timeout": openTimeout(tools.left()),
+      ...(tools.openTimeout ? { "open-timeout": openTimeout(tools.left()) } : {}),
     }));
   const withChild = (child: string) => ({
     ...parent.options,

@@ -60,7 +60,9 @@ export async function reattachCommand(args: CliArgs, io: CliIo): Promise<number>
     code = Math.max(code, exitCodeFor(error));
   }
   if (answered.length === 0) return code;
-  if (answered.every((a) => a.reattached.length === 0 && a.refused.length === 0)) {
+  const idle = (a: typeof answered[number]) =>
+    a.reattached.length === 0 && a.refused.length === 0 && a.resume?.resumed !== true;
+  if (answered.every(idle)) {
     const error = new NothingToReattachError(
       `No yanked NBD node${selectorText(args) === "" ? "" : ` matches ${selectorText(args)}`} on ${
         answered.map((a) => JSON.stringify(a.socket)).join(", ")
