@@ -139,7 +139,9 @@ export async function reattachSelected(
     const server = target.node.peer.server as NbdServerAddress;
     const name = target.node.name;
     try {
-      await probe(server, { export: exportName(target), timeoutMs: left() });
+      // Half of what is left: a server that answers does so in milliseconds, and the rest is
+      // kept for QEMU's steps (the swap, the next node, the resume).
+      await probe(server, { export: exportName(target), timeoutMs: Math.floor(left() / 2) });
     } catch (error) {
       result.refused.push({
         node: name,
