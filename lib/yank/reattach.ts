@@ -16,8 +16,8 @@ import {
   type NbdServerAddress,
   probeNbd,
 } from "../nbd/handshake.ts";
+import { type BlockNodeRecord, nbdNodeInfo } from "./node_options.ts";
 import {
-  nbdNodeInfo,
   NothingToReattachError,
   planReattach,
   type ReattachPlan,
@@ -90,7 +90,7 @@ async function openConnections(
 ): Promise<Map<string, number>> {
   const nodes = (Array.isArray(namedBlockNodes) ? namedBlockNodes : [])
     .filter(isJsonObject)
-    .map((record) => nbdNodeInfo(record as Parameters<typeof nbdNodeInfo>[0]))
+    .map((record) => nbdNodeInfo(record as BlockNodeRecord))
     .filter((info) => info !== undefined);
   const result = new Map<string, number>();
   if (nodes.length === 0) return result;
