@@ -395,3 +395,53 @@ Deno.test("reattach --resume leaves a VM paused while a disk it waits on is stil
   assert.equal(await status(), "io-error");
   nbd.process.thaw();
 });
+
+Deno.test("two nodes on one qemu-storage-daemon: one yanked is refused (which one?), both yanked are both reattached", async () => {
+  await using lab = await QemuLab.create();
+  const qsd = await lab.startStorageDaemon(16);
+  const disk = await diskOn(lab, {
+    process: qsd.process,
+    server: { type: "unix", path: qsd.socket },
+    export: qsd.export,
+  });
+  await disk.setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "st1",
+    server: { type: "unix", path: qsd.socket },
+    export: qsd.export,
+    "read-only": true,
+  });
+  await disk.setup.execute("blockdev-add", {
+    driver: "raw",
+    "node-name": "fmt1",
+    file: "st1",
+    "read-only": true,
+  });
+  const yank = (node: string) =>
+    disk.yanker.execute("yank", { instances: [{ type: "block-node", "node-name": node }] }, {
+      oob: true,
+    });
+  await yank("st0");
+  const partly = await runMain(["reattach", "--socket", disk.qemu.socket]);
+  assert.equal(partly.code, 2);
+  assert.equal(partly.stdout, "");
+  assert.match(
+    partly.stderr,
+    /^yank: Cannot tell which of block-nodes "st0", "st1" on "[^"]+" were yanked: they share the NBD server unix:[^ ]+, and QEMU holds 1 open connection\(s\) to it \(.*\)\n$/,
+  );
+  await yank("st1");
+  const run = await runMain(["reattach", "--socket", disk.qemu.socket, "--json"]);
+  assert.equal(run.stderr, "");
+  assert.equal(run.code, 0);
+  const entries = JSON.parse(run.stdout) as Record<string, unknown>[];
+  assert.deepEqual(entries.map((e) => [e["node-name"], e.parent, e["name-kept"]]), [
+    ["st0", "fmt0", true],
+    ["st1", "fmt1", true],
+  ]);
+  await qemuIo(disk.qemu, disk.setup, "read -P 0x5a 0 64k", READ_BACK);
+  const nodes = await disk.setup.execute("query-named-block-nodes", { flat: true }) as {
+    "node-name": string;
+    ro: boolean;
+  }[];
+  assert.equal(nodes.find((n) => n["node-name"] === "st1")?.ro, true);
+});

@@ -126,7 +126,9 @@ export function planReattach(facts: ReattachFacts, selectors: ReattachSelectors)
   );
   const everything = nodeGlobs.length === 0 && diskGlobs.length === 0;
   const plan: ReattachPlan = { targets: [], refused: [], open: [] };
-  const nbd = [...records.values()].filter((r) => r.drv === "nbd");
+  // In name order, so that output and refusals do not follow the order QEMU happens to list.
+  const nbd = [...records.values()].filter((r) => r.drv === "nbd")
+    .sort((a, b) => a["node-name"] < b["node-name"] ? -1 : a["node-name"] > b["node-name"] ? 1 : 0);
   // Nodes that share a server are told apart only by count.
   const sharing = new Map<string, number>();
   const infos = new Map<string, NbdNodeInfo>();
