@@ -188,9 +188,13 @@ export async function reattachSelected(
     }
   }
   if (options.resume) {
-    const yanked = new Set(
-      [...openByNode].filter(([, open]) => open === 0).map(([node]) => node),
+    // Every NBD node not known to be connected counts, selected or not, and so does one that
+    // shares a server with nodes of which only some were yanked.
+    const everyNode = planReattach(
+      { namedBlockNodes, blockGraph, openConnections: openByNode, socket: client.socket },
+      { blockNode: [], disk: [] },
     );
+    const yanked = new Set([...openByNode.keys()].filter((node) => !everyNode.open.includes(node)));
     for (const done of result.reattached) yanked.delete(done.node);
     const nbd = new Set(openByNode.keys());
     result.resume = await resumeIfWaiting(client, blockGraph, { yanked, nbd }, options.dryRun);
