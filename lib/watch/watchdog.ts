@@ -121,6 +121,8 @@ export class Watchdog implements YankUpstream {
   #peers: PeerBook | undefined;
   /** The current connection's stall watch (--stall-after), awaited before it is given up. */
   #stallWatch: StallWatch | undefined;
+  /** The current connection's reattach loop (--reattach), started after each recovery. */
+  #reattach: ReattachLoop | undefined;
 
   #monotonic: () => number;
   /** Whether a probe was answered since the last restart. */
@@ -405,6 +407,7 @@ export class Watchdog implements YankUpstream {
     const live = AbortSignal.any([this.#signal, ended.signal]);
     let answered = false;
     const reattach = this.#newReattachLoop(live);
+    this.#reattach = reattach;
     while (!live.aborted) {
       const probe = this.#sendProbe(client);
       const first = await within(probe.outcome, hangAfterMs, live);
@@ -459,7 +462,7 @@ export class Watchdog implements YankUpstream {
       stallAfterMs,
       timeoutMs: hangAfterMs,
       onStalls: (stalls) =>
-        recoverStall({
+        this.#afterStall(client, {
           client,
           selectors: this.#options.selectors,
           dryRun: this.#options.dryRun,
@@ -472,6 +475,16 @@ export class Watchdog implements YankUpstream {
         }, stalls),
       onError: (error) => this.#log("warning", `stall check failed: ${this.#describe(error)}`),
     });
+  }
+
+  /** A stall's recovery; with --reattach, the reattach loop starts after it. */
+  async #afterStall(
+    client: QmpClient,
+    context: Parameters<typeof recoverStall>[0],
+    stalls: Parameters<typeof recoverStall>[1],
+  ): Promise<void> {
+    await recoverStall(context, stalls);
+    this.#reattach?.start(client);
   }
 
   /** With --reattach, the connection's reattach loop, started after each recovery. */
