@@ -26,7 +26,8 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
   await using libvirt = await LibvirtLab.create();
   // QEMU runs as libvirt-qemu (or qemu): it must reach the NBD socket and create its monitor.
   await Deno.chmod(lab.dir, 0o755);
-  const nbd = await lab.startNbd(1);
+  // Two clients at once, so that "yank reattach" can give the fresh node libvirt's name back.
+  const nbd = await lab.startNbd(1, { shared: 2 });
   await Deno.chmod(nbd.socket, 0o666);
   const run = libvirt.path("run");
   await Deno.mkdir(run, { mode: 0o777 });
@@ -46,6 +47,36 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
   const devices = JSON.parse(block.stdout).return as { inserted?: { "node-name"?: string } }[];
   const top = devices.find((device) => device.inserted)?.inserted?.["node-name"];
   assert.match(top ?? "", /^libvirt-1-(format|storage)$/, block.stdout);
+  // A pattern written before the failure, read back after the reattach. qemu-io prints on
+  // QEMU's stdout, which libvirt gives a pipe: block-buffered, so each check is followed by
+  // enough output (qemu-io's help, 1.6 KB each) to push the line out to libvirt's log.
+  // Through the device (-d): its BlockBackend holds the write permission, which a node's own
+  // BlockBackend would conflict with.
+  const qdev = (devices as { qdev?: string; inserted?: unknown }[])
+    .find((device) => device.inserted)?.qdev;
+  assert.match(qdev ?? "", /^\/machine\/peripheral\/virtio-disk0\//, block.stdout);
+  const hmp = async (command: string) => {
+    const reply = await virsh(
+      ["qemu-monitor-command", name, "--hmp", `qemu-io -d ${qdev} "${command}"`],
+      120_000,
+    );
+    assert.equal(reply.stdout.trim(), "", `qemu-io ${command}: ${reply.stdout}`);
+    return reply;
+  };
+  const log = `/var/log/libvirt/qemu/${name}.log`;
+  const logCount = async (text: string) =>
+    (await Deno.readTextFile(log).catch(() => "")).split(text).length - 1;
+  const qemuIo = async (command: string, expected: string) => {
+    const before = await logCount(expected);
+    assert.equal((await hmp(command)).code, 0);
+    for (let i = 0; i < 6; i++) await hmp("help");
+    assert.equal(
+      await eventually(async () => (await logCount(expected)) > before, 10_000),
+      true,
+      `"${expected}" in ${log} after qemu-io ${command}`,
+    );
+  };
+  await qemuIo("write -P 0x5a 8192 4096", "wrote 4096/4096 bytes at offset 8192");
 
   await t.step("watch --disk vda yanks the frozen NBD node and virsh answers again", async () => {
     let stopped: { code: number; stderr: string };
@@ -102,6 +133,35 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
     }
     assert.equal(stopped.code, 0, stopped.stderr);
   });
+
+  await t.step(
+    "reattach --domain --disk vda brings the yanked disk back; virsh domblkinfo still works",
+    async () => {
+      // The watch above yanked the NBD node; the server answers again, the node does not.
+      await qemuIo("read -P 0x5a 8192 4096", "read failed: Input/output error");
+      const reattach = await runCli(["reattach", "--domain", name, "--disk", "vda"]);
+      if (top === "libvirt-1-storage") {
+        // libvirt 10 and later put no format node above it: nothing to swap it under.
+        assert.equal(reattach.code, 2);
+        assert.match(
+          reattach.stderr,
+          /^yank: Cannot reattach block-node "libvirt-1-storage" .* root node/,
+        );
+        return;
+      }
+      assert.equal(reattach.stderr, "");
+      assert.equal(reattach.code, 0);
+      assert.match(
+        reattach.stdout,
+        /^reattached block-node libvirt-1-storage \(unix:[^)]+\) under libvirt-1-format in \d+ ms\n$/,
+      );
+      await qemuIo("read -P 0x5a 8192 4096", "read 4096/4096 bytes at offset 8192");
+      const info = await virsh(["domblkinfo", name, "vda"], 30_000);
+      assert.equal(info.code, 0, info.stderr);
+      assert.match(info.stdout, /Capacity:\s+1048576/);
+      assert.equal(await domstate(name), "running");
+    },
+  );
 
   await t.step("--domain lists the instances through the yank monitor", async () => {
     const list = await runCli(["list", "--domain", name]);

@@ -57,6 +57,10 @@ export interface CliArgs {
   listenDir: string | undefined;
   /** `completions --list-names TYPE`: print the instance names of TYPE for completion. */
   listNames: YankInstanceType | undefined;
+  /** `reattach --resume`, `watch --resume`: resume a VM an I/O error paused, once reattached. */
+  resume: boolean;
+  /** `watch --reattach`: reattach yanked NBD nodes after a recovery. */
+  reattach: boolean;
   /** Positional arguments left for the command (`completions SHELL`, `help COMMAND`). */
   rest: string[];
 }
@@ -136,6 +140,8 @@ export function parseCliArgs(
     domainOf: new Map(),
     listenDir: values["listen-dir"],
     listNames: undefined,
+    resume: values.resume === true,
+    reattach: values.reattach === true,
     rest,
   };
   if (help || result.version) return result;

@@ -15,7 +15,9 @@ import { describeError } from "./remedies.ts";
 export const ExitCode = {
   ok: 0,
   qemuError: 1,
+  /** Also a reattach that cannot be done safely (no parent node, a server shared by nodes). */
   usage: 2,
+  /** Also nothing to reattach: a node never yanked, or a server that does not answer yet. */
   notFound: 3,
   connection: 4,
   timeout: 5,

@@ -30,9 +30,10 @@ export const VERSION = "0.1.0";
 const EXIT_CODES = `Exit codes:
   0  success
   1  QEMU returned an error (or stdout could not be written)
-  2  usage error (including naming a monitor's chardev without --force)
+  2  usage error (including naming a monitor's chardev without --force); (reattach) a node
+     that cannot be reattached safely
   3  instance not found, or a selector matched nothing; a --domain not running or without
-     a yank monitor
+     a yank monitor; (reattach) nothing yanked, or the server does not answer yet
   4  cannot connect, not a QMP server, or connection lost; libvirt's status XML unreadable
   5  timed out: no greeting (another client holds the monitor, or QEMU is still starting),
      or QEMU's main loop is hung
@@ -72,6 +73,8 @@ Usage:
                                            yank every instance the patterns match
   yank check [--format F] [--textfile P]   health probe for cron and monitoring (exit 0-3)
   yank watch [SELECTORS] [--listen-dir D]  watchdog that yanks when the main loop hangs
+  yank reattach [--block-node P] [--disk D] [--resume]
+                                           bring yanked NBD disks back once their server answers
   yank completions bash|zsh|fish           print a shell completion script
   yank help [COMMAND]                      help for one command
 
@@ -294,8 +297,15 @@ one-socket watch.
 Every state change and action is one logfmt line on stderr, naming the socket:
   time=2026-01-02T03:04:05.678Z socket=/run/yank/vm1.qmp state=hung instances=2 msg="..."
 States: connecting, connected, busy, hung, yanking, would-yank, recovered, still-hung,
-judged, stalled, disconnected, warning, proxy-yank, found, gone, unwatchable, restarting,
-stopped.
+judged, stalled, disconnected, warning, proxy-yank, reattached, reattach-waiting,
+reattach-refused, resumed, found, gone, unwatchable, restarting, stopped.
+
+--reattach: after a recovery that yanked NBD nodes, watch reattaches them as "yank reattach"
+does, once their servers answer again: 1 s after the recovery, then with a pause doubling to
+60 s while a server does not answer. Each attempt is logged (reattached, reattach-waiting with
+the reason, reattach-refused) and counted in --textfile as yank_reattach_attempts_total,
+labelled socket and result (reattached, waiting, refused or failed). With
+--resume too, a VM an I/O error paused is resumed once every disk it waits on is back.
 
 --listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch runs.
 It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and yank
@@ -334,6 +344,51 @@ Examples:
     --textfile /var/lib/node_exporter/textfile/yank.prom
 
 Ends with exit 0 on SIGTERM or SIGINT.
+
+${EXIT_CODES}
+`,
+  reattach: `yank reattach: bring yanked NBD disks back once their server answers again.
+
+Usage: yank reattach --socket PATH|--domain NAME [--block-node P]... [--disk D]... [--resume]
+                     [--dry-run] [--json] [--timeout SECONDS]
+
+QEMU never reconnects a yanked NBD node: every read and write on it fails with EIO until the VM
+restarts. For each yanked NBD node (every one, or those --block-node and --disk pick), reattach
+  - connects to the node's server itself and finishes an NBD handshake for its export within
+    --timeout; QEMU connects inside its main loop, so it is never asked to connect to a server
+    that has not just answered;
+  - adds a fresh node with the same server, export, read-only, cache and detect-zeroes
+    settings under a temporary name (blockdev-add, with open-timeout), swaps it in under the
+    node's parent, and deletes the dead node (blockdev-del): blockdev-reopen of the parent
+    where nothing writes through it; under a device, whose reopen would flush the dead node
+    and fail, a mirror (sync none) of the parent to a twin on the fresh node, which QEMU puts
+    in the parent's place;
+  - if the server answers a second client while QEMU's fresh one is connected, does that again
+    under the old name, so libvirt and scripts find the node they know; otherwise the node keeps
+    the temporary name (yank-XXXXXXXX), and the output says so (qemu-nbd serves one client
+    unless started with --shared N).
+QMP shows no trace of a yank (the node keeps its yank instance and its filename): a node counts
+as yanked when QEMU holds no open connection to its server, which yank reads from QEMU's
+sockets with ss (as root or as QEMU's user). QEMU does not report discard: libvirt's unmap
+goes back to ignore on the reattached disk.
+
+Refused, one line each: a node that was never yanked, or whose server does not answer (exit 3);
+a node with no format or filter node above it (a device's root), nodes sharing a server of which
+only some were yanked, or a QEMU whose sockets yank cannot read (exit 2).
+
+--resume: a VM paused by the I/O error (werror/rerror=stop; status io-error) is resumed (cont)
+only when every disk that waits sits on NBD nodes none of which is still yanked.
+
+Options:
+${optionBlock("reattach")}
+
+Examples:
+  yank reattach --socket /run/vm1.qmp
+  reattached block-node nbd0 (unix:/run/nbd0.sock) under fmt0 in 12 ms
+
+  yank reattach --domain vm1 --disk vda --resume
+  reattached block-node libvirt-1-storage (10.0.0.2:10809 export "vm1") under libvirt-1-format in 15 ms
+  resumed the VM (paused by an I/O error)
 
 ${EXIT_CODES}
 `,

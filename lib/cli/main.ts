@@ -21,6 +21,7 @@ export const LAZY_MODULES = {
   check: "./commands/check.ts",
   watch: "./commands/watch.ts",
   completions: "./commands/completions.ts",
+  reattach: "./commands/reattach.ts",
 } as const;
 
 /** The types of the lazy modules; a type-only import loads nothing. */
@@ -30,6 +31,7 @@ interface LazyModules {
   check: typeof import("./commands/check.ts");
   watch: typeof import("./commands/watch.ts");
   completions: typeof import("./commands/completions.ts");
+  reattach: typeof import("./commands/reattach.ts");
 }
 
 /** Loads one of the lazy modules. */
@@ -111,6 +113,8 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
       return await (await load("check")).checkCommand(args, io);
     case "watch":
       return await (await load("watch")).watchCommand(args, io);
+    case "reattach":
+      return await (await load("reattach")).reattachCommand(args, io);
     case "completions":
       return await (await load("completions")).completionsCommand(args, io);
     default:

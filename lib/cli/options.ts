@@ -15,6 +15,7 @@ export const COMMANDS = [
   "migration",
   "check",
   "watch",
+  "reattach",
   "completions",
   "help",
 ] as const;
@@ -31,6 +32,7 @@ export const COMMAND_SUMMARIES: Record<CommandName, string> = {
   "migration": "yank the running migration",
   "check": "health probe for cron and monitoring",
   "watch": "watchdog that yanks when the main loop hangs",
+  "reattach": "bring yanked NBD disks back once their server answers",
   "completions": "print a shell completion script",
   "help": "help for one command",
 };
@@ -78,7 +80,7 @@ export interface OptionDeclaration {
 /** The selector form and the commands that yank. */
 const YANKING = ["yank", "chardev", "block-node", "migration"] as const;
 /** Every command that talks to QEMU. */
-export const QEMU_COMMANDS = [...YANKING, "list", "check", "watch"] as const;
+export const QEMU_COMMANDS = [...YANKING, "list", "check", "watch", "reattach"] as const;
 const SECONDS: ValueCompletion = { kind: "none", label: "seconds" };
 
 /** Every option, in the order help lists them. */
@@ -99,9 +101,12 @@ export const OPTIONS = {
     valueName: "P",
     summary: "yank NBD block nodes with this node-name or glob",
     help: "NBD block nodes whose node-name is P or matches P",
-    helpIn: { watch: "yank NBD block nodes matching P on a hang" },
+    helpIn: {
+      watch: "yank NBD block nodes matching P on a hang",
+      reattach: "reattach the yanked NBD nodes whose node-name is P or matches P",
+    },
     completion: { kind: "names", label: "node-name", type: "block-node" },
-    commands: ["yank", "watch"],
+    commands: ["yank", "watch", "reattach"],
   },
   "migration": {
     type: "boolean",
@@ -120,9 +125,11 @@ export const OPTIONS = {
     helpIn: {
       watch:
         "yank the NBD nodes behind disk D on a hang: vda with --domain, or QEMU's device id, learnt while QEMU answers",
+      reattach:
+        "reattach the yanked NBD nodes behind disk D: QEMU's device id or, with --domain, libvirt's target (vda)",
     },
     completion: { kind: "none", label: "disk" },
-    commands: ["yank", "watch"],
+    commands: ["yank", "watch", "reattach"],
   },
   "spare": {
     type: "string",
@@ -138,8 +145,12 @@ export const OPTIONS = {
     type: "boolean",
     summary: "print what would be yanked, yank nothing",
     help: "print what would be yanked, yank nothing",
-    helpIn: { watch: "log what would be yanked, yank nothing" },
-    commands: [...YANKING, "watch"],
+    helpIn: {
+      watch: "log what would be yanked, yank nothing",
+      reattach:
+        "check that each yanked node's server answers and print what would be reattached; change nothing",
+    },
+    commands: [...YANKING, "watch", "reattach"],
   },
   "force": {
     type: "boolean",
@@ -157,8 +168,10 @@ export const OPTIONS = {
       list: "print JSON instead of a table",
       migration:
         'print the yanked instance as JSON; with --dry-run, the plan, marked "dry-run": true',
+      reattach:
+        'print what was reattached (and resumed) as JSON; with --dry-run, the plan, each entry marked "dry-run": true',
     },
-    commands: [...YANKING, "list"],
+    commands: [...YANKING, "list", "reattach"],
   },
   "format": {
     type: "string",
@@ -212,6 +225,24 @@ export const OPTIONS = {
       "a backup, mirror, stream or commit job whose offset, or a migration whose bytes sent, stand still this long while the main loop answers is a stall: watch judges the matched peers behind it and yanks the dead ones",
     default: "off",
     completion: SECONDS,
+    commands: ["watch"],
+  },
+  "resume": {
+    type: "boolean",
+    summary: "resume a VM paused by an I/O error once its disks are reattached",
+    help:
+      "resume (cont) a VM that an I/O error paused (status io-error, from werror/rerror=stop), only when every disk that waits is on NBD nodes none of which is still yanked",
+    helpIn: {
+      watch:
+        "with --reattach: resume a VM paused by an I/O error once every disk it waits on is reattached",
+    },
+    commands: ["reattach", "watch"],
+  },
+  "reattach": {
+    type: "boolean",
+    summary: "after a recovery, reattach the yanked NBD nodes once their server answers",
+    help:
+      "after a recovery yanked NBD nodes, reattach them (as yank reattach) once their server answers, retrying 1 s doubling to 60 s; each attempt is logged and counted in --textfile",
     commands: ["watch"],
   },
   "listen": {

@@ -17,6 +17,12 @@ export const YANK_REASONS = ["dead-peer", "fallback", "stall", "proxy-client"] a
 /** Why watch yanked an instance. */
 export type YankReason = typeof YANK_REASONS[number];
 
+/** How one attempt of watch --reattach to reattach a yanked NBD node ended. */
+export const REATTACH_ATTEMPT_RESULTS = ["reattached", "waiting", "refused", "failed"] as const;
+
+/** How one attempt of watch --reattach ended. */
+export type ReattachAttemptResult = typeof REATTACH_ATTEMPT_RESULTS[number];
+
 /** What a counter or gauge of the watch textfile is. */
 interface CounterDeclaration {
   readonly name: string;
@@ -46,6 +52,13 @@ export const WATCH_COUNTERS = {
     help:
       "Instances yank watch yanked, by type and reason: dead-peer (judged dead during a hang), fallback (a hang went on without a dead verdict), stall (a dead peer behind a stalled job or migration), proxy-client (a client of the yank-only proxy).",
     labels: { type: YANK_INSTANCE_TYPES, reason: YANK_REASONS },
+  },
+  reattachAttempts: {
+    name: "yank_reattach_attempts_total",
+    type: "counter",
+    help:
+      "Attempts of watch --reattach to reattach a yanked NBD node, by result: reattached, waiting (its server does not answer yet), refused (not safe to do), failed (QEMU refused a step).",
+    labels: { result: REATTACH_ATTEMPT_RESULTS },
   },
   lastRecovery: {
     name: "yank_last_recovery_duration_seconds",

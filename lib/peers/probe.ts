@@ -208,3 +208,25 @@ export async function judgePeers(
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * How many of QEMU's connections to each endpoint are open both ways, in one `ss` snapshot: a
+ * yanked NBD node's connection is shut down (ss shows `---`), or gone once the server closed
+ * its end. Rejects with a message when QEMU's sockets cannot be listed.
+ */
+export async function countOpenConnections(
+  pid: number,
+  endpoints: readonly PeerEndpoint[],
+  run: RunSs = runSs,
+): Promise<number[]> {
+  const { snapshot, inodes } = await snapshotSockets(pid, undefined, run);
+  if (inodes.size === 0) {
+    throw new Error(
+      `ss shows no socket of QEMU's process ${pid} (run yank as root or as QEMU's user)`,
+    );
+  }
+  return endpoints.map((endpoint) =>
+    connectionsOf(asBound(endpoint, snapshot), snapshot)
+      .filter((connection) => connection.qemu.shutDown !== true).length
+  );
+}

@@ -27,6 +27,12 @@ export interface KernelSocket {
   timer: string;
   /** The processes holding the socket (only with `ss -p`, and only those ss may inspect). */
   pids: number[];
+  /**
+   * Whether the socket's owner shut it down for reading or writing (`shutdown(2)`, as a yank
+   * does): ss -e shows `<->` for a socket open both ways, a `-` for each direction shut down.
+   * Undefined when ss did not say.
+   */
+  shutDown?: boolean;
 }
 
 const SS_UNIX_ROW = /^u_str\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/;
@@ -56,6 +62,7 @@ export function parseSs(text: string): KernelSocket[] {
         retransmits: 0,
         timer: "",
         pids: pidsOf(extras ?? ""),
+        ...shutDownOf(extras ?? ""),
       });
       continue;
     }
@@ -75,9 +82,16 @@ export function parseSs(text: string): KernelSocket[] {
       retransmits: timer ? Number(timer[2]) : 0,
       timer: timer ? timer[1]! : "",
       pids: pidsOf(extras),
+      ...shutDownOf(extras),
     });
   }
   return sockets;
+}
+
+/** ss -e's shutdown mark: `<->` open, `--`-style marks for a direction shut down. */
+function shutDownOf(extras: string): { shutDown?: boolean } {
+  const mark = /(?:^|\s)([<-])-([>-])(?=\s|$)/.exec(extras);
+  return mark ? { shutDown: mark[1] === "-" || mark[2] === "-" } : {};
 }
 
 function pidsOf(extras: string): number[] {

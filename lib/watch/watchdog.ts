@@ -36,6 +36,7 @@ import {
 } from "./timing.ts";
 import { type HealthReport, roundLatency } from "../health/state.ts";
 import type { WatchCounters, YankReason } from "../health/counters.ts";
+import { ReattachLoop } from "./reattach_loop.ts";
 import { reportFailure } from "../health/probe.ts";
 
 /** Options of a Watchdog. */
@@ -92,6 +93,12 @@ export interface WatchdogOptions {
    * (`watching` false, state UNKNOWN, nothing measured).
    */
   onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
+  /**
+   * `--reattach`: after a recovery, reattach the yanked NBD nodes the block selectors pick once
+   * their servers answer (`resume`: then resume a VM an I/O error paused); each node's attempt
+   * is counted in `counters` (reattachAttempts).
+   */
+  reattach?: { resume: boolean } | undefined;
 }
 
 /** How a connection's watch ended: whether any probe was answered, and the failure if known. */
@@ -114,6 +121,8 @@ export class Watchdog implements YankUpstream {
   #peers: PeerBook | undefined;
   /** The current connection's stall watch (--stall-after), awaited before it is given up. */
   #stallWatch: StallWatch | undefined;
+  /** The current connection's reattach loop (--reattach), started after each recovery. */
+  #reattach: ReattachLoop | undefined;
 
   #monotonic: () => number;
   /** Whether a probe was answered since the last restart. */
@@ -399,6 +408,8 @@ export class Watchdog implements YankUpstream {
     client.closed.then(() => ended.abort());
     const live = AbortSignal.any([this.#signal, ended.signal]);
     let answered = false;
+    const reattach = this.#newReattachLoop(live);
+    this.#reattach = reattach;
     while (!live.aborted) {
       const probe = this.#sendProbe(client);
       const first = await within(probe.outcome, hangAfterMs, live);
@@ -431,6 +442,7 @@ export class Watchdog implements YankUpstream {
           onYanked: (instances, reason) => this.#countYanked(instances, reason),
         });
         if (!recovered) return { answered, error: undefined };
+        reattach?.start(client);
       }
       answered = true;
       this.#answered = true;
@@ -459,7 +471,7 @@ export class Watchdog implements YankUpstream {
       stallAfterMs,
       timeoutMs: hangAfterMs,
       onStalls: (stalls) =>
-        recoverStall({
+        this.#afterStall(client, {
           client,
           selectors: this.#options.selectors,
           dryRun: this.#options.dryRun,
@@ -472,6 +484,36 @@ export class Watchdog implements YankUpstream {
           onYanked: (instances, reason) => this.#countYanked(instances, reason),
         }, stalls),
       onError: (error) => this.#log("warning", `stall check failed: ${this.#describe(error)}`),
+    });
+  }
+
+  /** A stall's recovery; with --reattach, the reattach loop starts after it. */
+  async #afterStall(
+    client: QmpClient,
+    context: Parameters<typeof recoverStall>[0],
+    stalls: Parameters<typeof recoverStall>[1],
+  ): Promise<void> {
+    await recoverStall(context, stalls);
+    this.#reattach?.start(client);
+  }
+
+  /** With --reattach, the connection's reattach loop, started after each recovery. */
+  #newReattachLoop(signal: AbortSignal): ReattachLoop | undefined {
+    const { reattach, selectors } = this.#options;
+    if (reattach === undefined) return undefined;
+    return new ReattachLoop({
+      selectors: {
+        blockNode: selectors.blockNode,
+        disk: selectors.disk ?? [],
+        diskAliases: this.#options.diskAliases ?? [],
+      },
+      dryRun: this.#options.dryRun,
+      resume: reattach.resume,
+      timeoutMs: this.#options.timeoutMs,
+      log: (state, message) => this.#log(state, message),
+      onAttempt: (result) => this.#options.counters?.add("reattachAttempts", { result }),
+      wording: this.#options.wording,
+      signal,
     });
   }
 

@@ -164,6 +164,11 @@ export interface QemuOptions {
   user?: string;
   /** Run QEMU in this network namespace (`ip netns exec`); its unix monitors work from any. */
   netns?: string;
+  /**
+   * Line-buffer QEMU's stdout (coreutils' stdbuf), where qemu-io run through HMP prints its
+   * results: into a pipe they would otherwise stay in QEMU's buffer, out of the log.
+   */
+  lineBuffered?: boolean;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -229,12 +234,23 @@ export class QemuLab implements AsyncDisposable {
     const child = new Deno.Command(command, {
       args: commandArgs,
       stdin: "null",
-      stdout: "null",
+      // qemu-io run through HMP prints its result on QEMU's stdout: the log gets both.
+      stdout: log ? "piped" : "null",
       stderr: log ? "piped" : "null",
     }).spawn();
     if (log) {
-      const file = Deno.openSync(log, { write: true, create: true, append: true });
-      child.stderr!.pipeTo(file.writable).catch(() => {});
+      // Chunk by chunk, as they come: a pipeTo into the file's writable holds them back while
+      // the process runs, and a test reads the log while it does.
+      for (const stream of [child.stdout, child.stderr]) {
+        const file = Deno.openSync(log, { write: true, create: true, append: true });
+        (async () => {
+          try {
+            for await (const chunk of stream) file.writeSync(chunk);
+          } finally {
+            file.close();
+          }
+        })().catch(() => {});
+      }
     }
     const process = new LabProcess(program, child);
     this.#processes.push(process);
@@ -250,13 +266,17 @@ export class QemuLab implements AsyncDisposable {
     );
     if (options.socket !== undefined) sockets[0] = options.socket;
     const log = this.path(`${name}.log`);
-    const asUser = options.user === undefined
-      ? []
-      : ["--reuid", options.user, "--regid", options.user, "--init-groups", "--", QEMU];
+    const prefix = [
+      ...(options.user === undefined
+        ? []
+        : ["setpriv", "--reuid", options.user, "--regid", options.user, "--init-groups", "--"]),
+      ...(options.lineBuffered ? ["stdbuf", "-oL"] : []),
+    ];
     const process = this.spawn(
-      asUser.length === 0 ? QEMU : "setpriv",
+      prefix[0] ?? QEMU,
       [
-        ...asUser,
+        ...prefix.slice(1),
+        ...(prefix.length > 0 ? [QEMU] : []),
         "-M",
         "none",
         "-nodefaults",
@@ -340,18 +360,22 @@ export class QemuLab implements AsyncDisposable {
     return image;
   }
 
-  /** Creates a raw image and serves it with qemu-nbd on a unix socket (its path and export name may be given). */
+  /**
+   * Creates a raw image and serves it with qemu-nbd on a unix socket (its path, export name and
+   * how many clients it serves at once, `--shared`, default 1, may be given).
+   */
   async startNbd(
     sizeMiB = 64,
-    options: { exportName?: string; socket?: string } = {},
+    options: { exportName?: string; socket?: string; shared?: number } = {},
   ): Promise<NbdServer> {
     const image = await this.#createImage(sizeMiB);
     const socket = options.socket ?? this.path(`nbd${this.#counter}.sock`);
     const log = this.path(`nbd${this.#counter}.log`);
     const named = options.exportName === undefined ? [] : ["-x", options.exportName];
+    const shared = options.shared === undefined ? [] : ["--shared", String(options.shared)];
     const process = this.spawn(
       "qemu-nbd",
-      ["-f", "raw", "-k", socket, "-t", ...named, image],
+      ["-f", "raw", "-k", socket, "-t", ...shared, ...named, image],
       log,
     );
     // Not a test connection: qemu-nbd serves one client at a time.

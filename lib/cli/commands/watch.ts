@@ -35,6 +35,9 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
     );
   }
   if (args.listenDir !== undefined) checkDirectory(args.listenDir);
+  if (args.resume && !args.reattach) {
+    throw new UsageError(`--resume needs --reattach (see "yank watch --help")`);
+  }
   const log = (line: string) => io.stderr(`${line}\n`);
   let lastTextfileError = "";
   const textfile = args.textfile === undefined ? undefined : new GaugeTextfile(args.textfile, {
@@ -66,6 +69,7 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
       log,
       now: io.now,
       wording: wordRemedyAction,
+      reattach: args.reattach ? { resume: args.resume } : undefined,
     },
     diskAliases: (socket) => args.domainOf.get(socket)?.disks,
     trace: args.trace ? (socket) => traceTo(io, socket) : undefined,
