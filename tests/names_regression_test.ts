@@ -1,0 +1,74 @@
+/**
+ * What the names sweep (tests/names_property_test.ts, `deno task fuzz --names`) found, each
+ * pinned as a plain test with the smallest name that showed it.
+ */
+
+import assert from "node:assert/strict";
+import { parseChardevFilename, parseNbdFilename } from "../lib/yank/peers.ts";
+import { renderHealthJson } from "../lib/health/render_json.ts";
+import type { HealthReport } from "../lib/health/state.ts";
+import { formatLogLine } from "../lib/watch/log.ts";
+
+Deno.test("a unix chardev's path is read whole, however odd", async (t) => {
+  const cases: [string, string, boolean][] = [
+    // A newline made the flag regexp miss, and list died with "Internal error".
+    ["disconnected:unix:/tmp/a\nb,server=on", "/tmp/a\nb", true],
+    // " <-> " belongs to connected TCP sockets only.
+    ["disconnected:unix:/tmp/a <-> b:1,server=on", "/tmp/a <-> b:1", true],
+    // A comma in the path is the path's, not a flag.
+    ["unix:/tmp/x,y", "/tmp/x,y", false],
+    ["unix:/tmp/x,y,server=on", "/tmp/x,y", true],
+    ["disconnected:unix:/tmp/@s,abstract,tight,server=on", "/tmp/@s", true],
+  ];
+  for (const [filename, path, listening] of cases) {
+    await t.step(JSON.stringify(filename), () => {
+      const peer = parseChardevFilename(filename);
+      assert.ok(peer);
+      assert.equal(peer.listening, listening);
+      assert.deepEqual(listening ? peer.local : peer.remote, { type: "unix", path });
+    });
+  }
+});
+
+Deno.test("an NBD export or socket path holding ?socket= is split where the socket is", async (t) => {
+  const path = "/run/nbd.sock";
+  await t.step("an export holding ?socket= (the absolute path is the socket's)", () => {
+    const peer = parseNbdFilename(`nbd+unix:///?socket=\\a?socket=${path}`);
+    assert.deepEqual(peer?.server, { type: "unix", path });
+    assert.equal(peer?.export, "?socket=\\a");
+  });
+  await t.step("a path holding ?socket=, confirmed by the socket that exists", () => {
+    const odd = "/run/a?socket=/b";
+    const filename = `nbd+unix:///e?socket=${odd}`;
+    const peer = parseNbdFilename(filename, { isSocket: (p) => p === odd });
+    assert.deepEqual(peer?.server, { type: "unix", path: odd });
+    assert.equal(peer?.export, "e");
+  });
+  await t.step("an export holding ?socket=/, confirmed by the socket that exists", () => {
+    const filename = `nbd+unix:///e?socket=/x?socket=${path}`;
+    const peer = parseNbdFilename(filename, { isSocket: (p) => p === path });
+    assert.deepEqual(peer?.server, { type: "unix", path });
+    assert.equal(peer?.export, "e?socket=/x");
+  });
+});
+
+Deno.test("check --format json and the watch log escape a socket path's bidirectional overrides", () => {
+  const socket = "/run/vm\u2066\u202e1.qmp";
+  const report: HealthReport = {
+    socket,
+    state: "OK",
+    reason: "ok",
+    message: "fine",
+    remedy: "",
+    latencySeconds: 0.001,
+    instances: 1,
+    qemuVersion: "7.2.0",
+    oob: true,
+  };
+  const json = renderHealthJson([report], false);
+  assert.doesNotMatch(json, /[\u202a-\u202e\u2066-\u2069]/);
+  assert.equal(JSON.parse(json).socket, socket);
+  const line = formatLogLine({ time: 0, socket, state: "connected", instances: 1, message: "" });
+  assert.doesNotMatch(line, /[\u202a-\u202e\u2066-\u2069]/);
+  assert.equal(JSON.parse(/socket=("[^ ]*")/.exec(line)![1]!), socket);
+});
