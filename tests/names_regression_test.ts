@@ -8,6 +8,8 @@ import { parseChardevFilename, parseNbdFilename } from "../lib/yank/peers.ts";
 import { renderHealthJson } from "../lib/health/render_json.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { formatLogLine } from "../lib/watch/log.ts";
+import { findDomains } from "../lib/libvirt/domains.ts";
+import { QEMU_NAMESPACE } from "../lib/libvirt/domain_xml.ts";
 
 Deno.test("a unix chardev's path is read whole, however odd", async (t) => {
   const cases: [string, string, boolean][] = [
@@ -71,4 +73,52 @@ Deno.test("check --format json and the watch log escape a socket path's bidirect
   const line = formatLogLine({ time: 0, socket, state: "connected", instances: 1, message: "" });
   assert.doesNotMatch(line, /[\u202a-\u202e\u2066-\u2069]/);
   assert.equal(JSON.parse(/socket=("[^ ]*")/.exec(line)![1]!), socket);
+});
+
+Deno.test("--domain finds a domain named like a glob, or with a leading dot, by its name", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "yank-domains-" });
+  try {
+    const xml = (name: string) =>
+      `<domstatus><domain xmlns:qemu='${QEMU_NAMESPACE}'><name>${name}</name><qemu:commandline>` +
+      `<qemu:arg value='-qmp'/><qemu:arg value='unix:/run/yank/${name}.qmp,server=on'/>` +
+      `</qemu:commandline></domain></domstatus>`;
+    for (const name of ["web[1]", "web1", ".hidden", "a\\b"]) {
+      await Deno.writeTextFile(`${runDir}/${name}.xml`, xml(name));
+    }
+    for (const name of ["web[1]", ".hidden", "a\\b"]) {
+      const { found, failures } = await findDomains([name], runDir);
+      assert.deepEqual(failures, []);
+      assert.deepEqual(found.map((f) => f.socket), [`/run/yank/${name}.qmp`]);
+    }
+    // A glob that names no domain is still a glob.
+    const { found } = await findDomains(["web[0-9]"], runDir);
+    assert.deepEqual(found.map((f) => f.socket), ["/run/yank/web1.qmp"]);
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("an NBD node's json: filename is read flat or nested, and when QEMU cut it", async (t) => {
+  const path = "/run/n b.sock";
+  await t.step("flat keys, as QEMU 7.2 writes a node's options", () => {
+    const peer = parseNbdFilename(
+      `json:{"server.path": "${path}", "driver": "nbd", "export": "50%", "server.type": "unix"}`,
+    );
+    assert.deepEqual(peer?.server, { type: "unix", path });
+    assert.equal(peer?.export, "50%");
+  });
+  await t.step("an inet server, flat", () => {
+    const peer = parseNbdFilename(
+      `json:{"driver": "nbd", "server.host": "::1", "server.port": "10810", "server.type": "inet"}`,
+    );
+    assert.deepEqual(peer?.server, { type: "inet", host: "::1", port: "10810" });
+    assert.equal(peer?.export, undefined);
+  });
+  await t.step("cut at 4095 bytes inside a long export: the server, no export", () => {
+    const text = `json:{"server.path": "${path}", "driver": "nbd", "export": "${"e".repeat(5000)}`
+      .slice(0, 4095);
+    const peer = parseNbdFilename(text);
+    assert.deepEqual(peer?.server, { type: "unix", path });
+    assert.equal(peer?.export, undefined);
+  });
 });

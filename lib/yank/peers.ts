@@ -7,6 +7,9 @@
 
 import { isJsonObject } from "../qmp/json_object.ts";
 import { instanceName, type YankInstance } from "./instances.ts";
+import { parseNbdFilename } from "./nbd_filename.ts";
+
+export { parseNbdFilename };
 
 /** A socket address in QEMU's own `SocketAddress` shape (the kinds yank can tell apart). */
 export type PeerAddress =
@@ -222,89 +225,6 @@ function parseBlockNodes(reply: unknown): Map<string, BlockNode> {
     result.set(item["node-name"], { drv: typeof item.drv === "string" ? item.drv : "", filename });
   }
   return result;
-}
-
-const DEFAULT_NBD_PORT = "10809";
-const UNIX_PREFIX = "nbd+unix://";
-const INET_PREFIX = "nbd://";
-const SOCKET_PARAM = "?socket=";
-
-/**
- * An NBD node's server from its filename, in exactly the forms QEMU's `nbd_refresh_filename`
- * (block/nbd.c) writes with snprintf, unescaped: `nbd+unix:///EXPORT?socket=PATH`,
- * `nbd+unix://?socket=PATH`, `nbd://HOST:PORT/EXPORT`, `nbd://HOST:PORT` (an IPv6 host is
- * written bare; brackets are read too), or `json:{...}` when the options do not fit a URI
- * (a server given as an fd, an inet one with ipv4, ipv6 or to; TLS credentials do not change
- * the form), or an empty filename when the URI would not fit QEMU's 4096 bytes (then the
- * node reports `json:{...}` too). Nothing is URL-decoded: `%` and `+` are the name's own.
- * An export or a socket path may hold `?socket=` too, so each place it occurs is a possible
- * split: the one whose path `options.isSocket` confirms wins, else the first whose path is
- * absolute (QEMU is nearly always given one), else the first.
- */
-export function parseNbdFilename(
-  filename: string,
-  options: PeerOptions = {},
-): NbdPeer | undefined {
-  if (filename.startsWith("json:")) return parseNbdJson(filename);
-  const peer = (server: PeerAddress, exportName: string | undefined): NbdPeer =>
-    exportName === undefined || exportName === ""
-      ? { kind: "nbd", server, filename }
-      : { kind: "nbd", server, export: exportName, filename };
-  if (filename.startsWith(UNIX_PREFIX)) {
-    const rest = filename.slice(UNIX_PREFIX.length);
-    const splits: { exportName: string; path: string }[] = [];
-    for (let at = rest.indexOf(SOCKET_PARAM); at >= 0; at = rest.indexOf(SOCKET_PARAM, at + 1)) {
-      const head = rest.slice(0, at);
-      const path = rest.slice(at + SOCKET_PARAM.length);
-      if ((head === "" || head.startsWith("/")) && path !== "") {
-        splits.push({ exportName: head.slice(1), path });
-      }
-    }
-    const isSocket = options.isSocket;
-    const chosen = (isSocket && splits.find((s) => isSocket(s.path))) ??
-      splits.find((s) => s.path.startsWith("/")) ?? splits[0];
-    return chosen && peer({ type: "unix", path: chosen.path }, chosen.exportName);
-  }
-  if (filename.startsWith(INET_PREFIX)) {
-    const rest = filename.slice(INET_PREFIX.length);
-    // A host and port hold no `/`; the export is everything after the first one.
-    const slash = rest.indexOf("/");
-    const authority = slash < 0 ? rest : rest.slice(0, slash);
-    const exportName = slash < 0 ? undefined : rest.slice(slash + 1);
-    const colon = authority.lastIndexOf(":");
-    const host = colon < 0 ? authority : authority.slice(0, colon);
-    const port = colon < 0 ? DEFAULT_NBD_PORT : authority.slice(colon + 1);
-    const bare = host.replace(/^\[(.*)\]$/, "$1");
-    if (bare === "" || port === "") return undefined;
-    return peer({ type: "inet", host: bare, port }, exportName);
-  }
-  return undefined;
-}
-
-function parseNbdJson(filename: string): NbdPeer | undefined {
-  let options: unknown;
-  try {
-    options = JSON.parse(filename.slice("json:".length));
-  } catch {
-    return undefined;
-  }
-  // The nbd options may be the node's own or those of its file child.
-  for (let node = options; isJsonObject(node); node = node.file) {
-    if (node.driver !== "nbd") continue;
-    const server = isJsonObject(node.server) ? node.server : undefined;
-    let address: PeerAddress | undefined;
-    if (server?.type === "unix" && typeof server.path === "string") {
-      address = { type: "unix", path: server.path };
-    } else if (server?.type === "inet" && typeof server.host === "string") {
-      address = { type: "inet", host: server.host, port: String(server.port ?? DEFAULT_NBD_PORT) };
-    }
-    if (address === undefined) return undefined;
-    const exportName = typeof node.export === "string" ? node.export : "";
-    return exportName === ""
-      ? { kind: "nbd", server: address, filename }
-      : { kind: "nbd", server: address, export: exportName, filename };
-  }
-  return undefined;
 }
 
 /**
