@@ -9,6 +9,8 @@ import { renderHealthJson } from "../lib/health/render_json.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { formatLogLine } from "../lib/watch/log.ts";
 import { findDomains } from "../lib/libvirt/domains.ts";
+import { parseSs } from "../lib/peers/sockets.ts";
+import { findQemuProcess } from "../lib/peers/probe.ts";
 import { QEMU_NAMESPACE } from "../lib/libvirt/domain_xml.ts";
 
 Deno.test("a unix chardev's path is read whole, however odd", async (t) => {
@@ -121,4 +123,32 @@ Deno.test("an NBD node's json: filename is read flat or nested, and when QEMU cu
     assert.deepEqual(peer?.server, { type: "unix", path });
     assert.equal(peer?.export, undefined);
   });
+});
+
+Deno.test("parseSs() reads a unix path that holds newlines, as ss prints it raw", () => {
+  const path = "/run/a b\nc\n\n <-> d";
+  const text =
+    `u_str LISTEN 0      128      ${path} 257773 * 0 users:(("qemu",pid=8279,fd=3))  \n` +
+    `u_str LISTEN 0      128      /run/x.qmp 257774 * 0 users:(("qemu",pid=8280,fd=3))\n`;
+  const sockets = parseSs(text);
+  assert.deepEqual(sockets.map((s) => [s.local, s.pids]), [
+    [path, [8279]],
+    ["/run/x.qmp", [8280]],
+  ]);
+});
+
+Deno.test("findQemuProcess() finds a listener whose path ends in blanks, which ss runs into its padding", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "yank-probe-" }));
+  const socket = `${dir}/vm1.qmp \r `;
+  const listener = Deno.listen({ transport: "unix", path: socket });
+  try {
+    const ss = () =>
+      Promise.resolve(`u_str LISTEN 0 128 ${socket}   4242 * 0 users:(("qemu",pid=77,fd=3))\n`);
+    assert.deepEqual(await findQemuProcess(socket, ss), { pid: 77 });
+    await Deno.symlink(socket, `${dir}/link`);
+    assert.deepEqual(await findQemuProcess(`${dir}/link`, ss), { pid: 77 });
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -13,6 +13,7 @@ import { main } from "../../lib/cli/main.ts";
 import type { CliIo } from "../../lib/cli/io.ts";
 import type { QmpClient } from "../../lib/qmp/client.ts";
 import { printable } from "../../lib/render/printable.ts";
+import { findQemuProcess } from "../../lib/peers/probe.ts";
 import { MONITOR_CHARDEV_PATTERN } from "../../lib/yank/match.ts";
 import { type LabProcess, type Qemu, QemuLab } from "./qemu_lab.ts";
 import { byteLength, type NameCase } from "./wild_names.ts";
@@ -83,15 +84,17 @@ export class NameSweep implements AsyncDisposable {
   /** Runs one case; throws an AssertionError naming the command that misbehaved. */
   async run(c: NameCase): Promise<void> {
     const n = ++this.cases;
+    // The chardev's socket, the NBD server's and the monitor's spelling each in a directory of
+    // their own, so that no two names of a case can meet.
     const dir = this.#lab.path(`c${n}`);
-    await Deno.mkdir(dir);
+    for (const sub of ["c", "n", "m"]) await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
     const added = { chardev: false, node: false, device: false, export: false, server: false };
     const cwd = Deno.cwd();
     try {
       // The NBD server and its export, then QEMU's node, disk and chardev.
       let server: { type: "unix"; path: string } | { type: "inet"; host: string; port: string };
       if (c.server.type === "unix") {
-        server = { type: "unix", path: `${dir}/${c.server.name}` };
+        server = { type: "unix", path: `${dir}/n/${c.server.name}` };
         await this.#qsd.execute("nbd-server-start", {
           addr: { type: "unix", data: { path: server.path } },
         });
@@ -116,7 +119,7 @@ export class NameSweep implements AsyncDisposable {
       added.node = true;
       await this.#admin.execute("device_add", { driver: "scsi-hd", id: c.device, drive: c.node });
       added.device = true;
-      const chardevPath = `${dir}/${c.chardevSocket}`;
+      const chardevPath = `${dir}/c/${c.chardevSocket}`;
       await this.#admin.execute("chardev-add", {
         id: c.chardev,
         backend: {
@@ -126,7 +129,20 @@ export class NameSweep implements AsyncDisposable {
       });
       added.chardev = true;
 
-      const socket = await this.#spell(c, dir);
+      const socket = await this.#spell(c, `${dir}/m`);
+      // watch judges peers by QEMU's process, found through the listener ss shows: any
+      // spelling of the socket must lead to it.
+      assert.deepEqual(
+        await findQemuProcess(socket),
+        { pid: this.#qemu.process.pid },
+        `QEMU's process not found through ${JSON.stringify(socket)}`,
+      );
+      // ss writes the odd path QEMU's chardev listens on as it is: read it back whole.
+      assert.deepEqual(
+        await findQemuProcess(chardevPath),
+        { pid: this.#qemu.process.pid },
+        `QEMU's process not found through its chardev's ${JSON.stringify(chardevPath)}`,
+      );
       await this.#checkCommands(c, socket, server, chardevPath);
     } finally {
       Deno.chdir(cwd);
@@ -154,8 +170,9 @@ export class NameSweep implements AsyncDisposable {
         await Deno.symlink(this.#lab.dir, `${dir}/${first}`);
         return `${dir}/${first}/${base}`;
       case "dotdot":
+        // dir is the case's m/, two levels below the lab, where the socket is.
         await Deno.mkdir(`${dir}/${first}`);
-        return `${dir}/${first}/../../${base}`;
+        return `${dir}/${first}/../../../${base}`;
       case "long": {
         // Directories of the case's names until the path is past what a socket address holds.
         let path = dir;
