@@ -9,8 +9,12 @@
 
 import fc from "fast-check";
 import { NameSweep } from "./support/names_sweep.ts";
-import { nameCase } from "./support/wild_names.ts";
-import { domainCase, DomainSweep } from "./support/domain_sweep.ts";
+import assert from "node:assert/strict";
+import { domainName, fileName, nameCase } from "./support/wild_names.ts";
+import { domainCase, DomainSweep, statusXml } from "./support/domain_sweep.ts";
+import { QemuLab } from "./support/qemu_lab.ts";
+import { runCli } from "./support/cli.ts";
+import { printable } from "../lib/render/printable.ts";
 
 /** Cases of the sweep in the suite; `deno task fuzz --names` runs thousands. */
 const SUITE_CASES = 24;
@@ -32,4 +36,55 @@ Deno.test("odd but legal libvirt domain names, disk targets and monitor paths ar
     fc.asyncProperty(domainCase(), (c) => sweep.run(c)),
     { seed: SEED, numRuns: DOMAIN_CASES },
   );
+});
+
+// Runs the CLI with a private /run in which the sweep's directory stands for libvirt's
+// /run/libvirt/qemu; $0 is that directory, the rest the CLI's argv.
+const PRIVATE_LIBVIRT_RUN = String.raw`set -eu
+mount -n -t tmpfs yank-run /run
+mkdir -p /run/libvirt/qemu
+mount -n --bind "$0" /run/libvirt/qemu
+exec "$@"`;
+
+Deno.test("--domain with odd but legal domain names, through the real CLI and a real QEMU", async () => {
+  await using lab = await QemuLab.create();
+  const [monitor] = fc.sample(fileName(40), { seed: SEED, numRuns: 1 });
+  const socket = lab.path(monitor!);
+  await lab.startQemu({
+    args: [
+      "-chardev",
+      `socket,id=yankmon,path=${socket.replaceAll(",", ",,")},server=on,wait=off`,
+      "-mon",
+      "chardev=yankmon,mode=control",
+    ],
+  });
+  await using domains = await DomainSweep.start();
+  const names = fc.sample(domainName(), { seed: SEED, numRuns: 3 });
+  const wrapper = [
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    PRIVATE_LIBVIRT_RUN,
+    domains.runDir,
+  ];
+  for (const [i, name] of names.entries()) {
+    const c = { name, monitor: "", form: "chardev" as const, chardev: `yankmon`, disks: [] };
+    await Deno.writeTextFile(`${domains.runDir}/${name}.xml`, statusXml(c, socket));
+    const list = await runCli(["list", "--json", "--domain", name], { wrapper });
+    const describe = `${JSON.stringify(name)}: exit ${list.code}\n${list.stdout}${list.stderr}`;
+    assert.equal(list.code, 0, describe);
+    const ids = JSON.parse(list.stdout).map((item: { id?: string }) => item.id);
+    assert.ok(ids.includes("yankmon") && ids.includes("compat_monitor0"), describe);
+    if (i > 0) continue;
+    const gone = `${name}-gone`;
+    const check = await runCli(["check", "--domain", name, "--domain", gone], { wrapper });
+    const said = `${check.stdout}${check.stderr}`;
+    assert.equal(check.code, 3, said);
+    assert.match(check.stdout, /^YANK UNKNOWN - /, said);
+    assert.ok(check.stdout.includes(printable(JSON.stringify(gone))), said);
+    assert.doesNotMatch(said, /Internal error/);
+  }
 });
