@@ -1,22 +1,28 @@
 /**
  * Names from the wild, as properties: for seeded, generated odd but legal names of everything
- * yank reads from QEMU or takes from the user (chardev ids, node-names, device ids, NBD export
- * names, socket paths and their spellings), `list`, `list --json`, the yank forms, `check` and
- * `watch` against one real QEMU exit only with documented codes, never say "Internal error", and
- * show each name verbatim. `deno task fuzz --names` runs the same sweep for longer.
- * YANK_NAMES_SEED picks another seed; a failure prints the seed and the shrunk case.
+ * yank reads from QEMU or libvirt or takes from the user (chardev ids, node-names, device ids,
+ * NBD export names, socket paths and their spellings, libvirt domain names, disk targets and
+ * aliases), `list`, `list --json`, the yank forms, `check` and `watch` against one real QEMU
+ * exit only with documented codes, never say "Internal error", and show each name verbatim
+ * (exactly in JSON, terminal-safe in tables and logs). Domain names are read back through the
+ * status XML reader by the hundred (no libvirtd could create that many in seconds), and a few
+ * through the real CLI. `deno task fuzz --names` runs the same sweeps for minutes.
+ * YANK_NAMES_SEED picks another seed; a failure prints the seed, the path and the case.
  */
 
+import assert from "node:assert/strict";
 import fc from "fast-check";
 import { NameSweep } from "./support/names_sweep.ts";
-import assert from "node:assert/strict";
 import { domainName, fileName, nameCase } from "./support/wild_names.ts";
 import { domainCase, DomainSweep, statusXml } from "./support/domain_sweep.ts";
 import { QemuLab } from "./support/qemu_lab.ts";
 import { runCli } from "./support/cli.ts";
 import { printable } from "../lib/render/printable.ts";
 
-/** Cases of the sweep in the suite; `deno task fuzz --names` runs thousands. */
+/**
+ * Cases of the sweep in the suite (about 0.6 s each); `deno task fuzz --names` runs hundreds. A
+ * failing case is reported as found, not shrunk: each try is a round of real QEMU commands.
+ */
 const SUITE_CASES = 24;
 /** Domains read back through the status XML reader: no QEMU, so many more. */
 const DOMAIN_CASES = 300;

@@ -213,8 +213,11 @@ export class NameSweep implements AsyncDisposable {
     assert.ok(nodeRow, `no row for node ${JSON.stringify(c.node)}\n${describe(table)}`);
     assert.ok(nodeRow.endsWith(`  ${c.device}`), `disk not shown\n${describe(table)}`);
 
-    // list --json: QEMU's strings exactly.
-    const json = await this.#cli(["list", "--json", at]);
+    // list --json: QEMU's strings exactly; the socket from YANK_SOCKET this time, unless its
+    // path holds ":", which YANK_SOCKET takes as a separator (as PATH does).
+    const json = socket.includes(":")
+      ? await this.#cli(["list", "--json", at])
+      : await this.#cli(["list", "--json"], DOCUMENTED, { YANK_SOCKET: socket });
     assert.equal(json.code, 0, describe(json));
     const items = JSON.parse(json.stdout) as Record<string, unknown>[];
     // QEMU cuts a node's filename at 4095 bytes: past that (a long export on a long path) the
@@ -244,6 +247,27 @@ export class NameSweep implements AsyncDisposable {
     if (!filenameCut || peer !== null) assert.deepEqual(peer?.server, server, describe(json));
     assert.equal(peer?.export, filenameCut ? undefined : c.export, describe(json));
     assert.equal(node.disk, c.device, describe(json));
+
+    // A socket glob through the case's odd directory, its glob characters escaped: the one
+    // socket in it, named in JSON exactly and in the table's SOCKET column terminal-safe.
+    if (c.monitor.kind === "symlink" && !c.monitor.names[1]!.startsWith(".")) {
+      const where = socket.slice(0, socket.lastIndexOf("/"));
+      const pattern = `--socket=${where.replace(/[*?[\\]/g, "\\$&")}/*`;
+      const multi = await this.#cli(["list", "--json", pattern]);
+      assert.equal(multi.code, 0, describe(multi));
+      const sockets = new Set(
+        (JSON.parse(multi.stdout) as { socket: string }[]).map((i) => i.socket),
+      );
+      assert.deepEqual([...sockets], [socket], describe(multi));
+      const multiTable = await this.#cli(["list", pattern]);
+      assert.equal(multiTable.code, 0, describe(multiTable));
+      assert.ok(
+        multiTable.stdout.split("\n").slice(1, -1).every((row) =>
+          row.startsWith(`${printable(socket)}  `)
+        ),
+        describe(multiTable),
+      );
+    }
 
     // The yank forms, planned: exact names, globs and the disk.
     const exact = await this.#cli([
@@ -289,7 +313,7 @@ export class NameSweep implements AsyncDisposable {
     for (const label of labels) assert.equal(label, socket, describe(prometheus));
     assert.equal(text.code, checkJson.code, describe(checkJson));
 
-    await this.#watch(socket);
+    await this.#watch(socket, ["--block-node", c.node, "--disk", c.device]);
 
     // Real yanks, last: they cut the chardev's listener and the NBD connection.
     if (monitorLike) {
@@ -311,10 +335,10 @@ export class NameSweep implements AsyncDisposable {
   }
 
   /** `yank watch` on the socket until it has connected and probed a few times. */
-  async #watch(socket: string): Promise<void> {
+  async #watch(socket: string, selectors: string[]): Promise<void> {
     const controller = new AbortController();
     const io = capturedIo(controller.signal);
-    const args = ["watch", `--socket=${socket}`, "--interval", "0.1"];
+    const args = ["watch", `--socket=${socket}`, "--interval", "0.1", ...selectors];
     const done = main(args, io);
     const deadline = performance.now() + 15_000;
     while (!/state=connected/.test(io.out.stderr) && performance.now() < deadline) {
@@ -335,8 +359,12 @@ export class NameSweep implements AsyncDisposable {
   }
 
   /** Runs the CLI in-process; checks what every run must: documented exit, no bug, no raw controls. */
-  async #cli(args: string[], documented = DOCUMENTED): Promise<Run> {
-    const io = capturedIo();
+  async #cli(
+    args: string[],
+    documented = DOCUMENTED,
+    env: Record<string, string> = {},
+  ): Promise<Run> {
+    const io = capturedIo(undefined, env);
     const code = await main(args, io);
     const run = { args, code, ...io.out };
     assert.ok(documented.includes(code), `undocumented exit code\n${describe(run)}`);
@@ -408,13 +436,16 @@ export class NameSweep implements AsyncDisposable {
 }
 
 /** A CliIo whose output is kept, with an optional abort signal (for watch). */
-function capturedIo(signal?: AbortSignal): CliIo & { out: { stdout: string; stderr: string } } {
+function capturedIo(
+  signal?: AbortSignal,
+  env: Record<string, string> = {},
+): CliIo & { out: { stdout: string; stderr: string } } {
   const out = { stdout: "", stderr: "" };
   return {
     out,
     stdout: (text) => void (out.stdout += text),
     stderr: (text) => void (out.stderr += text),
-    env: () => undefined,
+    env: (name) => env[name],
     stdoutIsTerminal: false,
     stderrIsTerminal: false,
     now: () => Date.now(),
