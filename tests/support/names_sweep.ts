@@ -99,7 +99,8 @@ export class NameSweep implements AsyncDisposable {
           addr: { type: "unix", data: { path: server.path } },
         });
       } else {
-        server = { type: "inet", host: "127.0.0.1", port: String(await this.#startInetServer()) };
+        const host = c.server.host;
+        server = { type: "inet", host, port: String(await this.#startInetServer(host)) };
       }
       added.server = true;
       await this.#qsd.execute("block-export-add", {
@@ -196,6 +197,8 @@ export class NameSweep implements AsyncDisposable {
     const monitorLike = MONITOR_CHARDEV_PATTERN.test(c.chardev);
     const nbdWhere = server.type === "unix"
       ? `unix:${server.path}`
+      : server.host.includes(":")
+      ? `[${server.host}]:${server.port}`
       : `${server.host}:${server.port}`;
 
     // list: one row per instance, each name and peer as printable() shows it.
@@ -379,14 +382,14 @@ export class NameSweep implements AsyncDisposable {
     return run;
   }
 
-  async #startInetServer(): Promise<number> {
+  async #startInetServer(host: string): Promise<number> {
     for (let attempt = 1;; attempt++) {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const listener = Deno.listen({ hostname: host, port: 0 });
       const port = (listener.addr as Deno.NetAddr).port;
       listener.close();
       try {
         await this.#qsd.execute("nbd-server-start", {
-          addr: { type: "inet", data: { host: "127.0.0.1", port: String(port) } },
+          addr: { type: "inet", data: { host, port: String(port) } },
         });
         return port;
       } catch (error) {

@@ -197,14 +197,23 @@ export function socketSpelling(): fc.Arbitrary<SocketSpelling> {
   });
 }
 
-/** Where an NBD server listens: a unix socket of an odd name, or 127.0.0.1. */
-export type NbdServerSpelling = { type: "unix"; name: string } | { type: "inet" };
+/** Where an NBD server listens: a unix socket of an odd name, or loopback (QEMU writes ::1 bare). */
+export type NbdServerSpelling = { type: "unix"; name: string } | {
+  type: "inet";
+  host: "127.0.0.1" | "::1";
+};
 
 /** A NbdServerSpelling; unix names are short enough for a socket address in a lab directory. */
 export function nbdServerSpelling(): fc.Arbitrary<NbdServerSpelling> {
   return fc.oneof(
     { weight: 4, arbitrary: fileName(50).map((name) => ({ type: "unix" as const, name })) },
-    { weight: 1, arbitrary: fc.constant({ type: "inet" as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("127.0.0.1" as const, "::1" as const).map((host) => ({
+        type: "inet" as const,
+        host,
+      })),
+    },
   );
 }
 
