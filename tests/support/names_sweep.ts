@@ -262,6 +262,9 @@ export class NameSweep implements AsyncDisposable {
         (JSON.parse(multi.stdout) as { socket: string }[]).map((i) => i.socket),
       );
       assert.deepEqual([...sockets], [socket], describe(multi));
+      const checks = await this.#cli(["check", "--format", "json", pattern], CHECK_DOCUMENTED);
+      const reports = JSON.parse(checks.stdout) as { sockets: { socket: string }[] };
+      assert.deepEqual(reports.sockets.map((r) => r.socket), [socket], describe(checks));
       const multiTable = await this.#cli(["list", pattern]);
       assert.equal(multiTable.code, 0, describe(multiTable));
       assert.ok(
