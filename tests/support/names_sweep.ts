@@ -89,7 +89,6 @@ export class NameSweep implements AsyncDisposable {
     const dir = this.#lab.path(`c${n}`);
     for (const sub of ["c", "n", "m"]) await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
     const added = { chardev: false, node: false, device: false, export: false, server: false };
-    const cwd = Deno.cwd();
     try {
       // The NBD server and its export, then QEMU's node, disk and chardev.
       let server: { type: "unix"; path: string } | { type: "inet"; host: string; port: string };
@@ -146,12 +145,14 @@ export class NameSweep implements AsyncDisposable {
       );
       await this.#checkCommands(c, socket, server, chardevPath);
     } finally {
-      Deno.chdir(cwd);
       await this.#remove(c, n, added);
     }
   }
 
-  /** Makes the monitor socket reachable as the case spells it; chdirs for a relative spelling. */
+  /**
+   * Makes the monitor socket reachable as the case spells it. A relative spelling climbs from
+   * the working directory to the root: chdir would move every test file of a parallel run.
+   */
   async #spell(c: NameCase, dir: string): Promise<string> {
     const target = this.#qemu.socket;
     const base = target.slice(target.lastIndexOf("/") + 1);
@@ -164,8 +165,8 @@ export class NameSweep implements AsyncDisposable {
         await Deno.mkdir(`${dir}/${first}`);
         await Deno.symlink(target, `${dir}/${first}/${second}`);
         if (c.monitor.kind === "symlink") return `${dir}/${first}/${second}`;
-        Deno.chdir(dir);
-        return `${first}/${second}`;
+        const up = "../".repeat(Deno.cwd().split("/").filter((p) => p !== "").length);
+        return `${up}${dir.slice(1)}/${first}/${second}`;
       }
       case "dir-link":
         await Deno.symlink(this.#lab.dir, `${dir}/${first}`);
