@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import fc from "fast-check";
+import fc from "../tests/support/fast_check.ts";
 import { fuzzClientOnce, fuzzParserOnce } from "../tests/support/qmp_fuzz.ts";
 import { NameSweep } from "../tests/support/names_sweep.ts";
 import { domainCase, DomainSweep } from "../tests/support/domain_sweep.ts";

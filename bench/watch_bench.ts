@@ -8,15 +8,21 @@
  *   soak      RSS and open fds of a 16-VM watch (and of a 1-VM watch beside it) every 30 s
  *   heap      the live heap after each of V8's full collections, for a 1-VM watch probing
  *             every 10 ms (an hour at --interval 0.1 in 6 minutes): flat unless something leaks
+ *   mass      one remote storage host serving 32 VMs vanishes (the network lab: every packet
+ *             dropped), each VM's main loop hung on a read from it; one watch over all: the
+ *             time from the cut to the last recovery, and how many ss runs it took
  *
- *   deno task bench-watch [memory|cpu|recovery|soak]... [--vms 1,16,64] [--cpu-seconds 60]
- *                         [--soak-minutes 10] [--interval S] [--out FILE]
+ *   deno task bench-watch [memory|cpu|recovery|soak|heap|mass]... [--vms 1,16,64]
+ *                         [--cpu-seconds 60] [--soak-minutes 10] [--interval S]
+ *                         [--mass-vms 32] [--hang-after S] [--out FILE]
  *
  * The watch runs as in the tests: `deno run <the compile task's permission flags> main.ts`.
  */
 
 import { compilePermissionFlags } from "../tests/support/cli.ts";
 import { type Qemu, QemuLab, readInMainLoop } from "../tests/support/qemu_lab.ts";
+import { NetLab } from "../tests/support/net_lab.ts";
+import type { QmpClient } from "../lib/qmp/client.ts";
 import { describeMachine } from "./machine.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -30,6 +36,8 @@ interface Options {
   soakMinutes: number;
   soakInterval: number;
   heapSeconds: number;
+  massVms: number;
+  hangAfter: number;
   out: string;
 }
 
@@ -41,12 +49,14 @@ function parseOptions(args: string[]): Options {
     soakMinutes: 10,
     soakInterval: 0.1,
     heapSeconds: 180,
+    massVms: 32,
+    hangAfter: 2,
     out: new URL("bench/results/watch.json", ROOT).pathname,
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     if (!flag.startsWith("--")) {
-      if (!["memory", "cpu", "recovery", "soak", "heap"].includes(flag)) {
+      if (!["memory", "cpu", "recovery", "soak", "heap", "mass"].includes(flag)) {
         throw new Error(`Unknown part ${JSON.stringify(flag)}`);
       }
       options.parts.push(flag);
@@ -59,11 +69,13 @@ function parseOptions(args: string[]): Options {
     else if (flag === "--soak-minutes") options.soakMinutes = Number(value);
     else if (flag === "--interval") options.soakInterval = Number(value);
     else if (flag === "--heap-seconds") options.heapSeconds = Number(value);
+    else if (flag === "--mass-vms") options.massVms = Number(value);
+    else if (flag === "--hang-after") options.hangAfter = Number(value);
     else if (flag === "--out") options.out = value;
     else throw new Error(`Unknown option ${JSON.stringify(flag)}`);
   }
   if (options.parts.length === 0) {
-    options.parts = ["memory", "cpu", "recovery", "soak", "heap"];
+    options.parts = ["memory", "cpu", "recovery", "soak", "heap", "mass"];
   }
   return options;
 }
@@ -79,9 +91,17 @@ interface Watch {
  * Like the tests' spawnCli, but without its 2-minute safety kill (a soak runs for 10 minutes)
  * and with stdout discarded.
  */
-function spawnWatch(args: string[]): Watch {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...compilePermissionFlags(), MAIN, "watch", ...args],
+function spawnWatch(
+  args: string[],
+  options: { netns?: string; env?: Record<string, string> } = {},
+): Watch {
+  const deno = [Deno.execPath(), "run", "--quiet", ...compilePermissionFlags(), MAIN, "watch"];
+  const [program, ...programArgs] = options.netns === undefined
+    ? [...deno, ...args]
+    : ["ip", "netns", "exec", options.netns, ...deno, ...args];
+  const child = new Deno.Command(program!, {
+    args: programArgs,
+    env: options.env ?? {},
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -371,6 +391,164 @@ async function heapAfterFullGc(seconds: number): Promise<Record<string, unknown>
   return { seconds, interval: 0.01, fullGcs, rssMiB };
 }
 
+/** A directory holding an `ss` that runs the real one and logs each run (start, end, arguments). */
+function countingSs(
+  dir: string,
+): { path: string; runs: () => { at: number; ms: number; args: string }[] } {
+  const real = (Deno.env.get("PATH") ?? "/usr/bin").split(":").map((d) => `${d}/ss`).find((
+    path,
+  ) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (real === undefined) throw new Error("ss is not installed (install iproute2)");
+  const bin = `${dir}/counting-bin`;
+  const log = `${dir}/ss-runs.log`;
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(
+    `${bin}/ss`,
+    `#!/bin/bash\nstart=$EPOCHREALTIME\n'${real}' "$@"\nstatus=$?\necho "$start $EPOCHREALTIME $*" >> '${log}'\nexit $status\n`,
+    { mode: 0o755 },
+  );
+  return {
+    path: bin,
+    runs: () => {
+      let text = "";
+      try {
+        text = Deno.readTextFileSync(log);
+      } catch {
+        // No run yet.
+      }
+      return text.split("\n").filter((line) => line !== "").map((line) => {
+        const [at, end, ...args] = line.split(" ");
+        return {
+          at: Number(at) * 1000,
+          ms: (Number(end) - Number(at)) * 1000,
+          args: args.join(" "),
+        };
+      });
+    },
+  };
+}
+
+/**
+ * One storage host (one qemu-nbd with --shared N, in a namespace of its own) serves `n` VMs,
+ * each with an NBD node on it; one watch (--block-node nbd0) over all of them. The host
+ * vanishes (every packet dropped) and each VM's main loop hangs on a read from it. Measured:
+ * from the cut to the last VM's read returning, the spread of the others, and the ss runs the
+ * watch made meanwhile (counted by an ss wrapper first on the watch's PATH).
+ */
+async function measureMass(n: number, hangAfter: number): Promise<Record<string, unknown>> {
+  await using net = await NetLab.create();
+  const storage = await net.addHost("storage");
+  const nbd = await net.startNbd(storage, { sizeMiB: 1, shared: n });
+  const vms: Qemu[] = [];
+  for (let started = 0; started < n; started += 8) {
+    vms.push(
+      ...await Promise.all(
+        Array.from(
+          { length: Math.min(8, n - started) },
+          () => net.startQemu({ name: "mass", monitors: 2 }),
+        ),
+      ),
+    );
+  }
+  // The first monitor for set-up and the hang, the second ("-extra1") for the watch.
+  const clients: QmpClient[] = [];
+  for (const vm of vms) {
+    const client = await net.lab.qmp(vm.socket);
+    await client.execute("blockdev-add", {
+      driver: "nbd",
+      "node-name": "nbd0",
+      server: { type: "inet", host: storage.address, port: String(nbd.port) },
+    });
+    clients.push(client);
+  }
+  const ss = countingSs(net.lab.dir);
+  const watch = spawnWatch([
+    "--socket",
+    `${net.lab.dir}/mass*-extra1.qmp`,
+    "--block-node",
+    "nbd0",
+    "--interval",
+    "0.2",
+    "--hang-after",
+    String(hangAfter),
+  ], {
+    netns: net.vmNetns,
+    env: { ...Deno.env.toObject(), PATH: `${ss.path}:${Deno.env.get("PATH") ?? "/usr/bin"}` },
+  });
+  try {
+    await until(() => count(watch.lines, /state=connected/) >= n, 120_000, `${n} connections`);
+    // Let every VM's watchdog learn its peers (done on connect) and settle.
+    await sleep(3000);
+    const ssBefore = ss.runs().length;
+    // What one judgement's first (-p) and later samples cost alone, in the same namespace.
+    const timeSs = async (args: string) => {
+      const started = performance.now();
+      await net.ss([args]);
+      return Math.round(performance.now() - started);
+    };
+    const ssAloneMs = { withP: await timeSs("-xtnaeopH"), withoutP: await timeSs("-xtnaeoH") };
+    await net.blackhole(storage);
+    const cutAtWall = Date.now();
+    const cutAt = performance.now();
+    const ends = await Promise.all(
+      clients.map((client) => readInMainLoop(client, "nbd0").then(() => performance.now() - cutAt)),
+    );
+    const lastWall = cutAtWall + Math.max(...ends);
+    await until(() => count(watch.lines, /state=recovered/) >= n, 10_000, `${n} recovered lines`);
+    const runs = ss.runs();
+    const during = runs.filter((run) => run.at >= cutAtWall && run.at <= lastWall);
+    const withP = during.filter((run) => /p/.test(run.args.split(" ")[0] ?? "")).length;
+    const sorted = ends.toSorted((a, b) => a - b);
+    const judgedDead = count(watch.lines, /state=judged .*judged dead: .*retransmission/);
+    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+    const result = {
+      vms: n,
+      hangAfterSeconds: hangAfter,
+      interval: 0.2,
+      lastRecoverySeconds: sorted.at(-1)! / 1000,
+      firstRecoverySeconds: sorted[0]! / 1000,
+      medianRecoverySeconds: sorted[Math.floor(n / 2)]! / 1000,
+      ssRunsUntilLastRecovery: during.length,
+      ssRunsWithProcessScan: withP,
+      ssRunsPerVm: during.length / n,
+      ssRunsBeforeTheCut: ssBefore,
+      ssAloneMs,
+      judgedDeadFromRetransmissions: judgedDead,
+      yanks: yanks.length,
+      yanksOfOtherThanNbd0: yanks.filter((line) => !/block-node \\"nbd0\\"/.test(line)).length,
+      stillHungPasses: count(watch.lines, /state=still-hung/),
+      // Seconds after the cut: first and last log line of each state, and every ss run.
+      timeline: Object.fromEntries(
+        ["hung", "judged", "yanking", "recovered"].map((state) => {
+          const times = watch.lines.filter((line) => line.includes(` state=${state} `))
+            .map((line) => (Date.parse(/^time=(\S+)/.exec(line)![1]!) - cutAtWall) / 1000);
+          return [state, [Math.min(...times), Math.max(...times)]];
+        }),
+      ),
+      ssRunsAt: during.map((run) => Number(((run.at - cutAtWall) / 1000).toFixed(3))),
+      ssRunMs: during.map((run) => Math.round(run.ms)),
+    };
+    console.log(
+      `mass: ${n} VMs on one storage host that vanished: last recovery ${
+        result.lastRecoverySeconds.toFixed(2)
+      } s after the cut (first ${result.firstRecoverySeconds.toFixed(2)} s, median ${
+        result.medianRecoverySeconds.toFixed(2)
+      } s; --hang-after ${hangAfter}); ${during.length} ss runs until then (${withP} with -p, ${
+        (during.length / n).toFixed(1)
+      } per VM, alone ${ssAloneMs.withP} ms with -p, ${ssAloneMs.withoutP} ms without); ${judgedDead}/${n} judged dead from retransmissions; ${yanks.length} yanks`,
+    );
+    return result;
+  } finally {
+    await watch.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(Deno.args);
   const result: Record<string, unknown> = {
@@ -384,6 +562,9 @@ async function main(): Promise<void> {
     result.soak = await soak(options.soakMinutes, options.soakInterval);
   }
   if (options.parts.includes("heap")) result.heap = await heapAfterFullGc(options.heapSeconds);
+  if (options.parts.includes("mass")) {
+    result.mass = await measureMass(options.massVms, options.hangAfter);
+  }
   await Deno.writeTextFile(options.out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`written to ${options.out}`);
 }

@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "./support/fast_check.ts";
 import { NameSweep } from "./support/names_sweep.ts";
 import { domainName, fileName, nameCase } from "./support/wild_names.ts";
 import { domainCase, DomainSweep, statusXml } from "./support/domain_sweep.ts";

@@ -2,7 +2,7 @@
  * `yank watch --listen` under attack, against real QEMU 7.2: whatever proxy clients do (flood
  * it with requests and never read, exhaust its file descriptors, hold every client slot while
  * silent, race the socket's creation), a hung main loop behind the proxy is still recovered
- * within --hang-after + 1 s, and a well-behaved client is still served.
+ * within --hang-after plus a margin, and a well-behaved client is still served.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +11,12 @@ import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
 import { type Attack, descriptorBurst, flood, tryClose } from "./support/proxy_attacks.ts";
 
 const HANG_AFTER_SECONDS = 1;
+/**
+ * How late a recovery under attack may come, past --hang-after. Without the per-client bounds no
+ * recovery came within 30 s; a loaded 2-core machine (a fresh-root run beside other work) took
+ * 2.5 s. The margin tells the two apart without timing the machine.
+ */
+const RECOVERY_MARGIN_SECONDS = 4;
 
 /** Something a hostile client does to the proxy until stopped. */
 
@@ -22,7 +28,7 @@ interface Outcome {
 
 /**
  * Starts watch with --listen (under `limits`), starts `attack` on the proxy, hangs QEMU's main
- * loop and asserts that watch recovers it within --hang-after + 1 s: by watch's own measure (from
+ * loop and asserts that watch recovers it within --hang-after plus a margin: by watch's own measure (from
  * its probe to the answer) and by ours (from the hang being proven to the blocked read ending,
  * which starts about 0.5 s into the hang). Then runs `after` while the attack still goes on.
  */
@@ -74,8 +80,9 @@ async function recoveryUnderAttack(
         tookMs.toFixed(0)
       } ms after the hang was proven, ${watchSeconds} s after watch's probe`,
     );
-    assert.ok(watchSeconds <= HANG_AFTER_SECONDS + 1, recovered);
-    assert.ok(tookMs <= (HANG_AFTER_SECONDS + 1) * 1000, `took ${tookMs.toFixed(0)} ms`);
+    const bound = HANG_AFTER_SECONDS + RECOVERY_MARGIN_SECONDS;
+    assert.ok(watchSeconds <= bound, recovered);
+    assert.ok(tookMs <= bound * 1000, `took ${tookMs.toFixed(0)} ms`);
     await after({ watch: watch!, proxy }, attack!);
   } finally {
     attack?.stop();

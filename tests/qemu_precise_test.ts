@@ -111,6 +111,7 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
     "node-name": "nbd9",
     server: { type: "unix", path: healthy.socket },
   });
+  const textfile = lab.path("yank.prom");
   let watch: SpawnedCli | undefined;
   try {
     watch = spawnCli([
@@ -125,6 +126,8 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
       "5",
       "--stall-after",
       "3",
+      "--textfile",
+      textfile,
     ]);
     await watch.waitForLine(/state=connected/);
     assert.equal((await jobState(setup, "job0"))?.status, "running");
@@ -141,6 +144,21 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
     assert.ok(watch.lines.some((l) => /peer of block-node \\"nbd9\\" .*judged alive/.test(l)));
     assert.ok(!watch.lines.some((l) => /state=yanking .*nbd9/.test(l)), watch.lines.join("\n"));
     assert.ok(!watch.lines.some((l) => /state=hung/.test(l)), "the main loop never hung");
+    // Counted as a stall, not as a hang.
+    const counted = (text: string) =>
+      text.includes(
+        `yank_instances_yanked_total{socket="${qemu.socket}",type="block-node",reason="stall"} 1`,
+      );
+    assert.ok(
+      await eventually(async () => counted(await Deno.readTextFile(textfile)), 3000),
+      await Deno.readTextFile(textfile),
+    );
+    const text = await Deno.readTextFile(textfile);
+    assert.match(text, /^yank_hangs_total\{socket="[^"]+"\} 0$/m);
+    assert.doesNotMatch(
+      text,
+      /^yank_instances_yanked_total\{[^}]*reason="(dead-peer|fallback)"\} [1-9]/m,
+    );
   } finally {
     await watch?.stop("SIGKILL");
   }
@@ -151,6 +169,7 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
   // A PATH without ss: the CLI's --allow-run=ss then finds nothing to run.
   const noSs = lab.path("empty-bin");
   await Deno.mkdir(noSs);
+  const textfile = lab.path("yank.prom");
   let watch: SpawnedCli | undefined;
   try {
     const { hang } = await hungMainLoop(lab, {
@@ -166,6 +185,8 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
             "0.2",
             "--hang-after",
             "1",
+            "--textfile",
+            textfile,
           ],
           {},
           { PATH: noSs },
@@ -188,6 +209,12 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
     const yanks = lines.filter((l) => /state=yanking/.test(l));
     assert.equal(yanks.length, 1, lines.join("\n"));
     assert.match(yanks[0]!, /yanking block-node \\"nbd0\\""/);
+    // Yanked without a dead verdict: the textfile counts it as a fallback.
+    const fallback = /^yank_instances_yanked_total\{[^}]*type="block-node",reason="fallback"\} 1$/m;
+    assert.ok(
+      await eventually(async () => fallback.test(await Deno.readTextFile(textfile)), 3000),
+      await Deno.readTextFile(textfile),
+    );
   } finally {
     await watch?.stop("SIGKILL");
   }

@@ -29,11 +29,14 @@ Deno.test("a one-socket watch whose watchdog fails unexpectedly restarts it and 
     set(report, watching);
   };
   let run: Promise<void> | undefined;
+  let socket: string | undefined;
   let ended: unknown = "running";
   const seen = (pattern: RegExp) => eventually(() => lines.some((l) => pattern.test(l)), 10_000);
   try {
     const { hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
+        socket = qemu.extraSockets[0]!;
+        textfile.counters(socket).add("yanked", { type: "chardev", reason: "proxy-client" });
         const supervisor = new WatchSupervisor({
           patterns: [qemu.extraSockets[0]!],
           watchdog: {
@@ -62,6 +65,16 @@ Deno.test("a one-socket watch whose watchdog fails unexpectedly restarts it and 
     });
     await hang;
     assert.ok(await seen(/state=recovered/), lines.join("\n"));
+    // The counts of the watchdog before its restart (here one made up, as it counted none) and
+    // after it are one series.
+    const counters = textfile.counters(socket!);
+    assert.equal(counters.value("yanked", { type: "chardev", reason: "proxy-client" }), 1);
+    assert.ok(
+      await eventually(() => counters.value("recoveries") === 1),
+      `${counters.value("recoveries")}`,
+    );
+    assert.equal(counters.value("hangs"), 1);
+    assert.equal(counters.value("yanked", { type: "block-node", reason: "dead-peer" }), 1);
     assert.equal(ended, "running", "the watch is still running");
     // Logged once, with its message; the textfile said what happened meanwhile.
     assert.equal(lines.filter((l) => /injected failure/.test(l)).length, 1, lines.join("\n"));

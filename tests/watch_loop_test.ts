@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { within } from "../lib/watch/timing.ts";
 import { Watchdog } from "../lib/watch/watchdog.ts";
 import { GaugeTextfile } from "../lib/health/gauge_textfile.ts";
+import { WatchSupervisor } from "../lib/watch/supervisor.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
+import { eventually } from "./support/qemu_lab.ts";
 
 Deno.test("within() says how a wait ended and leaves nothing running", async (t) => {
   await t.step("settled, failed, timed out, aborted", async () => {
@@ -102,6 +104,51 @@ Deno.test("the watch textfile holds every monitor's latest report, sorted, each 
     assert.doesNotMatch(await Deno.readTextFile(path), /c\.qmp/);
     assert.deepEqual(errors, []);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a VM that vanishes and comes back within the file's 10 minutes keeps its counts", async () => {
+  await using fake = await startFakeQmp();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/yank.prom`;
+  const textfile = new GaugeTextfile(path, { minGapMs: 5, onError: () => {} });
+  const stop = new AbortController();
+  let present = true;
+  const supervisor = new WatchSupervisor({
+    patterns: [`${dir}/*.qmp`],
+    watchdog: {
+      selectors: { chardev: [], blockNode: [], migration: false },
+      intervalMs: 20,
+      hangAfterMs: 1000,
+      timeoutMs: 1000,
+      dryRun: false,
+      log: () => {},
+      now: Date.now,
+    },
+    textfile,
+    signal: stop.signal,
+    discoveryIntervalMs: 20,
+    findSockets: () => present ? [fake.path] : [],
+  });
+  const run = supervisor.run();
+  const series = (name: string) => new RegExp(`^${name}\\{socket="${fake.path}"\\} (\\S+)$`, "m");
+  const read = () => Deno.readTextFile(path).catch(() => "");
+  const reads = async (name: string, value: string) =>
+    series(name).exec(await read())?.[1] === value;
+  try {
+    assert.ok(await eventually(() => reads("yank_up", "1")));
+    textfile.counters(fake.path).add("hangs");
+    present = false;
+    assert.ok(await eventually(() => reads("yank_watch_running", "0")));
+    assert.ok(await reads("yank_hangs_total", "1"), await read());
+    present = true;
+    assert.ok(await eventually(() => reads("yank_watch_running", "1")));
+    assert.ok(await eventually(() => reads("yank_up", "1")));
+    assert.ok(await reads("yank_hangs_total", "1"), await read());
+  } finally {
+    stop.abort();
+    await run;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Watchdog } from "../lib/watch/watchdog.ts";
+import { SocketCounters } from "../lib/health/counters.ts";
 import { type FakeQmpConnection, startFakeQmp } from "./support/fake_qmp.ts";
 import type { ReceivedCommand } from "./support/fake_qmp.ts";
 
@@ -57,11 +58,13 @@ async function watchUntil(
   until: (line: string) => boolean,
   timeoutMs = 2000,
   dryRun = false,
+  counters?: SocketCounters,
 ): Promise<string[]> {
   const lines: string[] = [];
   const stop = new AbortController();
   const watchdog = new Watchdog({
     socket,
+    counters,
     selectors: { chardev: [], blockNode: ["nbd0"], migration: false },
     intervalMs: 50,
     hangAfterMs: 200,
@@ -118,7 +121,14 @@ Deno.test("while the main loop stays hung, the watchdog runs recovery passes aga
   await t.step("a pass whose yanks do not end the hang is followed by another", async () => {
     const { fake, counts, released } = await hangingQemu({ failQueryYank: 0, release: 2 });
     await using _ = fake;
-    const lines = await watchUntil(fake.path, (l) => released() && /state=recovered/.test(l));
+    const counters = new SocketCounters();
+    const lines = await watchUntil(
+      fake.path,
+      (l) => released() && /state=recovered/.test(l),
+      2000,
+      false,
+      counters,
+    );
     assertLinesInOrder(lines, [
       /state=connected /,
       /state=judged /,
@@ -133,6 +143,14 @@ Deno.test("while the main loop stays hung, the watchdog runs recovery passes aga
     ]);
     // One probe stayed in flight through both passes; each pass listed the instances afresh.
     assert.deepEqual(counts(), { queryYanksInHang: 2, yanks: 2, statusesWhenReleased: 2 });
+    // Without evidence every yank is a fallback, one instance each; a probe answered late on a
+    // loaded machine may add a hang of its own, recovered as well.
+    const yanks = fake.commands.filter((c) => c.name === "yank").length;
+    assert.equal(counters.value("yanked", { type: "block-node", reason: "fallback" }), yanks);
+    assert.equal(counters.value("yanked", { type: "block-node", reason: "dead-peer" }), 0);
+    assert.ok(counters.value("hangs")! >= 1);
+    assert.equal(counters.value("recoveries"), counters.value("hangs"));
+    assert.ok(counters.value("lastRecovery")! > 0);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * The command line: `yank [COMMAND] [OPTIONS] [ARGS]`, parsed strictly with node:util.
+ * The command line: `yank [COMMAND] [OPTIONS] [ARGS]`, parsed strictly by the option
+ * declarations in options.ts.
  */
 
-import { parseArgs } from "node:util";
+import { OptionSyntaxError, parseOptions } from "./option_parser.ts";
 import {
   compileGlob,
   GlobSyntaxError,
@@ -19,13 +20,8 @@ import {
   COMMAND_OPTIONS,
   type CommandName,
   COMMANDS,
-  type OptionName,
   OPTIONS,
-  parserOptions,
 } from "./options.ts";
-
-/** node:util parseArgs's options, from the declarations in options.ts. */
-const PARSER_OPTIONS = parserOptions();
 
 /** A parsed command line. */
 export interface CliArgs {
@@ -75,17 +71,12 @@ export function parseCliArgs(
 ): CliArgs {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...args],
-      options: PARSER_OPTIONS,
-      allowPositionals: true,
-      strict: true,
-      tokens: true,
-    });
+    parsed = parseOptions(args, OPTIONS);
   } catch (error) {
-    throw new UsageError(`${cleanParseError(error)} (see "yank --help")`);
+    if (!(error instanceof OptionSyntaxError)) throw error;
+    throw new UsageError(`${error.message} (see "yank --help")`);
   }
-  const { values, positionals, tokens } = parsed;
+  const { values, positionals, given } = parsed;
 
   let command: CommandName = "yank";
   let rest = positionals;
@@ -102,9 +93,6 @@ export function parseCliArgs(
     rest = positionals.slice(1);
   }
 
-  const given = new Set(
-    tokens.filter((t) => t.kind === "option").map((t) => t.name as OptionName),
-  );
   const help = values.help === true || command === "help";
   const helpTopic = command === "help" ? (rest[0] ?? "yank") : command;
   if (command === "help") {
@@ -227,20 +215,10 @@ export function parseCliArgs(
  * line that does not parse maps its usage error to that command's exit code.
  */
 export function guessCommand(args: readonly string[]): CommandName {
-  try {
-    const { positionals } = parseArgs({
-      args: [...args],
-      options: PARSER_OPTIONS,
-      allowPositionals: true,
-      strict: false,
-    });
-    const first = positionals[0];
-    return first !== undefined && (COMMANDS as readonly string[]).includes(first)
-      ? first as CommandName
-      : "yank";
-  } catch {
-    return "yank";
-  }
+  const first = parseOptions(args, OPTIONS, false).positionals[0];
+  return first !== undefined && (COMMANDS as readonly string[]).includes(first)
+    ? first as CommandName
+    : "yank";
 }
 
 /** YANK_SOCKET holds one path or glob, or several separated by ":" as in PATH. */
@@ -309,23 +287,4 @@ function parseInstanceType(text: string): YankInstanceType {
   throw new UsageError(
     `--list-names takes ${YANK_INSTANCE_TYPES.join(", ")}, got ${JSON.stringify(text)}`,
   );
-}
-
-function cleanParseError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const ambiguous = /'(?:-\w, )?(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
-  if (ambiguous) {
-    // node:util takes a value that starts with "-" for another option.
-    return `${ambiguous[1]} needs a value; to give one that starts with "-", write ${
-      ambiguous[1]
-    }=VALUE`;
-  }
-  const missing = /'(?:-(\w), )?(--[\w-]+)[^']*' argument missing/.exec(message);
-  if (missing) {
-    const short = missing[1] === undefined ? "" : ` (-${missing[1]})`;
-    return `${missing[2]}${short} needs a value`;
-  }
-  // node:util's messages carry hints about "--" that do not apply here; keep the first sentence.
-  const first = message.split(/\.\s/)[0]!.replace(/\.$/, "");
-  return first.replace(/^Unknown option/, "Unknown option").replace(/'/g, '"');
 }

@@ -4,12 +4,38 @@
 
 import { type CliArgs, guessCommand, parseCliArgs } from "./args.ts";
 import type { CommandName } from "./options.ts";
-import { exitCodeFor, messageFor } from "./exit_codes.ts";
-import { helpText, VERSION } from "./help.ts";
+import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
 import { type CliIo, denoIo, reportFailure } from "./io.ts";
 import { listCommand } from "./commands/list.ts";
 import { yankCommand } from "./commands/yank.ts";
-import { resolveDomains } from "./domains.ts";
+
+/**
+ * The modules only some runs need, loaded when used. Their specifiers are built at run time on
+ * purpose: Deno reads every module that a literal `import("./x.ts")` names, and all that those
+ * import, at start-up, even when the import never runs. The compile task in deno.json includes
+ * them in the binary (`--include`); a test checks that it names each of them.
+ */
+export const LAZY_MODULES = {
+  help: "./help.ts",
+  domains: "./domains.ts",
+  check: "./commands/check.ts",
+  watch: "./commands/watch.ts",
+  completions: "./commands/completions.ts",
+} as const;
+
+/** The types of the lazy modules; a type-only import loads nothing. */
+interface LazyModules {
+  help: typeof import("./help.ts");
+  domains: typeof import("./domains.ts");
+  check: typeof import("./commands/check.ts");
+  watch: typeof import("./commands/watch.ts");
+  completions: typeof import("./commands/completions.ts");
+}
+
+/** Loads one of the lazy modules. */
+function load<K extends keyof LazyModules>(name: K): Promise<LazyModules[K]> {
+  return import(new URL(LAZY_MODULES[name], import.meta.url).href);
+}
 
 /** Runs the CLI with `args` and returns the exit code; never calls Deno.exit. */
 export async function main(args: readonly string[], io: CliIo = denoIo()): Promise<number> {
@@ -18,12 +44,13 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
   try {
     const parsed = parseCliArgs(args, io.env);
     command = parsed.command;
+    // Help texts are built when help.ts loads, so only a run that shows one loads it.
     if (parsed.help) {
-      io.stdout(helpText(parsed.command));
+      io.stdout((await load("help")).helpText(parsed.command));
       return 0;
     }
     if (parsed.version) {
-      io.stdout(`yank ${VERSION}\n`);
+      io.stdout(`yank ${(await load("help")).VERSION}\n`);
       return 0;
     }
     if (parsed.command === "check") {
@@ -31,7 +58,7 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
       // into one status line and one exit code.
       const failures: Error[] = [];
       await resolveDomains(parsed, io, (failure) => failures.push(failure));
-      return await (await import("./commands/check.ts")).checkCommand(parsed, io, failures);
+      return await (await load("check")).checkCommand(parsed, io, failures);
     }
     // A run that also had domains it could not use exits with the highest code.
     const domainCode = await resolveDomains(parsed, io);
@@ -42,6 +69,16 @@ export async function main(args: readonly string[], io: CliIo = denoIo()): Promi
     else reportFailure(io, messageFor(error));
     return exitCodeFor(error, command);
   }
+}
+
+/** `--domain`'s sockets (see domains.ts), loading libvirt's code only for a run that has some. */
+async function resolveDomains(
+  args: CliArgs,
+  io: CliIo,
+  onFailure?: (failure: Error) => void,
+): Promise<number> {
+  if (args.domains.length === 0) return ExitCode.ok;
+  return await (await load("domains")).resolveDomains(args, io, onFailure);
 }
 
 /**
@@ -71,11 +108,11 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     case "migration":
       return await yankCommand(args, io);
     case "check":
-      return await (await import("./commands/check.ts")).checkCommand(args, io);
+      return await (await load("check")).checkCommand(args, io);
     case "watch":
-      return await (await import("./commands/watch.ts")).watchCommand(args, io);
+      return await (await load("watch")).watchCommand(args, io);
     case "completions":
-      return await (await import("./commands/completions.ts")).completionsCommand(args, io);
+      return await (await load("completions")).completionsCommand(args, io);
     default:
       throw new Error(`"yank ${args.command}" has no implementation`);
   }

@@ -181,7 +181,7 @@ export const OPTIONS = {
       "write the prometheus metrics to PATH atomically (a temp file in the same directory, then rename) and print nothing; the exit code still tells the state. For node_exporter's --collector.textfile.directory.",
     helpIn: {
       watch:
-        "keep check's prometheus metrics of every watched monitor in PATH, written atomically, each labelled socket=\"...\", plus yank_watch_running 1; a monitor disconnected or unreachable reads yank_up 0 and check's state for it; a vanished one yank_up 0, yank_state 3 for 10 minutes; when watch ends every monitor reads yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN)",
+        "keep check's prometheus metrics of every watched monitor in PATH, written atomically, each labelled socket=\"...\", plus yank_watch_running 1; a monitor disconnected or unreachable reads yank_up 0 and check's state for it; a vanished one yank_up 0, yank_state 3 for 10 minutes; when watch ends every monitor reads yank_watch_running 0, yank_up 0 and yank_state 3 (UNKNOWN). It also holds yank_hung, counters of hangs, recoveries and yanked instances by type and reason (yank_hangs_total, yank_recoveries_total, yank_instances_yanked_total), yank_last_recovery_duration_seconds, and yank_watch_up, and is rewritten at least every minute while watch runs",
     },
     completion: { kind: "file", label: "file" },
     commands: ["check", "watch"],
@@ -322,23 +322,6 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = (() =
   }
   return table;
 })();
-
-/** node:util parseArgs's view of OPTIONS, typed so that its `values` are. */
-export type ParserOptions = {
-  -readonly [K in OptionName]: {
-    type: typeof OPTIONS[K]["type"];
-    multiple: typeof OPTIONS[K] extends { repeatable: true } ? true : false;
-    short?: string;
-  };
-};
-
-/** The options object node:util's parseArgs takes. */
-export function parserOptions(): ParserOptions {
-  return Object.fromEntries(OPTION_NAMES.map((name) => {
-    const { type, repeatable, short } = DECLARED[name];
-    return [name, { type, multiple: repeatable === true, ...(short ? { short } : {}) }];
-  })) as ParserOptions;
-}
 
 /** What the completion scripts complete, for this version of yank. */
 export function completionSpec(): CompletionSpec {

@@ -1,7 +1,7 @@
 /**
- * `yank check`'s probe of one monitor: connect, greeting, negotiation, an in-band `query-status`
- * (does the main loop answer, and how fast?) and `query-yank` (out-of-band when offered), all
- * within one deadline. Every outcome is a HealthReport; the probe itself never throws.
+ * `yank check`'s probe of one monitor: connect, greeting, negotiation, then together an in-band
+ * `query-status` (does the main loop answer, and how fast?) and `query-yank` (out-of-band when
+ * offered), all within one deadline. Every outcome is a HealthReport; the probe itself never throws.
  */
 
 import { QmpClient, type QmpTraceDirection } from "../qmp/client.ts";
@@ -51,10 +51,16 @@ export async function probeMonitor(socket: string, options: ProbeOptions): Promi
   }
   facts.qemuVersion = formatVersion(client.greeting.version);
   try {
+    // Both go out together (one round trip): query-yank runs out-of-band when offered. The
+    // status is judged first, since a main loop that does not answer says more than the rest.
     const started = monotonic();
-    await client.execute("query-status");
-    facts.latencySeconds = (monotonic() - started) / 1000;
-    facts.instances = (await queryYank(client)).length;
+    const status = client.execute("query-status").then(() => {
+      facts.latencySeconds = (monotonic() - started) / 1000;
+    });
+    const instances = queryYank(client);
+    instances.catch(() => {}); // Awaited below, once the status has answered.
+    await status;
+    facts.instances = (await instances).length;
   } catch (error) {
     return failureReport(socket, error, facts, client.oob, options.wording);
   } finally {

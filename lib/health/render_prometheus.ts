@@ -65,14 +65,35 @@ export function renderHealthPrometheus(
   }
   const lines: string[] = [];
   for (const family of families) {
-    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} gauge`);
+    const samples: PrometheusSample[] = [];
     for (const report of reports) {
       const value = family.value(report);
-      if (value === undefined) continue;
-      lines.push(`${family.name}{socket="${escapeLabelValue(report.socket)}"} ${value}`);
+      if (value !== undefined) samples.push({ labels: { socket: report.socket }, value });
     }
+    lines.push(...renderFamily(family.name, "gauge", family.help, samples));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** One sample of a metric family: its labels (in the order written) and its value. */
+export interface PrometheusSample {
+  labels: Readonly<Record<string, string>>;
+  value: number;
+}
+
+/** A family in the text exposition format: HELP, TYPE, then one line per sample. */
+export function renderFamily(
+  name: string,
+  type: "gauge" | "counter",
+  help: string,
+  samples: readonly PrometheusSample[],
+): string[] {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const { labels, value } of samples) {
+    const pairs = Object.entries(labels).map(([key, v]) => `${key}="${escapeLabelValue(v)}"`);
+    lines.push(`${name}{${pairs.join(",")}} ${value}`);
+  }
+  return lines;
 }
 
 /** Escapes a label value as the exposition format demands: backslash, quote, newline. */

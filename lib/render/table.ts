@@ -1,11 +1,13 @@
 /**
  * Plain aligned tables, like `kubectl get`: a header row and no borders, easy to read and to
- * cut with awk. cli-table3 is loaded on first use only, so commands that print no table do not
- * pay for it at start-up.
+ * cut with awk. Columns are padded to their widest cell in terminal columns (width.ts), two
+ * blanks apart; the last column is not padded, since trailing blanks only get in the way of
+ * scripts.
  */
 
 import { paint } from "./colour.ts";
 import { printable } from "./printable.ts";
+import { displayWidth } from "./width.ts";
 
 /** Options of `renderTable`. */
 export interface TableOptions {
@@ -13,35 +15,26 @@ export interface TableOptions {
   bold?: boolean;
 }
 
+/** The blanks between two columns. */
+const GAP = "  ";
+
 /** Renders rows under a header as aligned columns; cells are made printable. */
-export async function renderTable(
+export function renderTable(
   head: readonly string[],
   rows: readonly (readonly string[])[],
   options: TableOptions = {},
-): Promise<string> {
-  const { default: Table } = await import("cli-table3");
-  const table = new Table({
-    head: head.map((h) => paint(h, "bold", options.bold ?? false)),
-    chars: {
-      "top": "",
-      "top-mid": "",
-      "top-left": "",
-      "top-right": "",
-      "bottom": "",
-      "bottom-mid": "",
-      "bottom-left": "",
-      "bottom-right": "",
-      "left": "",
-      "left-mid": "",
-      "mid": "",
-      "mid-mid": "",
-      "right": "",
-      "right-mid": "",
-      "middle": "  ",
-    },
-    style: { "head": [], "border": [], "padding-left": 0, "padding-right": 0 },
-  });
-  for (const row of rows) table.push(row.map(printable));
-  // cli-table3 pads the last column too; trailing blanks only get in the way of scripts.
-  return `${table.toString().split("\n").map((line: string) => line.trimEnd()).join("\n")}\n`;
+): string {
+  const body = rows.map((row) => head.map((_, column) => printable(row[column] ?? "")));
+  const cells = [head.map((title) => printable(title)), ...body];
+  const widths = cells.map((row) => row.map(displayWidth));
+  const columnWidths = head.map((_, column) => Math.max(...widths.map((row) => row[column]!)));
+  const last = head.length - 1;
+  return cells.map((row, line) =>
+    row.map((cell, column) => {
+      const shown = line === 0 ? paint(cell, "bold", options.bold ?? false) : cell;
+      return column === last
+        ? shown
+        : shown + " ".repeat(columnWidths[column]! - widths[line]![column]!);
+    }).join(GAP).trimEnd() + "\n"
+  ).join("");
 }

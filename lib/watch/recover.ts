@@ -17,6 +17,7 @@ import { matchedForRecovery, type PlanContext, planRecovery } from "./recovery.t
 import { describeJudgement, type PeerBook } from "./peer_book.ts";
 import type { Stall } from "./stall.ts";
 import type { WatchState } from "./log.ts";
+import type { YankReason } from "../health/counters.ts";
 import { within } from "./timing.ts";
 
 /**
@@ -65,6 +66,8 @@ export interface RecoveryContext {
   wording?: RemedyWording | undefined;
   /** Called with each fresh count of instances. */
   onInstances: (count: number) => void;
+  /** Called with the instances each yank cut, and why they were yanked (for the counters). */
+  onYanked: (instances: readonly YankInstance[], reason: YankReason) => void;
 }
 
 /**
@@ -157,6 +160,8 @@ async function recoveryPass(
     log("yanking", `yanking ${describeInstances(step.instances)}${why}`);
     try {
       const result = await yankRetryingOnce(client, step.instances);
+      // Without a dead verdict for it, an instance is yanked only because the hang went on.
+      context.onYanked(result.yanked, step.dead ? "dead-peer" : "fallback");
       for (const instance of result.yanked) {
         if (!yanked.some((y) => sameInstance(y, instance))) yanked.push(instance);
       }
@@ -225,6 +230,7 @@ export type StallContext = Pick<
   | "peers"
   | "log"
   | "onInstances"
+  | "onYanked"
 >;
 
 /**
@@ -266,7 +272,8 @@ export async function recoverStall(context: StallContext, stalls: readonly Stall
     return;
   }
   log("yanking", `yanking ${describeInstances(dead)} (peer judged dead)`);
-  await yankRetryingOnce(client, dead);
+  const result = await yankRetryingOnce(client, dead);
+  context.onYanked(result.yanked, "stall");
 }
 
 /** Logs the recovery if the probe was answered; true then. */

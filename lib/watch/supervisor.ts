@@ -28,7 +28,10 @@ export interface SupervisorOptions {
   /** --socket values as given: paths and globs. */
   patterns: readonly string[];
   /** What every watchdog shares. */
-  watchdog: Omit<WatchdogOptions, "socket" | "signal" | "onReport" | "trace" | "diskAliases">;
+  watchdog: Omit<
+    WatchdogOptions,
+    "socket" | "signal" | "onReport" | "trace" | "diskAliases" | "counters"
+  >;
   /** libvirt's disk targets and aliases of the domain behind one socket (`--domain`). */
   diskAliases?: ((socket: string) => readonly DiskAlias[] | undefined) | undefined;
   /** The --trace callback for one socket, if tracing. */
@@ -80,6 +83,7 @@ export class WatchSupervisor {
    * socket, rejects with the error that makes it unwatchable, as a one-socket watch always did.
    */
   async run(): Promise<void> {
+    this.#options.textfile?.start();
     try {
       if (this.single) {
         const vm = await this.#start(this.#options.patterns[0]!);
@@ -102,7 +106,7 @@ export class WatchSupervisor {
     } finally {
       await Promise.all([...this.#vms.values()].map((vm) => this.#stop(vm)));
       for (const timer of this.#forget.values()) clearTimeout(timer);
-      await this.#options.textfile?.flush();
+      await this.#options.textfile?.close();
     }
   }
 
@@ -163,6 +167,7 @@ export class WatchSupervisor {
       diskAliases: this.#options.diskAliases?.(socket),
       signal: AbortSignal.any([this.#options.signal, stop.signal]),
       trace: trace?.(socket),
+      counters: textfile?.counters(socket),
       onReport: textfile === undefined
         ? undefined
         : (report, watching) => textfile.set(report, watching),

@@ -34,7 +34,8 @@ import {
   sleep,
   within,
 } from "./timing.ts";
-import type { HealthReport } from "../health/state.ts";
+import { type HealthReport, roundLatency } from "../health/state.ts";
+import type { WatchCounters, YankReason } from "../health/counters.ts";
 import { reportFailure } from "../health/probe.ts";
 
 /** Options of a Watchdog. */
@@ -78,6 +79,8 @@ export interface WatchdogOptions {
   probe?: ((client: QmpClient) => Promise<unknown>) | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
+  /** Counts hangs, recoveries and yanks (the --textfile counters); undefined: count nothing. */
+  counters?: WatchCounters | undefined;
   /**
    * Words the actions of remedies in log lines and reports (the front end's terms, see
    * lib/errors.ts); without it, remedies that need them are left out.
@@ -170,12 +173,14 @@ export class Watchdog implements YankUpstream {
    * outcome is known: the log then tells who yanked what during a hang.
    */
   logProxyYank(yank: ProxyYank): void {
-    let what: string;
+    let instances: YankInstance[] | undefined;
     try {
-      what = describeInstances(parseYankInstances(yank.instances));
+      instances = parseYankInstances(yank.instances);
     } catch {
-      what = "malformed instances";
+      // QEMU judged them; the log says what the client sent was malformed.
     }
+    const what = instances === undefined ? "malformed instances" : describeInstances(instances);
+    if (yank.result.ok && instances !== undefined) this.#countYanked(instances, "proxy-client");
     const client = `proxy client ${yank.client}`;
     this.#log(
       "proxy-yank",
@@ -406,6 +411,7 @@ export class Watchdog implements YankUpstream {
         return { answered, error };
       }
       if (first.kind === "timeout") {
+        this.#options.counters?.add("hangs");
         await this.#report("CRITICAL", undefined);
         const recovered = await recoverHang({
           client,
@@ -422,12 +428,18 @@ export class Watchdog implements YankUpstream {
           log: (state, message) => this.#log(state, message),
           wording: this.#options.wording,
           onInstances: (count) => this.#instances = count,
+          onYanked: (instances, reason) => this.#countYanked(instances, reason),
         });
         if (!recovered) return { answered, error: undefined };
       }
       answered = true;
       this.#answered = true;
-      await this.#report("OK", (now() - probe.sentAt) / 1000);
+      const latency = (now() - probe.sentAt) / 1000;
+      if (first.kind === "timeout") {
+        this.#options.counters?.add("recoveries");
+        this.#options.counters?.set("lastRecovery", roundLatency(latency));
+      }
+      await this.#report("OK", latency);
       // Neither is awaited: the probes keep their schedule.
       this.#peers?.refreshIfDue(client);
       this.#stallWatch?.sample(client);
@@ -457,6 +469,7 @@ export class Watchdog implements YankUpstream {
           peers: this.#peers,
           log: (state, message) => this.#log(state, message),
           onInstances: (count) => this.#instances = count,
+          onYanked: (instances, reason) => this.#countYanked(instances, reason),
         }, stalls),
       onError: (error) => this.#log("warning", `stall check failed: ${this.#describe(error)}`),
     });
@@ -477,6 +490,10 @@ export class Watchdog implements YankUpstream {
       (error: unknown) => error instanceof Error ? error : new Error(String(error)),
     ).finally(() => probe.done = true);
     return probe;
+  }
+
+  #countYanked(instances: readonly YankInstance[], reason: YankReason): void {
+    for (const { type } of instances) this.#options.counters?.add("yanked", { type, reason });
   }
 
   /** Reports that the watchdog failed unexpectedly and starts again: watch is not watching. */

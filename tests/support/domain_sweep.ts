@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { findDomains } from "../../lib/libvirt/domains.ts";
 import { messageFor } from "../../lib/cli/exit_codes.ts";
 import { printable } from "../../lib/render/printable.ts";

@@ -58,6 +58,12 @@ async function answers(uri: string, timeoutMs: number): Promise<boolean> {
 export interface LibvirtLabOptions {
   /** The libvirtd command to start when none answers; "libvirtd" by default. */
   libvirtd?: string;
+  /**
+   * The virtlogd command to start when none answers; "virtlogd" by default. The lab's own tests
+   * pass a stand-in: a real virtlogd they started would be stopped when their test file ends,
+   * under the feet of a libvirt test running beside them that found it answering.
+   */
+  virtlogd?: string;
   /** The connection URI; qemu:///system by default. */
   uri?: string;
   /** Bounds starting libvirtd until it answers, in milliseconds; 30 s by default. */
@@ -69,11 +75,27 @@ export interface LibvirtLabOptions {
 /** How many lines of a daemon's log a failure quotes. */
 const LOG_TAIL_LINES = 20;
 
-/** Daemons this process started, stopped (SIGTERM, by pid) when it ends. */
+/** Daemons this process started, stopped (SIGTERM, by pid) when it ends (see daemonFile). */
 const daemonsToStop: number[] = [];
 
-function stopAtExit(pid: number): void {
-  if (daemonsToStop.length === 0) {
+/**
+ * Where the daemons this process starts keep their pid files and logs: outside any lab's dir,
+ * since the daemons outlive the lab that started them, and libvirtd hands its log settings down
+ * to every QEMU it starts (QEMU exited 125, "failed to open .../libvirtd.log", once the first
+ * lab's dir was gone). Removed when the daemons are stopped.
+ */
+let daemonsDir: string | undefined;
+
+/** The pids of the daemons this process started, for the lab's own tests. */
+export function daemonsStartedHere(): readonly number[] {
+  return [...daemonsToStop];
+}
+
+function daemonFile(name: string): string {
+  if (daemonsDir === undefined) {
+    daemonsDir = Deno.makeTempDirSync({ prefix: "yank-libvirt-daemons-" });
+    // libvirtd's children (QEMU, as libvirt-qemu) open the log it hands down.
+    Deno.chmodSync(daemonsDir, 0o755);
     globalThis.addEventListener("unload", () => {
       for (const daemon of daemonsToStop.reverse()) {
         try {
@@ -82,9 +104,10 @@ function stopAtExit(pid: number): void {
           // Already gone.
         }
       }
+      Deno.removeSync(daemonsDir!, { recursive: true });
     });
   }
-  daemonsToStop.push(pid);
+  return `${daemonsDir}/${name}`;
 }
 
 /** The daemons a test uses, and which of them it started. */
@@ -123,7 +146,7 @@ export class LibvirtLab implements AsyncDisposable {
         const until = performance.now() + withinMs;
         const left = () => until - performance.now();
         if (!await lab.#socketAnswers("/run/libvirt/virtlogd-sock")) {
-          await lab.#startDaemon("virtlogd", "virtlogd", left, withinMs);
+          await lab.#startDaemon("virtlogd", options.virtlogd ?? "virtlogd", left, withinMs);
         }
         // A second libvirtd would take over the sockets of a slow one and remove them when the
         // lab stops it, leaving the host's libvirtd unreachable: wait for that one instead.
@@ -169,7 +192,7 @@ export class LibvirtLab implements AsyncDisposable {
 
   /** The log file the lab points daemon `name` at. */
   #logFile(name: string): string {
-    return this.path(`${name}.log`);
+    return daemonFile(`${name}.log`);
   }
 
   /** The last lines of daemon `name`'s log, for a failure message ("" when none). */
@@ -188,7 +211,7 @@ export class LibvirtLab implements AsyncDisposable {
     left: () => number,
     withinMs: number,
   ): Promise<void> {
-    const pidFile = this.path(`${name}.pid`);
+    const pidFile = daemonFile(`${name}.pid`);
     const child = new Deno.Command(command, {
       args: ["--daemon", "--pid-file", pidFile],
       // Warnings and errors to a file the lab can quote when the daemon does not come up.
@@ -242,7 +265,7 @@ export class LibvirtLab implements AsyncDisposable {
     // process ends, by pid, and only those this process started.
     for (const { pidFile } of this.#started.reverse()) {
       const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
-      if (pid > 1) stopAtExit(pid);
+      if (pid > 1) daemonsToStop.push(pid);
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }

@@ -20,6 +20,7 @@ export class QemuMissingError extends Error {
 const QEMU = "qemu-system-x86_64";
 
 function requireProgram(name: string): string {
+  if (name.startsWith("/")) return name;
   for (const dir of (Deno.env.get("PATH") ?? "/usr/bin").split(":")) {
     try {
       const path = `${dir}/${name}`;
@@ -161,6 +162,8 @@ export interface QemuOptions {
   awaitMainLoop?: boolean;
   /** Run QEMU as this user and its groups (through setpriv), as libvirt runs it (default root). */
   user?: string;
+  /** Run QEMU in this network namespace (`ip netns exec`); its unix monitors work from any. */
+  netns?: string;
 }
 
 /** A TCP peer on 127.0.0.1 that accepts one connection and reports when it ends. */
@@ -214,10 +217,17 @@ export class QemuLab implements AsyncDisposable {
     return `${this.dir}/${name}`;
   }
 
-  /** Starts a process in the lab; it is stopped on dispose. */
-  spawn(program: string, args: string[], log?: string): LabProcess {
-    const child = new Deno.Command(requireProgram(program), {
-      args,
+  /**
+   * Starts a process in the lab, in network namespace `netns` if given; it is stopped on
+   * dispose. `ip netns exec` execs the program, so the pid is the program's own.
+   */
+  spawn(program: string, args: string[], log?: string, netns?: string): LabProcess {
+    const path = requireProgram(program);
+    const [command, commandArgs] = netns === undefined
+      ? [path, args]
+      : [requireProgram("ip"), ["netns", "exec", netns, path, ...args]];
+    const child = new Deno.Command(command, {
+      args: commandArgs,
       stdin: "null",
       stdout: "null",
       stderr: log ? "piped" : "null",
@@ -243,16 +253,21 @@ export class QemuLab implements AsyncDisposable {
     const asUser = options.user === undefined
       ? []
       : ["--reuid", options.user, "--regid", options.user, "--init-groups", "--", QEMU];
-    const process = this.spawn(asUser.length === 0 ? QEMU : "setpriv", [
-      ...asUser,
-      "-M",
-      "none",
-      "-nodefaults",
-      "-display",
-      "none",
-      ...sockets.flatMap((s) => ["-qmp", `unix:${s},server=on,wait=off`]),
-      ...(options.args ?? []),
-    ], log);
+    const process = this.spawn(
+      asUser.length === 0 ? QEMU : "setpriv",
+      [
+        ...asUser,
+        "-M",
+        "none",
+        "-nodefaults",
+        "-display",
+        "none",
+        ...sockets.flatMap((s) => ["-qmp", `unix:${s},server=on,wait=off`]),
+        ...(options.args ?? []),
+      ],
+      log,
+      options.netns,
+    );
     // A socket file appears at bind(), before QEMU listens on it: wait until each accepts.
     for (const socket of sockets) await waitForSocket(socket, process, log);
     // The monitor greets early in QEMU's start-up, but in-band commands wait until start-up is
@@ -345,26 +360,37 @@ export class QemuLab implements AsyncDisposable {
   }
 
   /**
-   * Creates a raw image and serves it with qemu-nbd on 127.0.0.1, on a port that was free a
-   * moment before (taken from a listener on port 0, then closed); another port is tried if
-   * something took it meanwhile.
+   * Creates a raw image and serves it with qemu-nbd over TCP: by default on 127.0.0.1, on a port
+   * that was free a moment before (taken from a listener on port 0, then closed; another port is
+   * tried if something took it meanwhile). In a network namespace of a test's own (`netns`),
+   * where nothing else listens, on the `host` and `port` given. `shared` lets that many clients
+   * in at once (qemu-nbd's `--shared`; default 1).
    */
-  async startNbdTcp(sizeMiB = 64): Promise<NbdTcpServer> {
+  async startNbdTcp(
+    sizeMiB = 64,
+    options: { netns?: string; host?: string; port?: number; shared?: number } = {},
+  ): Promise<NbdTcpServer> {
     const image = await this.#createImage(sizeMiB);
     const log = this.path(`nbd${this.#counter}.log`);
+    const host = options.host ?? "127.0.0.1";
     for (let attempt = 1;; attempt++) {
-      const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (probe.addr as Deno.NetAddr).port;
-      probe.close();
+      let port = options.port;
+      if (port === undefined) {
+        const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        port = (probe.addr as Deno.NetAddr).port;
+        probe.close();
+      }
+      const shared = options.shared === undefined ? [] : ["--shared", String(options.shared)];
       const process = this.spawn(
         "qemu-nbd",
-        ["-f", "raw", "-b", "127.0.0.1", "-p", String(port), "-t", image],
+        ["-f", "raw", "-b", host, "-p", String(port), "-t", ...shared, image],
         log,
+        options.netns,
       );
-      if (await waitForPort(port, process)) return { process, port };
-      if (attempt === 5) {
+      if (await waitForPort(port, process, options.netns)) return { process, port };
+      if (attempt === 5 || options.port !== undefined) {
         const output = await Deno.readTextFile(log).catch(() => "");
-        throw new Error(`qemu-nbd did not listen on 127.0.0.1: ${output.trim() || "(no output)"}`);
+        throw new Error(`qemu-nbd did not listen on ${host}: ${output.trim() || "(no output)"}`);
       }
     }
   }
@@ -474,19 +500,25 @@ async function waitForSocket(path: string, process: LabProcess, log: string): Pr
 }
 
 /**
- * Waits until `process` listens on 127.0.0.1:`port` (true), or exits (false: the port was
- * taken). Asks ss rather than connecting: a qemu-nbd serves one client at a time.
+ * Waits until `process` listens on TCP `port` (true), or exits (false: the port was taken), in
+ * network namespace `netns` if given. Asks ss rather than connecting: a qemu-nbd serves one
+ * client at a time.
  */
-async function waitForPort(port: number, process: LabProcess): Promise<boolean> {
+export async function waitForPort(
+  port: number,
+  process: LabProcess,
+  netns?: string,
+): Promise<boolean> {
   let exited = false;
   process.status.then(() => exited = true);
   for (let waited = 0; waited < 10_000 && !exited; waited += 20) {
     // One kind of socket: ss leaves out the Netid column, so this is not parseSs's format.
-    const listening = await runSs(["-tlnpH", `sport = :${port}`]);
+    const inNetns = netns === undefined ? [] : ["-N", netns];
+    const listening = await runSs([...inNetns, "-tlnpH", `sport = :${port}`]);
     if (listening.includes(`pid=${process.pid},`)) return true;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  if (!exited) throw new Error(`${process.name} does not listen on 127.0.0.1:${port}`);
+  if (!exited) throw new Error(`${process.name} does not listen on port ${port}`);
   return false;
 }
 

@@ -122,3 +122,59 @@ export function sandboxWrapper(options: SandboxOptions): string[] {
     CHECKOUT,
   ];
 }
+
+// Runs as root in a new mount namespace: $1 the user, $2 the capabilities ("" or "+a,+b"), $3 a
+// directory of the test's that the user may enter, $4 the checkout; the rest is the CLI's argv.
+const AS_USER_SCRIPT = String.raw`set -eu
+user=$1 caps=$2 dir=$3 checkout=$4
+shift 4
+# The checkout and Deno may sit under /root (a CI clone), which QEMU's user cannot enter: bind
+# them into the test's directory and point the CLI's arguments there.
+mkdir -p "$dir/.checkout" "$dir/.home"
+chown "$user" "$dir/.home"
+mount -n --bind "$checkout" "$dir/.checkout"
+for arg; do
+  case "$arg" in
+  "$checkout"/*) arg=$dir/.checkout/${"${"}arg#"$checkout"/} ;;
+  esac
+  set -- "$@" "$arg"
+  shift
+done
+program=$dir/.program
+touch "$program"
+mount -n --bind "$1" "$program"
+shift
+cd "$dir/.checkout"
+if [ -z "$caps" ]; then
+  set -- --bounding-set=-all --inh-caps=-all -- "$program" "$@"
+else
+  set -- "--bounding-set=-all,$caps" "--inh-caps=-all,$caps" "--ambient-caps=$caps" -- "$program" "$@"
+fi
+exec env HOME="$dir/.home" DENO_DIR="$dir/.home/deno" XDG_CACHE_HOME="$dir/.home" \
+  setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs "$@"
+`;
+
+/**
+ * The wrapper argv for runCli that runs the CLI as `user` with only `capabilities` (names such
+ * as "dac_read_search"), no_new_privs, and nothing else of root's: what User= and
+ * CapabilityBoundingSet=/AmbientCapabilities= give a unit. `dir` is a directory of the test's
+ * that `user` may enter (0755).
+ */
+export function asUserWrapper(user: string, capabilities: string[], dir: string): string[] {
+  const caps = capabilities.map((c) => `+${c}`).join(",");
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "bash",
+    "-c",
+    AS_USER_SCRIPT,
+    "as-user",
+    user,
+    caps,
+    dir,
+    CHECKOUT,
+  ];
+}

@@ -9,7 +9,7 @@
  * and lengths past the limits of a unix socket address.
  */
 
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 
 /** Pieces that have broken, or could break, a parser of QEMU's strings or yank's output. */
 export const ODD_PIECES: readonly string[] = [

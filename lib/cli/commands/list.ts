@@ -85,7 +85,7 @@ export async function listCommand(args: CliArgs, io: CliIo): Promise<number> {
       return multi ? [socket, ...row] : row;
     });
     io.stdout(
-      await renderTable(multi ? ["SOCKET", ...head] : head, rows, {
+      renderTable(multi ? ["SOCKET", ...head] : head, rows, {
         bold: useColour(io, "stdout"),
       }),
     );

@@ -17,6 +17,11 @@ import { describeError, wordRemedyAction } from "../remedies.ts";
 
 /** Longest pause between two writes of --textfile, in milliseconds. */
 const TEXTFILE_GAP_MS = 500;
+/**
+ * Longest time without a write of --textfile while watch runs, in milliseconds, whether or not
+ * a VM reports: a textfile older than a few of these means the watch is gone or stuck.
+ */
+const TEXTFILE_HEARTBEAT_MS = 60_000;
 
 /** Runs `yank watch` until SIGTERM or SIGINT; returns the exit code. */
 export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
@@ -34,6 +39,7 @@ export async function watchCommand(args: CliArgs, io: CliIo): Promise<number> {
   let lastTextfileError = "";
   const textfile = args.textfile === undefined ? undefined : new GaugeTextfile(args.textfile, {
     minGapMs: Math.min(args.intervalMs, TEXTFILE_GAP_MS),
+    heartbeatMs: TEXTFILE_HEARTBEAT_MS,
     onError: (error) => {
       const message = describeError(error);
       if (message === lastTextfileError) return;
