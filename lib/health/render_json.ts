@@ -4,6 +4,7 @@
 
 import { type HealthReport, roundLatency, STATE_EXIT_CODES, worstState } from "./state.ts";
 import { countStates } from "./render_text.ts";
+import { renderJson } from "../render/json.ts";
 
 /** One report as a JSON-ready object with snake_case keys; unknown values are null. */
 export function healthJson(report: HealthReport): Record<string, unknown> {
@@ -28,10 +29,10 @@ export function healthJson(report: HealthReport): Record<string, unknown> {
  * worst state, counts per state and the reports under "sockets".
  */
 export function renderHealthJson(reports: readonly HealthReport[], multi: boolean): string {
-  if (!multi && reports.length === 1) return `${JSON.stringify(healthJson(reports[0]!))}\n`;
+  if (!multi && reports.length === 1) return `${renderJson(healthJson(reports[0]!))}\n`;
   const state = worstState(reports.map((r) => r.state));
   return `${
-    JSON.stringify({
+    renderJson({
       state,
       exit_code: STATE_EXIT_CODES[state],
       counts: countStates(reports),

@@ -72,7 +72,8 @@ export interface DomainSearch {
 }
 
 /**
- * Finds the running domains the patterns name (exact names or globs), each once, in the order
+ * Finds the running domains the patterns name (exact names or globs; a pattern that is some
+ * domain's exact name means that domain, glob characters and all), each once, in the order
  * given, and the socket of each one's yank monitor. A pattern that finds nothing, a domain
  * without a yank monitor and an unreadable file each give one failure; the others are found.
  */
@@ -86,14 +87,18 @@ export async function findDomains(
   for (const pattern of patterns) {
     let names: string[];
     try {
-      names = isGlob(pattern) ? await listDomains(runDir, compileGlob(pattern)) : [pattern];
+      // A domain may be named like a glob ("web[1]"): a pattern that names one is that one.
+      names = isGlob(pattern) && !(await isDomain(runDir, pattern))
+        ? await listDomains(runDir, compileGlob(pattern))
+        : [pattern];
     } catch (error) {
       failures.push(error as Error);
       continue;
     }
     if (names.length === 0) failures.push(new DomainNotFoundError(pattern, runDir));
     for (const name of names) {
-      if (name.includes("/") || name.startsWith(".")) {
+      // libvirt refuses a "/" in a name; any other name is one file in the run directory.
+      if (name.includes("/") || name === "") {
         failures.push(new DomainNotFoundError(name, runDir));
         continue;
       }
@@ -124,6 +129,15 @@ export async function findDomains(
     }
   }
   return { found, failures };
+}
+
+async function isDomain(runDir: string, name: string): Promise<boolean> {
+  if (name.includes("/")) return false;
+  try {
+    return (await Deno.lstat(`${runDir}/${name}.xml`)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 async function listDomains(runDir: string, glob: RegExp): Promise<string[]> {

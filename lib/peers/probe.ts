@@ -4,7 +4,7 @@
  * of peer judgement live here; the parsing (sockets.ts) and the judgement (judge.ts) are pure.
  */
 
-import { type KernelSocket, parseSs } from "./sockets.ts";
+import { type KernelSocket, localSpellings, parseSs } from "./sockets.ts";
 import {
   type Connection,
   connectionsOf,
@@ -54,7 +54,8 @@ export async function findQemuProcess(path: string, run: RunSs = runSs): Promise
   } catch (error) {
     return { error: errorText(error) };
   }
-  const socket = listening.find((s) => s.local === path) ?? findSameFile(path, listening);
+  const socket = listening.find((s) => localSpellings(s).includes(path)) ??
+    findSameFile(path, listening);
   if (socket === undefined) {
     return { error: `ss shows no socket listening on ${JSON.stringify(path)}` };
   }
@@ -79,10 +80,12 @@ function findSameFile(path: string, listening: KernelSocket[]): KernelSocket | u
   if (ours === undefined) return undefined;
   return listening.find((s) => {
     if (s.transport !== "unix" || s.local === "" || s.local.startsWith("@")) return false;
-    const bound = s.local.startsWith("/") || s.pids[0] === undefined
-      ? s.local
-      : `/proc/${s.pids[0]}/cwd/${s.local}`;
-    return fileId(bound) === ours;
+    return localSpellings(s).some((local) => {
+      const bound = local.startsWith("/") || s.pids[0] === undefined
+        ? local
+        : `/proc/${s.pids[0]}/cwd/${local}`;
+      return fileId(bound) === ours;
+    });
   });
 }
 

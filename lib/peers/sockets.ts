@@ -13,6 +13,11 @@ export interface KernelSocket {
   state: string;
   /** Unix: the bound path ("" when unnamed). TCP: `HOST:PORT` (IPv6 in brackets). */
   local: string;
+  /**
+   * Unix only: the blanks ss printed after `local` but one. ss pads its columns, so a path that
+   * ends in blanks shows them run into the padding: the path is `local` plus some of these.
+   */
+  localPadding?: string;
   /** TCP: the remote `HOST:PORT`. Unix: "". */
   remote: string;
   /** Unix: the inode of the connected peer socket ("0" when none). */
@@ -35,7 +40,10 @@ export interface KernelSocket {
   shutDown?: boolean;
 }
 
-const SS_UNIX_ROW = /^u_str\s+(\S+)\s+(\d+)\s+(\d+)\s+(.*?)\s+(\d+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/;
+const SS_UNIX_ROW =
+  /^u_str\s+(\S+)\s+(\d+)\s+(\d+)\s+([\s\S]*?)(\s+)(\d+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/;
+/** How each row of `ss -H` starts; a line that does not is the rest of a path holding "\n". */
+const SS_ROW_START = /^(u_str|u_dgr|u_seq|tcp|udp)\s/;
 const SS_TCP_ROW = /^tcp\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$/;
 
 /**
@@ -46,15 +54,23 @@ const SS_TCP_ROW = /^tcp\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$/;
  */
 export function parseSs(text: string): KernelSocket[] {
   const sockets: KernelSocket[] = [];
-  for (const line of text.split("\n")) {
+  // ss prints a unix path as it is, newlines and all: such a row spans several lines.
+  const rows: string[] = [];
+  for (const line of text.replace(/\n$/, "").split("\n")) {
+    if (rows.length > 0 && !SS_ROW_START.test(line)) {
+      rows[rows.length - 1] += `\n${line}`;
+    } else rows.push(line);
+  }
+  for (const line of rows) {
     const unix = SS_UNIX_ROW.exec(line);
     if (unix) {
-      const [, state, rx, tx, local, inode, , peerInode, extras] = unix;
+      const [, state, rx, tx, local, padding, inode, , peerInode, extras] = unix;
       sockets.push({
         inode: inode!,
         transport: "unix",
         state: state!,
         local: local === "*" ? "" : local!,
+        localPadding: padding!.slice(0, -1),
         remote: "",
         peerInode: peerInode!,
         rxQueue: Number(rx),
@@ -139,4 +155,10 @@ export function canonicalHostPort(host: string, port: string): string {
     ? left
     : [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
   return `[${compressIpv6(groups)}]:${port}`;
+}
+
+/** Every path a unix socket row may stand for: `local`, and `local` with blanks ss ran into its padding. */
+export function localSpellings(socket: KernelSocket): string[] {
+  const padding = socket.localPadding ?? "";
+  return Array.from({ length: padding.length + 1 }, (_, i) => socket.local + padding.slice(0, i));
 }

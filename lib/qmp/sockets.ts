@@ -147,7 +147,8 @@ function readDir(dir: string): Deno.DirEntry[] | "denied" {
   }
 }
 
-function isSocket(path: string): boolean {
+/** Whether `path` names a unix socket (through any symlinks). */
+export function isSocket(path: string): boolean {
   try {
     return Deno.statSync(path).isSocket === true;
   } catch {

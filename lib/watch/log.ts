@@ -3,6 +3,8 @@
  * syslog and log shippers can read it as key=value pairs.
  */
 
+import { renderJson } from "../render/json.ts";
+
 /** The states and actions a watchdog logs, in the order `yank watch --help` lists them. */
 export const WATCH_STATES = [
   "connecting",
@@ -59,8 +61,10 @@ export function formatLogLine(entry: WatchLogEntry): string {
 }
 
 function logfmtValue(value: string): string {
+  // A value with controls or bidirectional overrides is quoted and escaped like JSON output,
+  // so a socket path or a peer's text cannot drive the terminal that shows the log.
   // deno-lint-ignore no-control-regex -- control characters must be escaped, not printed.
-  return value === "" || /[\s"=\\\u0000-\u001f\u007f-\u009f]/u.test(value)
-    ? JSON.stringify(value)
+  return value === "" || /[\s"=\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u.test(value)
+    ? renderJson(value)
     : value;
 }

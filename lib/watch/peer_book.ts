@@ -15,6 +15,7 @@ import {
   type PeerReplies,
 } from "../yank/peers.ts";
 import { queryPeers } from "../yank/query_peers.ts";
+import { isSocket } from "../qmp/sockets.ts";
 import { endpointOf, type PeerEndpoint, type PeerVerdict } from "../peers/judge.ts";
 import { findQemuProcess, judgePeers, type QemuProcess, type RunSs } from "../peers/probe.ts";
 
@@ -94,7 +95,7 @@ export class PeerBook {
 
   /** The known peers of `instances` (all unknown before the first refresh). */
   peersOf(instances: readonly YankInstance[]): Map<string, InstancePeer> {
-    return describePeers(instances, this.#replies ?? {});
+    return describePeers(instances, this.#replies ?? {}, { isSocket });
   }
 
   /**

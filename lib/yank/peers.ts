@@ -7,6 +7,9 @@
 
 import { isJsonObject } from "../qmp/json_object.ts";
 import { instanceName, type YankInstance } from "./instances.ts";
+import { parseNbdFilename } from "./nbd_filename.ts";
+
+export { parseNbdFilename };
 
 /** A socket address in QEMU's own `SocketAddress` shape (the kinds yank can tell apart). */
 export type PeerAddress =
@@ -79,10 +82,20 @@ export function instanceKey(instance: YankInstance): string {
   return `${instance.type}:${instanceName(instance)}`;
 }
 
+/** Options of `describePeers` and `parseNbdFilename`. */
+export interface PeerOptions {
+  /**
+   * Whether a path names a unix socket, to tell an NBD export holding `?socket=` from a socket
+   * path holding it; without it an absolute path is taken for the socket's.
+   */
+  isSocket?: (path: string) => boolean;
+}
+
 /** Finds, for every instance, its peer and disk in the replies. */
 export function describePeers(
   instances: readonly YankInstance[],
   replies: PeerReplies,
+  options: PeerOptions = {},
 ): Map<string, InstancePeer> {
   const chardevs = parseChardevs(replies["query-chardev"]);
   const nodes = parseBlockNodes(replies["query-named-block-nodes"]);
@@ -97,7 +110,7 @@ export function describePeers(
         break;
       case "block-node": {
         const node = nodes.get(instance["node-name"]);
-        const peer = node?.drv === "nbd" ? parseNbdFilename(node.filename) : undefined;
+        const peer = node?.drv === "nbd" ? parseNbdFilename(node.filename, options) : undefined;
         result.set(key, { peer, disk: disks.get(instance["node-name"]) });
         break;
       }
@@ -123,33 +136,42 @@ export function parseChardevs(reply: unknown): Map<string, ChardevPeer> {
 }
 
 /**
- * Reads a socket chardev's `filename`. QEMU writes `PROTO:LHOST:LPORT[,server=on] <-> RHOST:RPORT`
- * for a connected TCP socket, `unix:PATH[,server=on]` for a connected unix socket, and the
- * configured address after `disconnected:` otherwise. Undefined for other chardev kinds.
+ * Reads a socket chardev's `filename`, in the forms QEMU's chardev/char-socket.c writes:
+ * `PROTO:LHOST:LPORT[,server=on] <-> RHOST:RPORT` for a connected TCP socket,
+ * `unix:PATH[,abstract[,tight]][,server=on]` for a unix one, each after `disconnected:` when
+ * no peer is connected. A unix path is taken whole, as QEMU writes it (spaces, commas, ` <-> `,
+ * newlines and all); only the flags QEMU appends are read off its end. Undefined for other
+ * chardev kinds.
  */
 export function parseChardevFilename(filename: string): ChardevPeer | undefined {
   let text = filename;
   const connected = !text.startsWith("disconnected:");
   if (!connected) text = text.slice("disconnected:".length);
-  const arrow = text.indexOf(" <-> ");
   const colon = text.indexOf(":");
   if (colon <= 0) return undefined;
   const protocol = text.slice(0, colon);
   if (!/^(tcp|unix|telnet|tn3270|websocket|vsock|fd)$/.test(protocol)) return undefined;
   const peer: ChardevPeer = { kind: "chardev", protocol, listening: false, connected, filename };
-  if (arrow >= 0) {
-    // Only a connected inet socket has both ends.
-    const { address, listening } = splitServerFlag(text.slice(colon + 1, arrow));
+  const rest = text.slice(colon + 1);
+  if (protocol === "unix") {
+    const { path, listening } = splitUnixFlags(rest);
     peer.listening = listening;
-    peer.local = parseHostPort(address);
-    peer.remote = parseHostPort(text.slice(arrow + 5));
+    if (listening) peer.local = { type: "unix", path };
+    else peer.remote = { type: "unix", path };
     return peer;
   }
-  const { address, listening } = splitServerFlag(text.slice(colon + 1));
+  const arrow = rest.indexOf(" <-> ");
+  if (arrow >= 0) {
+    // Only a connected inet socket has both ends.
+    const { address, listening } = splitServerFlag(rest.slice(0, arrow));
+    peer.listening = listening;
+    peer.local = parseHostPort(address);
+    peer.remote = parseHostPort(rest.slice(arrow + 5));
+    return peer;
+  }
+  const { address, listening } = splitServerFlag(rest);
   peer.listening = listening;
-  const where: PeerAddress = protocol === "unix"
-    ? { type: "unix", path: address }
-    : protocol === "fd" || protocol === "vsock"
+  const where: PeerAddress = protocol === "fd" || protocol === "vsock"
     ? { type: "other", text: `${protocol}:${address}` }
     : parseHostPort(address);
   if (listening) peer.local = where;
@@ -157,8 +179,18 @@ export function parseChardevFilename(filename: string): ChardevPeer | undefined 
   return peer;
 }
 
+/** A unix chardev's path and the flags QEMU appends to it, read off the end. */
+function splitUnixFlags(text: string): { path: string; listening: boolean } {
+  const match = /^([\s\S]*?)(,abstract(?:,tight)?)?(,server=on|,server)?$/.exec(text);
+  return match ? { path: match[1]!, listening: match[3] !== undefined } : {
+    path: text,
+    listening: false,
+  };
+}
+
 function splitServerFlag(text: string): { address: string; listening: boolean } {
-  const match = /^(.*?)((?:,[a-z-]+(?:=[^,]*)?)*)$/.exec(text)!;
+  const match = /^([\s\S]*?)((?:,[a-z-]+(?:=[^,]*)?)*)$/.exec(text);
+  if (!match) return { address: text, listening: false };
   const flags = match[2]!.split(",").filter((f) => f !== "");
   const listening = flags.some((f) => f === "server" || f === "server=on");
   return { address: match[1]!, listening };
@@ -193,77 +225,6 @@ function parseBlockNodes(reply: unknown): Map<string, BlockNode> {
     result.set(item["node-name"], { drv: typeof item.drv === "string" ? item.drv : "", filename });
   }
   return result;
-}
-
-const DEFAULT_NBD_PORT = "10809";
-const UNIX_PREFIX = "nbd+unix://";
-const INET_PREFIX = "nbd://";
-const SOCKET_PARAM = "?socket=";
-
-/**
- * An NBD node's server from its filename, in exactly the forms QEMU's `nbd_refresh_filename`
- * (block/nbd.c) writes with snprintf, unescaped: `nbd+unix:///EXPORT?socket=PATH`,
- * `nbd+unix://?socket=PATH`, `nbd://HOST:PORT/EXPORT`, `nbd://HOST:PORT` (an IPv6 host is
- * written bare; brackets are read too), or `json:{...}` when the options do not fit a URI
- * (a server given as an fd, an inet one with ipv4, ipv6 or to; TLS credentials do not change
- * the form). Nothing is URL-decoded: `%` and `+` are the name's own.
- * An export holding `?socket=` cannot be told from a path holding it; the first one splits.
- */
-export function parseNbdFilename(filename: string): NbdPeer | undefined {
-  if (filename.startsWith("json:")) return parseNbdJson(filename);
-  const peer = (server: PeerAddress, exportName: string | undefined): NbdPeer =>
-    exportName === undefined || exportName === ""
-      ? { kind: "nbd", server, filename }
-      : { kind: "nbd", server, export: exportName, filename };
-  if (filename.startsWith(UNIX_PREFIX)) {
-    const rest = filename.slice(UNIX_PREFIX.length);
-    const at = rest.indexOf(SOCKET_PARAM);
-    if (at < 0) return undefined;
-    const head = rest.slice(0, at);
-    if (head !== "" && !head.startsWith("/")) return undefined;
-    const path = rest.slice(at + SOCKET_PARAM.length);
-    return path === "" ? undefined : peer({ type: "unix", path }, head.slice(1));
-  }
-  if (filename.startsWith(INET_PREFIX)) {
-    const rest = filename.slice(INET_PREFIX.length);
-    // A host and port hold no `/`; the export is everything after the first one.
-    const slash = rest.indexOf("/");
-    const authority = slash < 0 ? rest : rest.slice(0, slash);
-    const exportName = slash < 0 ? undefined : rest.slice(slash + 1);
-    const colon = authority.lastIndexOf(":");
-    const host = colon < 0 ? authority : authority.slice(0, colon);
-    const port = colon < 0 ? DEFAULT_NBD_PORT : authority.slice(colon + 1);
-    const bare = host.replace(/^\[(.*)\]$/, "$1");
-    if (bare === "" || port === "") return undefined;
-    return peer({ type: "inet", host: bare, port }, exportName);
-  }
-  return undefined;
-}
-
-function parseNbdJson(filename: string): NbdPeer | undefined {
-  let options: unknown;
-  try {
-    options = JSON.parse(filename.slice("json:".length));
-  } catch {
-    return undefined;
-  }
-  // The nbd options may be the node's own or those of its file child.
-  for (let node = options; isJsonObject(node); node = node.file) {
-    if (node.driver !== "nbd") continue;
-    const server = isJsonObject(node.server) ? node.server : undefined;
-    let address: PeerAddress | undefined;
-    if (server?.type === "unix" && typeof server.path === "string") {
-      address = { type: "unix", path: server.path };
-    } else if (server?.type === "inet" && typeof server.host === "string") {
-      address = { type: "inet", host: server.host, port: String(server.port ?? DEFAULT_NBD_PORT) };
-    }
-    if (address === undefined) return undefined;
-    const exportName = typeof node.export === "string" ? node.export : "";
-    return exportName === ""
-      ? { kind: "nbd", server: address, filename }
-      : { kind: "nbd", server: address, export: exportName, filename };
-  }
-  return undefined;
 }
 
 /**

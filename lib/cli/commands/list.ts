@@ -17,6 +17,7 @@ import {
   type PeerReplies,
 } from "../../yank/peers.ts";
 import { queryPeers } from "../../yank/query_peers.ts";
+import { isSocket } from "../../qmp/sockets.ts";
 import { renderTable } from "../../render/table.ts";
 import { renderJson } from "../../render/json.ts";
 import { QmpError } from "../../qmp/errors.ts";
@@ -36,10 +37,9 @@ async function listWithPeers(client: Parameters<typeof queryYank>[0]) {
   const replies = await peers;
   return {
     instances,
-    peers: replies instanceof Error ? new Map<string, InstancePeer>() : describePeers(
-      instances,
-      replies,
-    ),
+    peers: replies instanceof Error
+      ? new Map<string, InstancePeer>()
+      : describePeers(instances, replies, { isSocket }),
     peerFailure: replies instanceof Error ? replies : undefined,
   };
 }
