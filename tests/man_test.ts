@@ -1,12 +1,12 @@
 /**
  * The manual pages: generated from the help texts and committed, rendered by man without a
- * warning, and good enough for systemd: README's unit names `Documentation=man:yank(1)`.
+ * warning, and good enough for systemd: the guide's units name `Documentation=man:yank(1)`.
  */
 
 import assert from "node:assert/strict";
 import { manPages } from "../lib/cli/man.ts";
 import { helpText } from "../lib/cli/help.ts";
-import { readmeUnits } from "./support/readme_units.ts";
+import { guideUnits } from "./support/guide_units.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAN_DIR = new URL("docs/man/", ROOT).pathname;
@@ -60,11 +60,11 @@ Deno.test("man renders every page without a warning, and shows the help's words"
   });
 });
 
-Deno.test("systemd-analyze verify accepts README's units, man:yank(1) included", async (t) => {
-  const units = readmeUnits();
+Deno.test("systemd-analyze verify accepts the guide's units, man:yank(1) included", async (t) => {
+  const units = guideUnits();
   assert.ok(units.length >= 1);
-  // A root for systemd-analyze: systemd's own units, README's, and the binary where README puts
-  // it (a stub: verify checks only that it is executable).
+  // A root for systemd-analyze: systemd's own units, the guide's, and the binary where the guide
+  // puts it (a stub: verify checks only that it is executable).
   const root = await Deno.makeTempDir({ prefix: "yank-units-" });
   try {
     await Deno.mkdir(`${root}/usr/lib/systemd`, { recursive: true });

@@ -1,10 +1,11 @@
 /**
- * README's systemd units are the files in systemd/, and each scores below 2.5 ("OK") in
+ * The systemd units the operator's guide shows are the files in systemd/, and each scores below
+ * 2.5 ("OK") in
  * `systemd-analyze security --offline=true`, Debian 12's systemd 252.
  */
 
 import assert from "node:assert/strict";
-import { readmeUnits } from "./support/readme_units.ts";
+import { GUIDE, guideUnits } from "./support/guide_units.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MOST_EXPOSURE = 2.5;
@@ -31,20 +32,20 @@ async function exposure(name: string, text: string): Promise<number> {
   }
 }
 
-Deno.test("README's units are the files in systemd/, and the tmpfiles.d line too", async () => {
-  const units = readmeUnits();
+Deno.test("the guide's units are the files in systemd/, and the tmpfiles.d line too", async () => {
+  const units = guideUnits();
   assert.deepEqual(units.map((u) => u.name).sort(), ["yank-domain@.service", "yank-watch.service"]);
   for (const unit of units) {
     const file = await Deno.readTextFile(new URL(`systemd/${unit.name}`, ROOT));
-    assert.equal(unit.text, file, `README's ${unit.name} differs from systemd/${unit.name}`);
+    assert.equal(unit.text, file, `docs/guide.md's ${unit.name} differs from systemd/${unit.name}`);
   }
-  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const guide = await Deno.readTextFile(GUIDE);
   const tmpfiles = await Deno.readTextFile(new URL("systemd/yank.conf", ROOT));
-  assert.ok(readme.includes("```\n" + tmpfiles + "```"), "README's tmpfiles.d block differs");
+  assert.ok(guide.includes("```\n" + tmpfiles + "```"), "docs/guide.md's tmpfiles.d block differs");
 });
 
-Deno.test("each unit README shows scores below 2.5 in systemd-analyze security", async (t) => {
-  for (const unit of readmeUnits()) {
+Deno.test("each unit the guide shows scores below 2.5 in systemd-analyze security", async (t) => {
+  for (const unit of guideUnits()) {
     await t.step(unit.name, async () => {
       const score = await exposure(unit.name, unit.text);
       console.log(`${unit.name}: exposure ${score}`);
@@ -52,7 +53,7 @@ Deno.test("each unit README shows scores below 2.5 in systemd-analyze security",
     });
   }
   await t.step("the same unit without its [Service] hardening scores above 2.5", async () => {
-    const unit = readmeUnits()[0]!;
+    const unit = guideUnits()[0]!;
     const bare = unit.text.replace(
       /^(?!ExecStart=| {2}|Restart|\[|Description|After|Documentation|WantedBy).*\n/gm,
       "",
