@@ -1,6 +1,6 @@
 /**
- * The exit codes, a contract with scripts (README and --help list them), and the one table
- * that maps a kind of failure to one of them.
+ * The exit codes, a contract with scripts (docs/reference.md and --help list them), and the one
+ * table that maps a kind of failure to one of them.
  */
 
 import { type ErrorKind, YankError } from "../errors.ts";

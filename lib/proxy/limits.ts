@@ -1,6 +1,6 @@
 /**
  * The bounds that keep one proxy client from costing the watchdog (or other clients) anything
- * it cannot afford. `yank watch --help` and the README state them.
+ * it cannot afford. `yank watch --help` and docs/guide.md state them.
  */
 
 /** Per-proxy and per-client bounds. */
