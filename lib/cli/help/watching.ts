@@ -1,7 +1,7 @@
 /** The help topics of the commands that watch over QEMU and repair: check, watch, reattach. */
 
 import { DEFAULT_PROXY_LIMITS as L } from "../../proxy/limits.ts";
-import { type Section, type Topic, USAGE } from "./model.ts";
+import { type Run, type Topic, USAGE } from "./model.ts";
 import { comment, examples, EXIT_CODES, line, options, prose, shown } from "./common.ts";
 
 const NEGOTIATION_S = L.negotiationMs / 1000;
@@ -100,9 +100,9 @@ const WATCH_STEPS = [
   "  libvirt-N-storage: use --disk vda rather than guessing).",
 ];
 
-/** What watch says of the proxy that --listen and --listen-dir serve. */
-const PROXY: Section = {
-  paragraphs: [[prose(
+/** What watch says of the proxy that --listen and --listen-dir serve: one paragraph. */
+const PROXY: readonly Run[] = [
+  prose(
     "--listen PATH serves a restricted QMP endpoint on a new unix socket (mode 0660) while watch",
     "runs. It greets offering oob, answers qmp_capabilities itself, and forwards only query-yank and",
     "yank (sent with execute or exec-oob) over the watchdog's pre-negotiated out-of-band connection,",
@@ -122,8 +122,8 @@ const PROXY: Section = {
     "--listen takes one literal --socket; with several or a glob, use --listen-dir DIR: one proxy per",
     "watched monitor at DIR/<file name of the monitor socket>, created when the VM appears and",
     "removed when it goes and when watch stops. DIR must exist.",
-  )]],
-};
+  ),
+];
 
 /** `yank help watch`. */
 export const WATCH: Topic = {
@@ -170,7 +170,7 @@ export const WATCH: Topic = {
           "labelled socket and result (reattached, waiting, refused or failed). With",
           "--resume too, a VM an I/O error paused is resumed once every disk it waits on is back.",
         )],
-        ...PROXY.paragraphs,
+        PROXY,
       ],
     },
     {
