@@ -10,7 +10,7 @@ import {
   parseChardevFilename,
   parseNbdFilename,
   type PeerReplies,
-} from "../lib/yank/peers.ts";
+} from "../lib/yank/describe_peers.ts";
 import { parseYankInstances } from "../lib/yank/instances.ts";
 
 const FIXTURE = JSON.parse(

@@ -14,7 +14,7 @@ import {
   noSocketMatches,
   planSockets,
   visitWithinDeadline,
-} from "../qmp/sockets.ts";
+} from "../sockets/plan.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   send: "->",

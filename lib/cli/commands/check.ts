@@ -12,7 +12,7 @@ import {
   planSockets,
   SocketNotTriedError,
   visitWithinDeadline,
-} from "../../qmp/sockets.ts";
+} from "../../sockets/plan.ts";
 import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,

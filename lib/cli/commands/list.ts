@@ -15,9 +15,9 @@ import {
   type InstancePeer,
   peerJson,
   type PeerReplies,
-} from "../../yank/peers.ts";
+} from "../../yank/describe_peers.ts";
 import { queryPeers } from "../../yank/query_peers.ts";
-import { isSocket } from "../../qmp/sockets.ts";
+import { isSocket } from "../../sockets/plan.ts";
 import { renderTable } from "../../render/table.ts";
 import { renderJson } from "../../render/json.ts";
 import { QmpError } from "../../qmp/errors.ts";

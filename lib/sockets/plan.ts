@@ -3,8 +3,8 @@
  * and one socket's failure never hides another's result.
  */
 
-import { compileGlob, isGlob } from "../yank/match.ts";
-import { formatSeconds, QmpConnectError } from "./errors.ts";
+import { compileGlob, isGlob } from "../glob.ts";
+import { formatSeconds, QmpConnectError } from "../qmp/errors.ts";
 import { type Remedy, YankError } from "../errors.ts";
 
 /** At most this many sockets are talked to at once. */
