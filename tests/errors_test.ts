@@ -28,7 +28,8 @@ import { occupiedListenError } from "../lib/proxy/errors.ts";
 import { UpstreamUnavailableError } from "../lib/proxy/upstream.ts";
 import { TextfileError } from "../lib/health/textfile.ts";
 import { OutputError } from "../lib/cli/io.ts";
-import { globUnreadable, noSocketMatches, SocketNotTriedError } from "../lib/sockets/plan.ts";
+import { globUnreadable, noSocketMatches } from "../lib/sockets/plan.ts";
+import { SocketNotTriedError } from "../lib/sockets/visit.ts";
 
 const S = "/run/vm1.qmp";
 const Q = JSON.stringify(S);
