@@ -9,11 +9,11 @@ import type { QmpClient, QmpEvent } from "../qmp/client.ts";
 import { describeInstance, type YankInstance } from "../yank/instances.ts";
 import {
   describePeers,
-  formatPeer,
   instanceKey,
   type InstancePeer,
   type PeerReplies,
 } from "../yank/describe_peers.ts";
+import { formatPeer } from "../yank/peer_format.ts";
 import { queryPeers } from "../yank/query_peers.ts";
 import { isSocket } from "../sockets/plan.ts";
 import type { PeerEndpoint, PeerVerdict } from "../liveness/judge.ts";

@@ -25,7 +25,7 @@ import {
   type ReattachSelectors,
   type ReattachTarget,
 } from "./reattach_plan.ts";
-import { formatAddress } from "./describe_peers.ts";
+import { formatAddress } from "./peer_format.ts";
 import { isJsonObject } from "../qmp/json_object.ts";
 import { resumeIfWaiting, type ResumeOutcome } from "./resume.ts";
 import { swapIn } from "./swap.ts";

@@ -10,12 +10,11 @@ import { queryYank } from "../../yank/yank.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import {
   describePeers,
-  formatPeer,
   instanceKey,
   type InstancePeer,
-  peerJson,
   type PeerReplies,
 } from "../../yank/describe_peers.ts";
+import { formatPeer, peerJson } from "../../yank/peer_format.ts";
 import { queryPeers } from "../../yank/query_peers.ts";
 import { isSocket } from "../../sockets/plan.ts";
 import { renderTable } from "../../render/table.ts";
