@@ -5,7 +5,8 @@
  * the matched instances can be judged from the kernel's view of QEMU's sockets.
  */
 
-import type { QmpClient, QmpEvent } from "../qmp/client.ts";
+import type { QmpClient } from "../qmp/client.ts";
+import type { QmpEvent } from "../qmp/incoming.ts";
 import { describeInstance, type YankInstance } from "../yank/instances.ts";
 import {
   describePeers,
