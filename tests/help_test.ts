@@ -1,7 +1,7 @@
 /**
- * The examples in `yank COMMAND --help` are real: each `$ yank ...` example, and those of check
- * and watch, run against a real QEMU set up as the help describes and must print what the help
- * shows under them; every other example is parsed by the real parser. The help is data
+ * The examples in `yank COMMAND --help` are real: each `$ yank ...` example, those of check and
+ * watch and reattach's first run against a real QEMU set up as the help describes and must print
+ * what the help shows under them; every example is parsed by the real parser. The help is data
  * (lib/cli/help/), so these read the topics, not the rendered text.
  */
 
@@ -263,6 +263,31 @@ Deno.test(`the examples in "yank watch --help" watch, serve the proxy, and end o
       assert.equal(end.code, 0, end.stderr);
     }
   });
+});
+
+Deno.test(`the first example in "yank reattach --help" prints what it shows`, async () => {
+  await using lab = await QemuLab.create();
+  const [example] = runs("reattach", "line");
+  assert.ok(example);
+  // As in list's examples, nbd0 on qemu-nbd (serving two clients, so the name is kept), and
+  // the raw node fmt0 above it; nbd0 yanked as block-node's example yanks it.
+  const nbd = await lab.startNbd(16, { shared: 2 });
+  const qemu = await lab.startQemu({ monitors: 2 });
+  const setup = await lab.qmp(qemu.extraSockets[0]!);
+  await setup.execute("blockdev-add", {
+    driver: "nbd",
+    "node-name": "nbd0",
+    server: { type: "unix", path: nbd.socket },
+  });
+  await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "nbd0" });
+  const yanked = await runMain(["block-node", "nbd0", "--socket", qemu.socket]);
+  assert.equal(yanked.stdout, "yanked block-node nbd0\n", yanked.stderr);
+
+  const run = await runMain(swapped(example.args, [[EXAMPLE_SOCKET, qemu.socket]]));
+  assert.equal(run.stderr, "");
+  assert.equal(run.code, 0);
+  const inMs = (text: string) => text.replace(/ in \d+ ms$/m, " in N ms");
+  assert.equal(inMs(run.stdout.replaceAll(nbd.socket, "/run/nbd0.sock")), inMs(example.output));
 });
 
 Deno.test("every example in every topic is a command line the parser takes", async (t) => {
