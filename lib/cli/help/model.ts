@@ -55,7 +55,10 @@ export type Run =
   /** The overview's list of commands, each with its Usage line and summary. */
   | { readonly kind: "commands"; readonly commands: readonly CommandName[] };
 
-/** A section: an optional heading ("Options"), then paragraphs separated by blank lines. */
+/**
+ * A section: an optional heading ("Options"), then paragraphs separated by blank lines. One
+ * without a heading describes the command (a manual page's DESCRIPTION).
+ */
 export interface Section {
   readonly heading?: string;
   /** Whether the first paragraph starts on the heading's line ("Usage: yank list ..."). */
