@@ -22,26 +22,45 @@ import type { WatchReports } from "./watch_reports.ts";
 import type { Watched } from "./connection.ts";
 import { sleep, within } from "./timing.ts";
 
-/** Options of a ProbeLoop. */
-export interface ProbeLoopOptions {
+/** How the watchdog of one VM probes and recovers: a part of WatchdogOptions. */
+export interface ProbeSettings {
   /** Milliseconds between the starts of two probes. */
   intervalMs: number;
   /** Milliseconds a probe may stay unanswered before it counts as a hang. */
   hangAfterMs: number;
-  /** Bounds every out-of-band command, in milliseconds. */
+  /** Bounds connecting, negotiating and every out-of-band command, in milliseconds. */
   timeoutMs: number;
-  /** --stall-after in milliseconds; undefined: off. */
+  /**
+   * Milliseconds a running block job's offset or a migration's bytes may stand still before
+   * watch judges the peers behind it and yanks the dead one (--stall-after); undefined: off.
+   */
   stallAfterMs?: number | undefined;
-  /** --reattach (`resume`: --resume); undefined: off. */
+  /**
+   * `--reattach`: after a recovery, reattach the yanked NBD nodes the block selectors pick once
+   * their servers answer (`resume`: then resume a VM an I/O error paused); each node's attempt
+   * is counted in `counters` (reattachAttempts).
+   */
   reattach?: { resume: boolean } | undefined;
-  /** Sends the in-band probe: query-status by default. */
+  /**
+   * Sends the in-band probe on `client`: query-status by default. A seam for tests, which make
+   * it fail in ways nobody foresaw.
+   */
   probe?: ((client: QmpClient) => Promise<unknown>) | undefined;
+  /** Counts hangs, recoveries and yanks (the --textfile counters); undefined: count nothing. */
+  counters?: WatchCounters | undefined;
+  /**
+   * Words the actions of remedies in log lines and reports (the front end's terms, see
+   * lib/errors.ts); without it, remedies that need them are left out.
+   */
+  wording?: RemedyWording | undefined;
+}
+
+/** Options of a ProbeLoop: the settings, and what the watchdog shares with its parts. */
+export interface ProbeLoopOptions extends ProbeSettings {
   /** Monotonic clock in milliseconds. */
   monotonic: () => number;
   /** Ends the watchdog. */
   signal: AbortSignal;
-  counters?: WatchCounters | undefined;
-  wording?: RemedyWording | undefined;
   log: (state: WatchState, message: string) => void;
   reports: WatchReports;
 }

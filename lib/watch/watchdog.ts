@@ -13,12 +13,10 @@ import { describeFailure, type RemedyWording } from "../errors.ts";
 import { UnwatchableError } from "./errors.ts";
 import { YankUnsupportedError } from "../yank/yank.ts";
 import { type RunSs, runSs } from "../peers/probe.ts";
-import type { HealthReport } from "../health/state.ts";
-import type { WatchCounters } from "../health/counters.ts";
 import { KnownVm, type VmRequest } from "./known_vm.ts";
 import { Connection, type ConnectQmp } from "./connection.ts";
-import { ProbeLoop } from "./probe_loop.ts";
-import { WatchReports } from "./watch_reports.ts";
+import { ProbeLoop, type ProbeSettings } from "./probe_loop.ts";
+import { type OnReport, WatchReports } from "./watch_reports.ts";
 import { WatchUpstream } from "./proxy_upstream.ts";
 import { VmLog } from "./log.ts";
 import { RESTART_MAX_MS, RESTART_START_MS, sleep } from "./timing.ts";
@@ -29,21 +27,11 @@ export const WATCHDOG_DEFAULTS: { connect: ConnectQmp; runSs: RunSs } = {
   runSs,
 };
 
-/** Options of a Watchdog: the VM and what to yank (VmRequest), how to watch, where to tell. */
-export interface WatchdogOptions extends VmRequest {
-  /** Milliseconds between the starts of two probes. */
-  intervalMs: number;
-  /** Milliseconds a probe may stay unanswered before it counts as a hang. */
-  hangAfterMs: number;
-  /** Bounds connecting, negotiating and every out-of-band command, in milliseconds. */
-  timeoutMs: number;
-  /** Log what would be yanked, yank nothing. */
-  dryRun: boolean;
-  /**
-   * Milliseconds a running block job's offset or a migration's bytes may stand still before
-   * watch judges the peers behind it and yanks the dead one (--stall-after); undefined: off.
-   */
-  stallAfterMs?: number | undefined;
+/**
+ * Options of a Watchdog: the VM and what to yank (VmRequest), how to probe and recover
+ * (ProbeSettings), and where it logs and reports.
+ */
+export interface WatchdogOptions extends VmRequest, ProbeSettings {
   /** Receives each log line (without a newline). */
   log: (line: string) => void;
   /** Wall clock in milliseconds: for log timestamps only. */
@@ -55,40 +43,23 @@ export interface WatchdogOptions extends VmRequest {
   monotonic?: (() => number) | undefined;
   /** Ends the watchdog. */
   signal?: AbortSignal | undefined;
-  /**
-   * Sends the in-band probe on `client`: query-status by default. A seam for tests, which make
-   * it fail in ways nobody foresaw.
-   */
-  probe?: ((client: QmpClient) => Promise<unknown>) | undefined;
   /** Called with every QMP message (`--trace`). */
   trace?: ((direction: QmpTraceDirection, text: string) => void) | undefined;
-  /** Counts hangs, recoveries and yanks (the --textfile counters); undefined: count nothing. */
-  counters?: WatchCounters | undefined;
-  /**
-   * Words the actions of remedies in log lines and reports (the front end's terms, see
-   * lib/errors.ts); without it, remedies that need them are left out.
-   */
-  wording?: RemedyWording | undefined;
   /**
    * Called with what `yank check` would report: after each probe, when a hang starts, when the
    * connection ends or cannot be made (`watching` true), and once when the watchdog stops
    * (`watching` false, state UNKNOWN, nothing measured).
    */
-  onReport?: ((report: HealthReport, watching: boolean) => Promise<void> | void) | undefined;
-  /**
-   * `--reattach`: after a recovery, reattach the yanked NBD nodes the block selectors pick once
-   * their servers answer (`resume`: then resume a VM an I/O error paused); each node's attempt
-   * is counted in `counters` (reattachAttempts).
-   */
-  reattach?: { resume: boolean } | undefined;
+  onReport?: OnReport | undefined;
   /**
    * Connects to the monitor, reads the greeting and negotiates: QmpClient.connect by default.
    * A seam for tests, which hand in a client of their own.
    */
   connect?: ConnectQmp | undefined;
-  /** Runs `ss` to judge peers: lib/peers/probe.ts's runSs by default. A seam for tests. */
+  /** Runs `ss` to find QEMU's process and judge its peers: runSs by default. A seam for tests. */
   runSs?: RunSs | undefined;
 }
+
 /** The watchdog of one monitor. `run()` it; it ends when the signal aborts. */
 export class Watchdog {
   #signal: AbortSignal;
@@ -104,7 +75,7 @@ export class Watchdog {
   constructor(options: WatchdogOptions) {
     const signal = options.signal ?? new AbortController().signal;
     const monotonic = options.monotonic ?? (() => performance.now());
-    const { timeoutMs, wording, counters } = options;
+    const { timeoutMs, wording } = options;
     const vm = new KnownVm(options);
     const log = new VmLog({
       socket: options.socket,
@@ -135,20 +106,7 @@ export class Watchdog {
       log: logLine,
       reports,
     });
-    this.#probes = new ProbeLoop(vm, {
-      intervalMs: options.intervalMs,
-      hangAfterMs: options.hangAfterMs,
-      timeoutMs,
-      stallAfterMs: options.stallAfterMs,
-      reattach: options.reattach,
-      probe: options.probe,
-      monotonic,
-      signal,
-      counters,
-      wording,
-      log: logLine,
-      reports,
-    });
+    this.#probes = new ProbeLoop(vm, { ...options, monotonic, signal, log: logLine, reports });
     this.upstream = new WatchUpstream(vm, {
       client: () => this.#connection.client,
       timeoutMs,
