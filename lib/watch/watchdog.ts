@@ -18,7 +18,7 @@ import { Connection, type ConnectQmp } from "./connection.ts";
 import { ProbeLoop, type ProbeSettings } from "./probe_loop.ts";
 import { type OnReport, WatchReports } from "./watch_reports.ts";
 import { WatchUpstream } from "./proxy_upstream.ts";
-import { VmLog } from "./log.ts";
+import { VmLog, type WatchState } from "./log.ts";
 import { RESTART_MAX_MS, RESTART_START_MS, sleep } from "./timing.ts";
 
 /** What a watchdog talks to unless its options hand in another: the one place of the defaults. */
@@ -83,8 +83,7 @@ export class Watchdog {
       now: options.now,
       instances: () => vm.instances,
     });
-    const logLine = (state: Parameters<VmLog["line"]>[0], message: string) =>
-      log.line(state, message);
+    const logLine = (state: WatchState, message: string) => log.line(state, message);
     const reports = new WatchReports(vm, {
       onReport: options.onReport,
       hangAfterMs: options.hangAfterMs,
