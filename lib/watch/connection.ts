@@ -12,7 +12,7 @@ import { findMonitorChardev, queryYank, YankUnsupportedError } from "../yank/yan
 import type { YankInstance } from "../yank/instances.ts";
 import { hasSelectors, matchInstances } from "../yank/match.ts";
 import { queryDisks } from "../yank/disks.ts";
-import type { RunSs } from "../peers/probe.ts";
+import type { RunSs } from "../liveness/sample.ts";
 import { OobNotOfferedError } from "./errors.ts";
 import { PeerBook } from "./peer_book.ts";
 import type { KnownVm } from "./known_vm.ts";
@@ -33,7 +33,7 @@ export interface Watched {
 export interface ConnectionOptions {
   /** Connects and negotiates (QmpClient.connect in yank). */
   connect: ConnectQmp;
-  /** Runs `ss` to judge peers (runSs of lib/peers/probe.ts in yank). */
+  /** Runs `ss` to judge peers (runSs of lib/liveness/sample.ts in yank). */
   runSs: RunSs;
   /** Bounds connecting, negotiating and every in-band query while connecting, in milliseconds. */
   timeoutMs: number;

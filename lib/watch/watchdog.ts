@@ -12,7 +12,7 @@ import { formatSeconds } from "../qmp/errors.ts";
 import { describeFailure, type RemedyWording } from "../errors.ts";
 import { UnwatchableError } from "./errors.ts";
 import { YankUnsupportedError } from "../yank/yank.ts";
-import { type RunSs, runSs } from "../peers/probe.ts";
+import { type RunSs, runSs } from "../liveness/sample.ts";
 import { KnownVm, type VmRequest } from "./known_vm.ts";
 import { Connection, type ConnectQmp } from "./connection.ts";
 import { ProbeLoop, type ProbeSettings } from "./probe_loop.ts";
