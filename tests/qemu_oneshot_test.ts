@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { columnsBefore, withoutPeers } from "./support/table.ts";
-import { compilePermissionFlags, runCli, spawnCli } from "./support/cli.ts";
+import { compilePermissionFlags, runCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -70,13 +71,9 @@ Deno.test("a socket path over 108 bytes is reached like any other", async (t) =>
   );
 
   await t.step("watch connects through it", async () => {
-    const watch = spawnCli(["watch", "--socket", socket, "--interval", "0.2"]);
-    try {
-      await watch.waitForLine(/state=connected /, 15_000);
-    } finally {
-      const end = await watch.stop();
-      assert.equal(end.code, 0, end.stderr);
-    }
+    const watch = await startWatch({ socket }, { until: /state=connected /, untilMs: 15_000 });
+    const end = await watch.stop();
+    assert.equal(end.code, 0, end.stderr);
   });
 
   await t.step("no temporary symlink is left behind", () => {

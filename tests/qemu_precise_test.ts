@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { spawnCli, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import {
   eventually,
   hungMainLoop,
@@ -36,18 +37,11 @@ Deno.test("eight NBD nodes, one server frozen, main loop hung: watch yanks exact
   const hangAfterMs = 1000;
   let watch: SpawnedCli | undefined;
   try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterMs / 1000),
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await startWatch({
+      socket: qemu.extraSockets[0]!,
+      blockNode: "nbd*",
+      hangAfter: hangAfterMs / 1000,
+    });
     await servers[FROZEN]!.process.freeze();
     const hungAt = performance.now();
     const hang = readInMainLoop(setup, `nbd${FROZEN}`);
@@ -114,22 +108,14 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
   const textfile = lab.path("yank.prom");
   let watch: SpawnedCli | undefined;
   try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      qemu.socket,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.5",
-      "--hang-after",
-      "5",
-      "--stall-after",
-      "3",
-      "--textfile",
+    watch = await startWatch({
+      socket: qemu.socket,
+      blockNode: "nbd*",
+      interval: 0.5,
+      hangAfter: 5,
+      stallAfter: 3,
       textfile,
-    ]);
-    await watch.waitForLine(/state=connected/);
+    });
     assert.equal((await jobState(setup, "job0"))?.status, "running");
     const stalled = await watch.waitForLine(/state=stalled/, 15_000);
     assert.match(
@@ -174,24 +160,10 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
   try {
     const { hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
-        watch = spawnCli(
-          [
-            "watch",
-            "--socket",
-            qemu.extraSockets[0]!,
-            "--block-node",
-            "nbd0",
-            "--interval",
-            "0.2",
-            "--hang-after",
-            "1",
-            "--textfile",
-            textfile,
-          ],
-          {},
-          { PATH: noSs },
+        watch = await startWatch(
+          { socket: qemu.extraSockets[0]!, blockNode: "nbd0", hangAfter: 1, textfile },
+          { env: { PATH: noSs } },
         );
-        await watch.waitForLine(/state=connected/);
       },
     });
     await hang;
@@ -244,18 +216,7 @@ Deno.test("watch --socket through a symlink, an NBD server through another: only
   }
   let watch: SpawnedCli | undefined;
   try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      link,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "1",
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await startWatch({ socket: link, blockNode: "nbd*", hangAfter: 1 });
     servers[1]!.process.freeze();
     // Bounded by the watch: a watch that died leaves the read hung, and the test fails.
     const hang = readInMainLoop(setup, "nbd1");

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, runMain, spawnCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
@@ -252,22 +253,11 @@ Deno.test("watch --reattach yanks on a hang, waits with backoff while the server
     server: { type: "unix", path: nbd.socket },
   });
   const textfile = lab.path("yank.prom");
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    disk.qemu.socket,
-    "--block-node",
-    "st0",
-    "--reattach",
-    "--interval",
-    "0.2",
-    "--hang-after",
-    "1",
-    "--textfile",
-    textfile,
-  ]);
+  const watch = await startWatch(
+    { socket: disk.qemu.socket, blockNode: "st0", reattach: true, hangAfter: 1, textfile },
+    { until: /state=connected / },
+  );
   try {
-    await watch.waitForLine(/state=connected /);
     await nbd.process.freeze();
     const before = await count(disk.qemu, EIO);
     const hang = disk.setup.execute("human-monitor-command", {

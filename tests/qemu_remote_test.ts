@@ -69,18 +69,11 @@ Deno.test("a remote NBD host that vanishes: judged dead from retransmissions, on
   const hangAfterS = 2;
   let watch: SpawnedCli | undefined;
   try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await net.startWatch({
+      socket: qemu.extraSockets[0]!,
+      blockNode: "nbd*",
+      hangAfter: hangAfterS,
+    });
 
     await net.blackhole(storage);
     const hungAt = performance.now();
@@ -141,18 +134,11 @@ Deno.test("a remote NBD server that resets (RST): QEMU fails the read itself, wa
   await addRemoteNbdNode(setup, "nbd0", storage, nbd.port);
   let watch: SpawnedCli | undefined;
   try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "2",
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await net.startWatch({
+      socket: qemu.extraSockets[0]!,
+      blockNode: "nbd*",
+      hangAfter: 2,
+    });
     await net.reject(storage);
     const started = performance.now();
     await readInMainLoop(setup, "nbd0");
@@ -195,20 +181,12 @@ Deno.test("a slow but alive remote NBD server (each segment held 400 ms): never 
   const hangAfterS = 2;
   let watch: SpawnedCli | undefined;
   try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterS),
-      "--stall-after",
-      String(hangAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await net.startWatch({
+      socket: qemu.extraSockets[0]!,
+      blockNode: "nbd*",
+      hangAfter: hangAfterS,
+      stallAfter: hangAfterS,
+    });
     // Reads in the main loop, one after the other for about 10 s: each blocks it for a round
     // trip, 2 x 400 ms, below --hang-after.
     const reads: number[] = [];
@@ -251,19 +229,13 @@ Deno.test("a migration whose remote target is cut off mid-way: watch --stall-aft
   const stallAfterS = 3;
   let watch: SpawnedCli | undefined;
   try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      source.socket,
-      "--migration",
-      "--interval",
-      "0.5",
-      "--hang-after",
-      "5",
-      "--stall-after",
-      String(stallAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
+    watch = await net.startWatch({
+      socket: source.socket,
+      migration: true,
+      interval: 0.5,
+      hangAfter: 5,
+      stallAfter: stallAfterS,
+    });
     // 256 KiB/s: 2 GiB of zero pages keep it active for well over the seconds this needs.
     await setup.execute("migrate-set-parameters", { "max-bandwidth": 256 << 10 });
     await setup.execute("migrate", { uri: `tcp:${target.address}:4444` });
