@@ -17,7 +17,7 @@ import {
   MonitorChardevRefusedError,
   YankUnsupportedError,
 } from "../lib/yank/yank.ts";
-import { GlobSyntaxError } from "../lib/yank/match.ts";
+import { GlobSyntaxError } from "../lib/glob.ts";
 import {
   DomainNotFoundError,
   LibvirtAccessError,
@@ -28,7 +28,8 @@ import { occupiedListenError } from "../lib/proxy/errors.ts";
 import { UpstreamUnavailableError } from "../lib/proxy/upstream.ts";
 import { TextfileError } from "../lib/health/textfile.ts";
 import { OutputError } from "../lib/cli/io.ts";
-import { globUnreadable, noSocketMatches, SocketNotTriedError } from "../lib/qmp/sockets.ts";
+import { globUnreadable, noSocketMatches } from "../lib/sockets/plan.ts";
+import { SocketNotTriedError } from "../lib/sockets/visit.ts";
 
 const S = "/run/vm1.qmp";
 const Q = JSON.stringify(S);

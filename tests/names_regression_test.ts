@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { parseChardevFilename, parseNbdFilename } from "../lib/yank/peers.ts";
+import { parseChardevFilename, parseNbdFilename } from "../lib/yank/describe_peers.ts";
 import { renderHealthJson } from "../lib/health/render_json.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { formatLogLine } from "../lib/watch/log.ts";
 import { findDomains } from "../lib/libvirt/domains.ts";
-import { parseSs } from "../lib/peers/sockets.ts";
-import { findQemuProcess } from "../lib/peers/probe.ts";
+import { parseSs } from "../lib/liveness/ss.ts";
+import { findQemuProcess } from "../lib/liveness/sample.ts";
 import { QEMU_NAMESPACE } from "../lib/libvirt/domain_xml.ts";
 
 Deno.test("a unix chardev's path is read whole, however odd", async (t) => {

@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { parseSs } from "../lib/peers/sockets.ts";
+import { parseSs } from "../lib/liveness/ss.ts";
 import {
   connectionsOf,
   judgePeer,
   type PeerEndpoint,
   type SocketSnapshot,
-} from "../lib/peers/judge.ts";
+} from "../lib/liveness/judge.ts";
 
 const PATH = "/tmp/yank-lab-604af800e0f5923/nbd2.sock";
 

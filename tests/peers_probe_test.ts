@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { findQemuProcess, judgePeers } from "../lib/peers/probe.ts";
+import { findQemuProcess, judgePeers } from "../lib/liveness/sample.ts";
 
 const listening = (path: string, pid: number) =>
   `u_str LISTEN 0      4096  ${path} 69102 * 0 users:(("qemu-system-x86",pid=${pid},fd=5)) ---\n`;

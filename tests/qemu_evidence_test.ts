@@ -14,8 +14,8 @@ import { PeerBook } from "../lib/watch/peer_book.ts";
 import { judgeDeadPeers } from "../lib/watch/recover.ts";
 import { queryYank } from "../lib/yank/yank.ts";
 import { describeInstances } from "../lib/yank/instances.ts";
-import { runSs } from "../lib/peers/probe.ts";
-import { parseSs } from "../lib/peers/sockets.ts";
+import { runSs } from "../lib/liveness/sample.ts";
+import { parseSs } from "../lib/liveness/ss.ts";
 import { eventually, type LabProcess, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 
 /** One NBD node of the QEMU under test and the server behind it. */

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  compileGlob,
-  GlobSyntaxError,
-  isGlob,
-  matchInstances,
-  type YankSelectors,
-} from "../lib/yank/match.ts";
+import { compileGlob, GlobSyntaxError, isGlob } from "../lib/glob.ts";
+import { matchInstances, type YankSelectors } from "../lib/yank/match.ts";
 import type { YankInstance } from "../lib/yank/instances.ts";
 
 const INSTANCES: YankInstance[] = [

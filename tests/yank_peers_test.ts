@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import {
   describePeers,
-  formatPeer,
   parseChardevFilename,
   parseNbdFilename,
   type PeerReplies,
-} from "../lib/yank/peers.ts";
+} from "../lib/yank/describe_peers.ts";
+import { formatPeer } from "../lib/yank/peer_format.ts";
 import { parseYankInstances } from "../lib/yank/instances.ts";
 
 const FIXTURE = JSON.parse(

@@ -9,7 +9,7 @@ import {
   planReattach,
   ReattachRefusedError,
 } from "../lib/yank/reattach_plan.ts";
-import { parseSs } from "../lib/peers/sockets.ts";
+import { parseSs } from "../lib/liveness/ss.ts";
 import { SocketCounters } from "../lib/health/counters.ts";
 import { REATTACH_MAX_MS, ReattachLoop } from "../lib/watch/reattach_loop.ts";
 import { type ReattachResult, ServerNotAnsweringError } from "../lib/yank/reattach.ts";

@@ -4,13 +4,8 @@
  */
 
 import { OptionSyntaxError, parseOptions } from "./option_parser.ts";
-import {
-  compileGlob,
-  GlobSyntaxError,
-  hasSelectors,
-  isGlob,
-  type YankSelectors,
-} from "../yank/match.ts";
+import { compileGlob, GlobSyntaxError, isGlob } from "../glob.ts";
+import { hasSelectors, type YankSelectors } from "../yank/match.ts";
 import type { LibvirtDomain } from "../libvirt/domain_xml.ts";
 import { YANK_INSTANCE_TYPES, type YankInstanceType } from "../yank/instances.ts";
 import { UsageError } from "./exit_codes.ts";

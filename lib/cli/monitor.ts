@@ -9,12 +9,8 @@ import { type CliIo, reportFailure, reportWarning } from "./io.ts";
 import { printable } from "../render/printable.ts";
 import { jsonPrintable } from "../render/json.ts";
 import { ExitCode, exitCodeFor, messageFor } from "./exit_codes.ts";
-import {
-  globUnreadable,
-  noSocketMatches,
-  planSockets,
-  visitWithinDeadline,
-} from "../qmp/sockets.ts";
+import { globUnreadable, noSocketMatches, planSockets } from "../sockets/plan.ts";
+import { visitWithinDeadline } from "../sockets/visit.ts";
 
 const TRACE_ARROWS: Record<QmpTraceDirection, string> = {
   send: "->",

@@ -1,6 +1,8 @@
 /**
  * How the CLI words what to do about a failure: the actions of remedies (lib/errors.ts) in the
- * terms of its options and commands. The one place where a failure's advice names a flag.
+ * terms of its options and commands. Advice given as an action is worded here; a few failures
+ * below cli/ carry finished text that names a flag themselves (a socket never tried says "raise
+ * --timeout"; watch refuses --chardev globs that might match its own monitor).
  */
 
 import { describeFailure, type RemedyAction } from "../errors.ts";

@@ -6,7 +6,7 @@
  */
 
 import { YankError } from "../errors.ts";
-import { compileGlob, isGlob } from "../yank/match.ts";
+import { compileGlob, isGlob } from "../glob.ts";
 import { type LibvirtDomain, parseDomainXml } from "./domain_xml.ts";
 
 /** Where libvirtd (system mode) keeps the status XML of running QEMU domains. */

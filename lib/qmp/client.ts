@@ -8,27 +8,18 @@
 
 import { DEFAULT_JSON_STREAM_LIMITS, JsonStreamError, JsonStreamParser } from "./json_stream.ts";
 import {
-  PROXY_UNAVAILABLE_CLASS,
-  QmpCommandError,
   QmpDisconnectedError,
   QmpError,
   QmpOobNotNegotiatedError,
   QmpProtocolError,
-  QmpProxyUnavailableError,
   QmpTimeoutError,
-  QmpTurnedAwayError,
 } from "./errors.ts";
 import { deadline, remaining } from "./deadline.ts";
 import { connectUnix } from "./connect.ts";
 import { parseGreeting, type QmpGreeting } from "./greeting.ts";
-import { isJsonObject } from "./json_object.ts";
-
-/** An asynchronous event (`{"event", "data", "timestamp"}`). */
-export interface QmpEvent {
-  event: string;
-  data?: unknown;
-  timestamp?: { seconds: number; microseconds: number };
-}
+import { type QmpEvent, readIncoming, replyError } from "./incoming.ts";
+import { LineWriter } from "./line_writer.ts";
+import { PendingReplies, type PendingReply, pendingReply } from "./pending.ts";
 
 /** Direction of a traced message: sent, received, or received and dropped. */
 export type QmpTraceDirection = "send" | "recv" | "drop";
@@ -59,44 +50,18 @@ export interface ExecuteOptions {
   timeoutMs?: number;
 }
 
-/** A reply (or the greeting) being waited for. */
-interface PendingReply extends PromiseWithResolvers<unknown> {
-  command: string;
-}
-
-/** A waiter for `command`'s reply; an early failure is observed later, never unhandled. */
-function pendingReply(command: string): PendingReply {
-  const pending = { command, ...Promise.withResolvers<unknown>() };
-  pending.promise.catch(() => {});
-  return pending;
-}
-
-/**
- * Ids carry a random nonce per connection: a reply left over from a client that disconnected
- * mid-command is delivered to the next client (another process, or our own reconnection), and
- * must never match one of our commands.
- */
-function makeIdPrefix(): string {
-  const nonce = crypto.getRandomValues(new Uint8Array(6));
-  return `yank-${Array.from(nonce, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
 const READ_CHUNK_BYTES = 64 * 1024;
-const encoder = new TextEncoder();
 
 /** A negotiated QMP connection. Create with `QmpClient.connect`; always `close()` it. */
 export class QmpClient {
   /** The socket path, for messages. */
   readonly socket: string;
   #conn: Deno.UnixConn;
-  /** The last write queued: each starts after it, so two commands' bytes never interleave. */
-  #lastWrite: Promise<void> = Promise.resolve();
+  #writer: LineWriter;
   #options: QmpClientOptions;
   #now: () => number;
   #parser: JsonStreamParser;
-  #pending = new Map<string, PendingReply>();
-  #idPrefix = makeIdPrefix();
-  #idCounter = 0;
+  #pending = new PendingReplies();
   #greeting: QmpGreeting | undefined;
   #greetingWaiter: PendingReply | undefined;
   #oob = false;
@@ -108,6 +73,7 @@ export class QmpClient {
   private constructor(socket: string, conn: Deno.UnixConn, options: QmpClientOptions) {
     this.socket = socket;
     this.#conn = conn;
+    this.#writer = new LineWriter(conn);
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#parser = new JsonStreamParser({
@@ -160,12 +126,10 @@ export class QmpClient {
     if (oob && !this.#oob) {
       throw new QmpOobNotNegotiatedError(this.socket);
     }
-    const id = `${this.#idPrefix}-${++this.#idCounter}`;
+    const { id, reply } = this.#pending.add(command);
     const message: Record<string, unknown> = { [oob ? "exec-oob" : "execute"]: command };
     if (args !== undefined) message.arguments = args;
     message.id = id;
-    const reply = pendingReply(command);
-    this.#pending.set(id, reply);
     try {
       await this.#send(message, command);
       return await this.#within(
@@ -226,7 +190,7 @@ export class QmpClient {
     this.#options.trace?.("send", text);
     try {
       await this.#within(
-        this.#write(encoder.encode(`${text}\r\n`)),
+        this.#writer.writeLine(text),
         this.#options.timeoutMs,
         (ms) => new QmpTimeoutError(this.socket, "command", ms, command),
       );
@@ -235,21 +199,6 @@ export class QmpClient {
       throw this.#failure ??
         new QmpDisconnectedError(this.socket, `${command} to be sent`, this.#viaProxy);
     }
-  }
-
-  /**
-   * Writes all of `bytes` once every earlier write is done. What `conn.writable.getWriter()`
-   * would do, but the first use of a web stream loads Deno's streams implementation, about 7 ms
-   * of a one-shot command's start-up (Deno 2.9).
-   */
-  #write(bytes: Uint8Array): Promise<void> {
-    const written = this.#lastWrite.then(async () => {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await this.#conn.write(bytes.subarray(offset));
-      }
-    });
-    this.#lastWrite = written.catch(() => {});
-    return written;
   }
 
   async #readLoop(): Promise<void> {
@@ -293,62 +242,24 @@ export class QmpClient {
   }
 
   #dispatch(message: unknown): void {
-    const trace = this.#options.trace;
-    if (!isJsonObject(message)) {
-      throw new QmpProtocolError(this.socket, "received a JSON value that is not an object");
-    }
-    if (typeof message.event === "string") {
-      trace?.("recv", JSON.stringify(message));
-      this.#options.onEvent?.(message as unknown as QmpEvent);
-      return;
-    }
-    if (this.#greeting === undefined) {
-      if (!("QMP" in message)) {
-        const error = message.error;
-        if (isJsonObject(error) && typeof error.class === "string" && !("id" in message)) {
-          trace?.("recv", JSON.stringify(message));
-          const desc = typeof error.desc === "string" ? error.desc : "(no description)";
-          throw new QmpTurnedAwayError(this.socket, error.class, desc);
-        }
-        const kind = "return" in message || "error" in message ? "a reply" : "a message";
-        // A reply to a previous client can precede nothing but our greeting; anything else
-        // before the greeting means this is not a QMP server.
-        throw new QmpProtocolError(this.socket, `expected a greeting, got ${kind}`);
-      }
-      trace?.("recv", JSON.stringify(message));
-      this.#greeting = parseGreeting(this.socket, message.QMP);
+    const incoming = readIncoming(this.socket, message, this.#greeting !== undefined);
+    const reply = incoming.kind === "return" || incoming.kind === "error" ? incoming : undefined;
+    const pending = reply && this.#pending.take(reply.id);
+    // Dropped: neither an event nor a reply, or a reply that is stale (a previous client's
+    // command), id-less (a parse error) or not ours.
+    const dropped = incoming.kind === "other" || (reply !== undefined && pending === undefined);
+    this.#options.trace?.(dropped ? "drop" : "recv", JSON.stringify(message));
+    if (incoming.kind === "event") {
+      this.#options.onEvent?.(incoming.event);
+    } else if (incoming.kind === "turned-away") {
+      throw incoming.error;
+    } else if (incoming.kind === "greeting") {
+      this.#greeting = parseGreeting(this.socket, incoming.qmp);
       this.#greetingWaiter?.resolve(this.#greeting);
-      return;
-    }
-    if (!("return" in message) && !("error" in message)) {
-      trace?.("drop", JSON.stringify(message));
-      return;
-    }
-    const id = message.id;
-    const pending = typeof id === "string" ? this.#pending.get(id) : undefined;
-    if (pending === undefined) {
-      // Stale (a previous client's command), id-less (a parse error), or not ours.
-      trace?.("drop", JSON.stringify(message));
-      return;
-    }
-    trace?.("recv", JSON.stringify(message));
-    this.#pending.delete(id as string);
-    if ("error" in message) {
-      const error = message.error;
-      if (!isJsonObject(error) || typeof error.class !== "string") {
-        pending.reject(
-          new QmpProtocolError(this.socket, `the error reply to ${pending.command} has no class`),
-        );
-        return;
-      }
-      const desc = typeof error.desc === "string" ? error.desc : "(no description)";
-      pending.reject(
-        this.#greeting.proxy && error.class === PROXY_UNAVAILABLE_CLASS
-          ? new QmpProxyUnavailableError(this.socket, pending.command, desc)
-          : new QmpCommandError(this.socket, pending.command, error.class, desc),
-      );
-    } else {
-      pending.resolve(message.return);
+    } else if (pending && incoming.kind === "error") {
+      pending.reject(replyError(this.socket, pending.command, incoming.error, this.#viaProxy));
+    } else if (pending && incoming.kind === "return") {
+      pending.resolve(incoming.value);
     }
   }
 
@@ -359,8 +270,8 @@ export class QmpClient {
 
   #waitingFor(): string {
     if (this.#greeting === undefined) return "the greeting";
-    const first = this.#pending.values().next();
-    return first.done ? "the next message" : `the reply to ${first.value.command}`;
+    const oldest = this.#pending.oldest;
+    return oldest === undefined ? "the next message" : `the reply to ${oldest}`;
   }
 
   #fail(error: Error): void {
@@ -374,13 +285,10 @@ export class QmpClient {
           : error,
       );
     }
-    for (const pending of this.#pending.values()) {
-      pending.reject(
-        error instanceof QmpDisconnectedError
-          ? new QmpDisconnectedError(this.socket, `the reply to ${pending.command}`, this.#viaProxy)
-          : error,
-      );
-    }
-    this.#pending.clear();
+    this.#pending.rejectAll((command) =>
+      error instanceof QmpDisconnectedError
+        ? new QmpDisconnectedError(this.socket, `the reply to ${command}`, this.#viaProxy)
+        : error
+    );
   }
 }

@@ -5,19 +5,21 @@
  * the matched instances can be judged from the kernel's view of QEMU's sockets.
  */
 
-import type { QmpClient, QmpEvent } from "../qmp/client.ts";
+import type { QmpClient } from "../qmp/client.ts";
+import type { QmpEvent } from "../qmp/incoming.ts";
 import { describeInstance, type YankInstance } from "../yank/instances.ts";
 import {
   describePeers,
-  formatPeer,
   instanceKey,
   type InstancePeer,
   type PeerReplies,
-} from "../yank/peers.ts";
+} from "../yank/describe_peers.ts";
+import { formatPeer } from "../yank/peer_format.ts";
 import { queryPeers } from "../yank/query_peers.ts";
-import { isSocket } from "../qmp/sockets.ts";
-import { endpointOf, type PeerEndpoint, type PeerVerdict } from "../peers/judge.ts";
-import { findQemuProcess, judgePeers, type QemuProcess, type RunSs } from "../peers/probe.ts";
+import { isSocket } from "../sockets/plan.ts";
+import type { PeerEndpoint, PeerVerdict } from "../liveness/judge.ts";
+import { endpointOf } from "../yank/peer_endpoint.ts";
+import { findQemuProcess, judgePeers, type QemuProcess, type RunSs } from "../liveness/sample.ts";
 
 /** Events after which the peers may have changed. */
 const PEER_EVENT = /^(BLOCK_JOB_|JOB_STATUS_CHANGE$|MIGRATION$|DEVICE_DELETED$|VSERPORT_CHANGE$)/;

@@ -14,7 +14,7 @@ import {
   ServerNotAnsweringError,
 } from "../yank/reattach.ts";
 import type { ReattachSelectors } from "../yank/reattach_plan.ts";
-import { formatAddress } from "../yank/peers.ts";
+import { formatAddress } from "../yank/peer_format.ts";
 import type { WatchState } from "./log.ts";
 import type { ReattachAttemptResult } from "../health/counters.ts";
 import { sleep } from "./timing.ts";

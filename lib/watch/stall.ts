@@ -39,7 +39,8 @@ export function progressSample(at: number, blockJobs: unknown, migrate: unknown)
       if (job.status !== "running" || job.paused === true || typeof job.offset !== "number") {
         continue;
       }
-      // A job throttled to a speed limit moves slowly by design, not because a peer died.
+      // Only whether the offset moves counts, not how fast: a job throttled to a speed limit is
+      // slow by design, and no stall while its offset still moves.
       jobs.set(job.device, { type: job.type, offset: job.offset });
     }
   }

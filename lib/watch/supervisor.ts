@@ -6,7 +6,7 @@
  * delays another's probes or yanks.
  */
 
-import { isMultiSocket, planSockets } from "../qmp/sockets.ts";
+import { isMultiSocket, planSockets } from "../sockets/plan.ts";
 import { ProxyServer } from "../proxy/server.ts";
 import type { DiskAlias } from "../yank/disks.ts";
 import type { GaugeTextfile } from "../health/gauge_textfile.ts";

@@ -4,7 +4,7 @@
  */
 
 import { isJsonObject } from "../qmp/json_object.ts";
-import type { NbdPeer, PeerAddress, PeerOptions } from "./peers.ts";
+import type { NbdPeer, PeerAddress, PeerOptions } from "./describe_peers.ts";
 
 const DEFAULT_NBD_PORT = "10809";
 const UNIX_PREFIX = "nbd+unix://";

@@ -5,7 +5,7 @@
  */
 
 import { isJsonObject } from "../qmp/json_object.ts";
-import { type NbdPeer, parseNbdFilename } from "./peers.ts";
+import { type NbdPeer, parseNbdFilename } from "./describe_peers.ts";
 
 /** An NBD node as `query-named-block-nodes` reports it. */
 export interface NbdNodeInfo {

@@ -6,7 +6,7 @@
 
 import type { QmpClient } from "../qmp/client.ts";
 import { QmpCommandError } from "../qmp/errors.ts";
-import { PEER_QUERIES, type PeerReplies } from "./peers.ts";
+import { PEER_QUERIES, type PeerReplies } from "./describe_peers.ts";
 
 /**
  * Runs PEER_QUERIES in-band. A command QEMU refuses (e.g. behind yank's own proxy, which

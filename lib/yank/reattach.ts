@@ -8,8 +8,8 @@
 
 import type { QmpClient } from "../qmp/client.ts";
 import { YankError } from "../errors.ts";
-import { endpointOf } from "../peers/judge.ts";
-import { countOpenConnections, findQemuProcess, type RunSs } from "../peers/probe.ts";
+import { endpointOf } from "./peer_endpoint.ts";
+import { countOpenConnections, findQemuProcess, type RunSs } from "../liveness/sample.ts";
 import {
   type NbdExportInfo,
   type NbdProbeOptions,
@@ -25,7 +25,7 @@ import {
   type ReattachSelectors,
   type ReattachTarget,
 } from "./reattach_plan.ts";
-import { formatAddress } from "./peers.ts";
+import { formatAddress } from "./peer_format.ts";
 import { isJsonObject } from "../qmp/json_object.ts";
 import { resumeIfWaiting, type ResumeOutcome } from "./resume.ts";
 import { swapIn } from "./swap.ts";

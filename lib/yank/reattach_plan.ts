@@ -8,8 +8,8 @@
 import { YankError } from "../errors.ts";
 import { isJsonObject } from "../qmp/json_object.ts";
 import { type DiskAlias, disksFromBlockGraph, withDiskAliases } from "./disks.ts";
-import { compileGlob, isGlob } from "./match.ts";
-import { formatAddress } from "./peers.ts";
+import { compileGlob, isGlob } from "../glob.ts";
+import { formatAddress } from "./peer_format.ts";
 import { type NbdNodeInfo, nbdNodeInfo, parentOptions, recordsOf } from "./node_options.ts";
 
 /** A node can be reattached, but not safely in this way; the message says why (exit 2). */

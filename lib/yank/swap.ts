@@ -12,7 +12,7 @@ import { QmpCommandError } from "../qmp/errors.ts";
 import { YankError } from "../errors.ts";
 import type { NbdExportInfo, NbdProbeOptions, NbdServerAddress } from "../nbd/handshake.ts";
 import type { ReattachTarget } from "./reattach_plan.ts";
-import { formatAddress } from "./peers.ts";
+import { formatAddress } from "./peer_format.ts";
 
 /** QEMU refused or failed a step of a reattach; the message names the step (exit 1). */
 export class ReattachFailedError extends YankError {

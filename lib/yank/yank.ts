@@ -15,9 +15,9 @@ import {
   sameInstance,
   type YankInstance,
 } from "./instances.ts";
+import { isGlob } from "../glob.ts";
 import {
   type InstanceMatch,
-  isGlob,
   matchInstances,
   monitorLikeness,
   type SelectorMatch,

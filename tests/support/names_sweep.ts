@@ -13,7 +13,7 @@ import { main } from "../../lib/cli/main.ts";
 import type { CliIo } from "../../lib/cli/io.ts";
 import type { QmpClient } from "../../lib/qmp/client.ts";
 import { printable } from "../../lib/render/printable.ts";
-import { findQemuProcess } from "../../lib/peers/probe.ts";
+import { findQemuProcess } from "../../lib/liveness/sample.ts";
 import { MONITOR_CHARDEV_PATTERN } from "../../lib/yank/match.ts";
 import { type LabProcess, type Qemu, QemuLab } from "./qemu_lab.ts";
 import { byteLength, type NameCase } from "./wild_names.ts";

@@ -10,7 +10,7 @@
 
 import { QmpClient } from "../../lib/qmp/client.ts";
 import { QmpDisconnectedError } from "../../lib/qmp/errors.ts";
-import { runSs } from "../../lib/peers/probe.ts";
+import { runSs } from "../../lib/liveness/sample.ts";
 
 /** Thrown when QEMU is missing: integration tests fail (never skip) without it. */
 export class QemuMissingError extends Error {

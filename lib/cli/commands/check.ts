@@ -7,12 +7,8 @@
 import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { traceTo } from "../monitor.ts";
-import {
-  globUnreadable,
-  planSockets,
-  SocketNotTriedError,
-  visitWithinDeadline,
-} from "../../qmp/sockets.ts";
+import { globUnreadable, planSockets } from "../../sockets/plan.ts";
+import { SocketNotTriedError, visitWithinDeadline } from "../../sockets/visit.ts";
 import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,

@@ -10,14 +10,13 @@ import { queryYank } from "../../yank/yank.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import {
   describePeers,
-  formatPeer,
   instanceKey,
   type InstancePeer,
-  peerJson,
   type PeerReplies,
-} from "../../yank/peers.ts";
+} from "../../yank/describe_peers.ts";
+import { formatPeer, peerJson } from "../../yank/peer_format.ts";
 import { queryPeers } from "../../yank/query_peers.ts";
-import { isSocket } from "../../qmp/sockets.ts";
+import { isSocket } from "../../sockets/plan.ts";
 import { renderTable } from "../../render/table.ts";
 import { renderJson } from "../../render/json.ts";
 import { QmpError } from "../../qmp/errors.ts";

@@ -12,7 +12,7 @@ import { printable } from "../../render/printable.ts";
 import { renderJson } from "../../render/json.ts";
 import { type ReattachResult, reattachSelected } from "../../yank/reattach.ts";
 import { NothingToReattachError } from "../../yank/reattach_plan.ts";
-import { formatAddress } from "../../yank/peers.ts";
+import { formatAddress } from "../../yank/peer_format.ts";
 
 /** Runs `yank reattach`; returns the exit code. */
 export async function reattachCommand(args: CliArgs, io: CliIo): Promise<number> {

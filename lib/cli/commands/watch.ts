@@ -8,7 +8,7 @@ import type { CliArgs } from "../args.ts";
 import type { CliIo } from "../io.ts";
 import { UsageError } from "../exit_codes.ts";
 import { traceTo } from "../monitor.ts";
-import { isMultiSocket } from "../../qmp/sockets.ts";
+import { isMultiSocket } from "../../sockets/plan.ts";
 import { WatchSupervisor } from "../../watch/supervisor.ts";
 import { GaugeTextfile } from "../../health/gauge_textfile.ts";
 import { ProxyListenError } from "../../proxy/errors.ts";

@@ -8,7 +8,7 @@ import { type CliIo, reportFailure, useColour } from "../io.ts";
 import { paint } from "../../render/colour.ts";
 import { visitSockets } from "../monitor.ts";
 import { InstanceNotFoundError, nothingMatched, yankSelected } from "../../yank/yank.ts";
-import { isMultiSocket } from "../../qmp/sockets.ts";
+import { isMultiSocket } from "../../sockets/plan.ts";
 import { exitCodeFor, messageFor } from "../exit_codes.ts";
 import { instanceName, type YankInstance } from "../../yank/instances.ts";
 import { printable } from "../../render/printable.ts";

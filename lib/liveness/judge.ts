@@ -7,8 +7,7 @@
  * handshakes prove nothing; the data sits unread in the peer's receive queue, where this looks.
  */
 
-import type { Peer } from "../yank/peers.ts";
-import { canonicalHostPort, type KernelSocket } from "./sockets.ts";
+import type { KernelSocket } from "./ss.ts";
 
 /** Where QEMU's connection to a peer is found among its sockets. */
 export type PeerEndpoint =
@@ -16,48 +15,6 @@ export type PeerEndpoint =
   | { transport: "tcp"; remote: string | undefined; remotePort: string; local: string | undefined }
   /** The migration: QEMU 7.2 does not name its target, so its connections are those no other peer claims. */
   | { transport: "unclaimed" };
-
-/** The endpoint to look for, or undefined when the peer has no connection to judge. */
-export function endpointOf(peer: Peer): PeerEndpoint | undefined {
-  switch (peer.kind) {
-    case "chardev": {
-      if (!peer.connected) return undefined;
-      const at = peer.listening ? peer.local : peer.remote;
-      if (at?.type === "unix") {
-        return { transport: "unix", path: at.path, qemuListens: peer.listening };
-      }
-      if (peer.remote?.type !== "inet") return undefined;
-      return {
-        transport: "tcp",
-        remote: canonicalHostPort(peer.remote.host, peer.remote.port),
-        remotePort: peer.remote.port,
-        local: peer.local?.type === "inet"
-          ? canonicalHostPort(peer.local.host, peer.local.port)
-          : undefined,
-      };
-    }
-    case "nbd": {
-      const server = peer.server;
-      if (server.type === "unix") {
-        return { transport: "unix", path: server.path, qemuListens: false };
-      }
-      if (server.type !== "inet") return undefined;
-      // A host name cannot be compared with the kernel's addresses: match the port alone.
-      const literal = /^[\d.]+$|:/.test(server.host);
-      return {
-        transport: "tcp",
-        remote: literal ? canonicalHostPort(server.host, server.port) : undefined,
-        remotePort: server.port,
-        local: undefined,
-      };
-    }
-    case "migration":
-      return peer.status === "active" || peer.status === "postcopy-active" ||
-          peer.status === "pre-switchover" || peer.status === "device"
-        ? { transport: "unclaimed" }
-        : undefined;
-  }
-}
 
 /** What the kernel showed at one moment: QEMU's sockets and the others they may connect to. */
 export interface SocketSnapshot {

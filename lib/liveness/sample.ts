@@ -1,10 +1,10 @@
 /**
  * Asking the kernel (through `ss`) about one QEMU process's sockets: finding QEMU's pid from its
  * monitor socket, and sampling its connections to judge which peers are dead. The side effects
- * of peer judgement live here; the parsing (sockets.ts) and the judgement (judge.ts) are pure.
+ * of peer judgement live here; the parsing (ss.ts) and the judgement (judge.ts) are pure.
  */
 
-import { type KernelSocket, localSpellings, parseSs } from "./sockets.ts";
+import { type KernelSocket, localSpellings, parseSs } from "./ss.ts";
 import {
   type Connection,
   connectionsOf,

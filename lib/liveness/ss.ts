@@ -139,7 +139,10 @@ function compressIpv6(groups: number[]): string {
   return `${head}::${tail}`;
 }
 
-/** `HOST:PORT` in the form decodeTcpAddress writes, for comparing with QEMU's addresses. */
+/**
+ * `HOST:PORT` in one form for both sides of a comparison: ss's addresses (parseSs) and QEMU's
+ * (yank/peer_endpoint.ts). IPv6 in brackets, compressed; an IPv4-mapped address as IPv4.
+ */
 export function canonicalHostPort(host: string, port: string): string {
   const bare = host.replace(/^\[(.*)\]$/, "$1");
   if (!bare.includes(":")) return `${bare}:${port}`;
