@@ -1,37 +1,15 @@
 /**
- * The pieces under `yank watch` that need no QEMU: the one timeout helper, the reconnect
- * backoff after connections that end at once, and the textfile shared by many watchdogs.
+ * The pieces under `yank watch` that need no QEMU: the reconnect backoff after connections that
+ * end at once, and the textfile shared by many watchdogs (lib/watch/supervisor.ts).
  */
 
 import assert from "node:assert/strict";
-import { within } from "../lib/watch/timing.ts";
 import { Watchdog } from "../lib/watch/watchdog.ts";
 import { GaugeTextfile } from "../lib/health/gauge_textfile.ts";
 import { WatchSupervisor } from "../lib/watch/supervisor.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
 import { eventually } from "./support/qemu_lab.ts";
-
-Deno.test("within() says how a wait ended and leaves nothing running", async (t) => {
-  await t.step("settled, failed, timed out, aborted", async () => {
-    assert.deepEqual(await within(Promise.resolve(7), 1000), { kind: "settled", value: 7 });
-    const error = new Error("x");
-    assert.deepEqual(await within(Promise.reject(error), 1000), { kind: "failed", error });
-    assert.deepEqual(await within(new Promise(() => {}), 10), { kind: "timeout" });
-    const stop = new AbortController();
-    const waiting = within(new Promise(() => {}), Infinity, stop.signal);
-    stop.abort();
-    assert.deepEqual(await waiting, { kind: "aborted" });
-    assert.deepEqual(await within(Promise.resolve(1), 10, stop.signal), { kind: "aborted" });
-  });
-
-  await t.step(
-    "a settled wait cancels its timer (the test sanitizer would see a leak)",
-    async () => {
-      await within(Promise.resolve(1), 60_000);
-    },
-  );
-});
 
 Deno.test("a connection that ends before any probe is answered is retried with backoff", async () => {
   // Negotiates, then hangs up at the first probe: before, watch reconnected at once, hundreds
