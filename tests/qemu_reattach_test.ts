@@ -81,6 +81,25 @@ async function yankWhileFrozen(disk: Disk, server: LabProcess): Promise<void> {
   await qemuIo(qemu, setup, "read -P 0x5a 0 64k", EIO);
 }
 
+/**
+ * Gives the guest fmt0 as a disk that stops the VM on an I/O error, yanks st0 below it and runs
+ * the VM until the firmware's read pauses it (io-error); returns how to ask the VM's status.
+ */
+async function pausedByYankedDisk(setup: QmpClient): Promise<() => Promise<string>> {
+  await setup.execute("device_add", {
+    driver: "virtio-blk-pci",
+    id: "vdisk0",
+    drive: "fmt0",
+    werror: "stop",
+    rerror: "stop",
+  });
+  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
+  await setup.execute("cont");
+  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
+  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  return status;
+}
+
 async function nodeNames(client: QmpClient): Promise<string[]> {
   const nodes = await client.execute("query-named-block-nodes", { flat: true }) as {
     "node-name": string;
@@ -307,17 +326,7 @@ Deno.test("reattach --resume resumes a VM the I/O error paused (rerror=stop), on
   });
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
   await qemuIo(qemu, setup, "write -P 0x5a 512 64k", "wrote 65536/65536 bytes at offset 512");
-  await setup.execute("device_add", {
-    driver: "virtio-blk-pci",
-    id: "vdisk0",
-    drive: "fmt0",
-    werror: "stop",
-    rerror: "stop",
-  });
-  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
-  await setup.execute("cont");
-  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
-  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  const status = await pausedByYankedDisk(setup);
 
   const plan = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--dry-run"]);
   assert.equal(plan.code, 0, plan.stderr);
@@ -360,17 +369,7 @@ Deno.test("reattach --resume leaves a VM paused while a disk it waits on is stil
     server: { type: "unix", path: nbd.socket },
   });
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
-  await setup.execute("device_add", {
-    driver: "virtio-blk-pci",
-    id: "vdisk0",
-    drive: "fmt0",
-    werror: "stop",
-    rerror: "stop",
-  });
-  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
-  await setup.execute("cont");
-  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
-  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  const status = await pausedByYankedDisk(setup);
   await nbd.process.freeze();
   const run = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--timeout", "1"]);
   assert.equal(run.code, 3);
