@@ -11,6 +11,16 @@ import { QemuLab } from "./support/qemu_lab.ts";
 
 const CONF = new URL("../docs/monitoring/yank.icinga2.conf", import.meta.url).pathname;
 
+/** Whether `icinga2 daemon` takes --dump-objects (2.14 and newer), without which -C writes none. */
+async function dumpsObjectsOnlyWhenAsked(): Promise<boolean> {
+  const help = await new Deno.Command("icinga2", {
+    args: ["daemon", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(help.stdout).includes("--dump-objects");
+}
+
 interface IcingaObject {
   type: string;
   name: string;
@@ -56,6 +66,8 @@ object Service "yank-lab" {
         "-DRunAsUser=root",
         "-DRunAsGroup=root",
         `-DCacheDir=${cache}`,
+        // Icinga 2.14 (Debian 13) writes the objects file only when asked; 2.13 has no flag.
+        ...(await dumpsObjectsOnlyWhenAsked() ? ["--dump-objects"] : []),
       ],
       stdout: "piped",
       stderr: "piped",

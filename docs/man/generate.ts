@@ -1,5 +1,5 @@
 /**
- * Writes the manual pages to docs/man/man1/ from the help texts (`deno task man`). The test
+ * Writes the manual pages to docs/man/man1/ from the help topics (`deno task man`). The test
  * tests/man_test.ts fails when the committed pages differ from what this writes.
  */
 

@@ -1,20 +1,25 @@
 /**
- * Manual pages, made from the same help texts that `--help` prints (help.ts), so the two cannot
- * drift: `yank(1)` from the overview and `yank-COMMAND(1)` for each command. A pure function of
- * the help text; docs/man/generate.ts writes the files, and a test checks that they are up to date.
- *
- * The help texts follow a few layout rules, which this reads:
- * - the first line is "NAME: what it does.";
- * - a line at the left margin that ends with ":" (and is short) is a heading; "Usage: ..." and
- *   "Exit codes: ..." are headings with their content on the same line;
- * - other lines at the left margin are prose, filled by the pager;
- * - an indented line that starts as help writes a declared option ("  -s, --socket PATH") is
- *   that option, its text continued by lines indented further;
- * - any other indented line is shown as it is (examples, tables, commands).
+ * Manual pages, rendered from the same help topics as `--help` (help.ts, help/): `yank(1)` from
+ * the overview and `yank-COMMAND(1)` for each command. Headings become sections (Usage is the
+ * SYNOPSIS, moved to the front), prose is filled by the pager, lines shown as they are and
+ * examples are kept as written, each option is a tagged paragraph. A pure function of the topics;
+ * docs/man/generate.ts writes the files, and a test checks that they are up to date.
  */
 
-import { type CommandName, COMMANDS, OPTION_NAMES } from "./options.ts";
-import { helpText, optionUsage, VERSION } from "./help.ts";
+import { type CommandName, COMMANDS } from "./options.ts";
+import { helpTopic } from "./help.ts";
+import {
+  blockOptions,
+  commandLines,
+  optionText,
+  optionUsage,
+  type Run,
+  type Topic,
+  usageLines,
+  VERSION,
+  WIDTH,
+} from "./help/model.ts";
+import { exampleLines } from "./help/text.ts";
 
 /** One manual page: its file name (in section 1) and its roff source. */
 export interface ManPage {
@@ -25,14 +30,21 @@ export interface ManPage {
 /** The commands that get a page of their own ("help" is no command of its own). */
 export const MAN_COMMANDS: readonly CommandName[] = COMMANDS.filter((c) => c !== "help");
 
+/** The guides in docs/ that every page points to, with what each holds. */
+const GUIDES: readonly [string, string][] = [
+  ["docs/guide.md", "the operator's guide: a host's watch, libvirt, monitoring, the proxy"],
+  ["docs/reference.md", "the reference: output formats, exit codes, speed"],
+  ["docs/how-it-works.md", "why a one-shot cannot cure a hang, and how peers are judged"],
+];
+
 /** Every manual page: yank(1) and one per command. */
-export function manPages(help: (command: CommandName) => string = helpText): ManPage[] {
+export function manPages(topic: (command: CommandName) => Topic = helpTopic): ManPage[] {
   const pages = MAN_COMMANDS.map((command) => pageName(command));
   return [
-    { file: "yank.1", source: renderManPage("yank", help("yank"), pages) },
+    { file: "yank.1", source: renderManPage(topic("yank"), pages) },
     ...MAN_COMMANDS.map((command) => ({
       file: `${pageName(command)}.1`,
-      source: renderManPage(pageName(command), help(command), ["yank"]),
+      source: renderManPage(topic(command), ["yank"]),
     })),
   ];
 }
@@ -41,6 +53,7 @@ function pageName(command: CommandName): string {
   return command === "yank" ? "yank" : `yank-${command}`;
 }
 
+/** The sections of a page that a help heading becomes; any other is the heading in capitals. */
 const HEADINGS: Record<string, string> = {
   "Usage": "SYNOPSIS",
   "Options": "OPTIONS",
@@ -49,144 +62,90 @@ const HEADINGS: Record<string, string> = {
   "Exit codes (Monitoring Plugins)": "EXIT STATUS",
 };
 
-/** Headings whose content may follow on the same line. */
-const INLINE_HEADINGS = ["Usage", "Exit codes"];
-
-/** Renders one help text as a man page named `name`, pointing to `seeAlso`. */
-export function renderManPage(name: string, help: string, seeAlso: readonly string[]): string {
-  const lines = help.replace(/\n+$/, "").split("\n");
-  const title = /^[^:]+: (.*?)\.?$/.exec(lines[0]!);
+/** Renders one topic as a man page, pointing to `seeAlso` and the guides. */
+export function renderManPage(topic: Topic, seeAlso: readonly string[]): string {
+  const name = pageName(topic.command);
   const out: string[] = [
     `.TH ${name.toUpperCase()} 1 "" "yank ${VERSION}" "User Commands"`,
     // No hyphenation, ragged right: option names and paths must survive copying.
     ".nh",
     ".ad l",
     ".SH NAME",
-    `${roff(name)} \\- ${roff(title ? title[1]! : lines[0]!)}`,
+    `${roff(name)} \\- ${roff(topic.title.replace(/\.$/, ""))}`,
   ];
-  // Sections in the order met; SYNOPSIS moves to the front, as manual pages have it.
-  const sections: { heading: string; lines: string[] }[] = [];
-  let body: string[] = [];
-  let section = "";
-  let usageInline = false;
-  // Set inside the helpers below too, which the compiler's narrowing does not see.
-  let mode = "none" as "none" | "prose" | "verbatim" | "option";
-  const startSection = (heading: string) => {
-    end();
-    section = heading;
-    body = [];
-    sections.push({ heading, lines: body });
-  };
-  const end = () => {
-    if (mode === "verbatim") body.push(".fi", ".RE");
-    mode = "none";
-  };
-  const needSection = () => {
-    if (section === "" || section === "SYNOPSIS") startSection("DESCRIPTION");
-  };
-  for (const line of lines.slice(1)) {
-    if (line.trim() === "") {
-      if (mode === "verbatim") {
-        end();
-        continue;
-      }
-      if (mode !== "none") end();
-      continue;
-    }
-    const heading = headingOf(line);
-    if (heading !== undefined) {
-      startSection(HEADINGS[heading.name] ?? heading.name.toUpperCase());
-      usageInline = heading.name === "Usage" && heading.rest !== "";
-      if (heading.rest !== "") {
-        if (heading.name === "Usage") verbatim(heading.rest);
-        else prose(heading.rest);
-      }
-      continue;
-    }
-    const option = optionOf(line);
-    if (option !== undefined) {
-      needSection();
-      end();
-      body.push(".TP", `\\fB${roff(option.spec)}\\fR`);
-      if (option.text !== "") body.push(roff(option.text));
-      mode = "option";
-      continue;
-    }
-    if (mode === "option" && /^ {8,}\S/.test(line)) {
-      body.push(roff(line.trim()));
-      continue;
-    }
-    if (/^ /.test(line)) {
-      if (section === "SYNOPSIS" && mode === "verbatim" && usageInline) {
-        // Continues "Usage: yank ...", aligned under what follows "Usage: ".
-        body.push(roff(line.replace(/^ {0,7}/, "")));
-        continue;
-      }
-      if (section === "") startSection("DESCRIPTION");
-      verbatim(line.replace(/^ {2}/, ""));
-      continue;
-    }
-    if (section === "SYNOPSIS") startSection("DESCRIPTION");
-    needSection();
-    prose(line);
-  }
-  end();
-  const ordered = [
-    ...sections.filter((s) => s.heading === "SYNOPSIS"),
-    ...sections.filter((s) => s.heading !== "SYNOPSIS"),
-  ];
+  // Sections in the order written, SYNOPSIS moved to the front, as manual pages have it.
+  const sections = topic.sections.map((section) => ({
+    heading: section.heading === undefined
+      ? "DESCRIPTION"
+      : HEADINGS[section.heading] ?? section.heading.toUpperCase(),
+    lines: section.paragraphs.flatMap((runs) => renderParagraph(topic.command, runs)),
+  }));
   let previous = "";
-  for (const { heading, lines } of ordered) {
+  for (
+    const { heading, lines } of [
+      ...sections.filter((s) => s.heading === "SYNOPSIS"),
+      ...sections.filter((s) => s.heading !== "SYNOPSIS"),
+    ]
+  ) {
     // Two parts of one section (prose before and after the synopsis) become one.
     if (heading !== previous) out.push(`.SH ${heading}`);
     out.push(...lines);
     previous = heading;
   }
   out.push(".SH SEE ALSO", seeAlso.map((page) => `.BR ${roff(page)} (1)`).join(",\n"));
+  out.push(".PP", "In yank's source tree:");
+  for (const [file, what] of GUIDES) out.push(".TP", `.I ${roff(file)}`, roff(what));
   return `${out.join("\n")}\n`;
-
-  function prose(text: string): void {
-    if (mode !== "prose") {
-      end();
-      body.push(".PP");
-      mode = "prose";
-    }
-    body.push(roff(text.trim()));
-  }
-
-  function verbatim(text: string): void {
-    if (mode !== "verbatim") {
-      end();
-      body.push(".PP", ".RS 4", ".nf");
-      mode = "verbatim";
-    }
-    body.push(roff(text));
-  }
 }
-
-/** How help writes each option, longest first (so "--listen-dir" is not taken for "--listen"). */
-const OPTION_USAGES = OPTION_NAMES.map(optionUsage).sort((a, b) => b.length - a.length);
 
 /**
- * An option line: a declared option as help writes it, alone or followed by two spaces and its
- * text. A QEMU option in an example ("  -chardev socket,id=...") is no option of yank's.
+ * One paragraph: prose starts a .PP, lines shown as they are go in an indented no-fill block
+ * (one per paragraph, however many runs it takes), each option is a .TP.
  */
-function optionOf(line: string): { spec: string; text: string } | undefined {
-  for (const usage of OPTION_USAGES) {
-    if (!line.startsWith(usage)) continue;
-    const rest = line.slice(usage.length);
-    if (rest === "" || /^ {2,}\S/.test(rest)) return { spec: usage.trim(), text: rest.trim() };
+function renderParagraph(command: CommandName, runs: readonly Run[]): string[] {
+  const body: string[] = [];
+  // Set inside enter() too, which the compiler's narrowing does not see.
+  let mode = "none" as "none" | "prose" | "verbatim";
+  const enter = (next: "prose" | "verbatim") => {
+    if (mode === next) return;
+    if (mode === "verbatim") body.push(".fi", ".RE");
+    body.push(...(next === "prose" ? [".PP"] : [".PP", ".RS 4", ".nf"]));
+    mode = next;
+  };
+  const verbatim = (lines: readonly string[]) => {
+    enter("verbatim");
+    body.push(...lines.map(roff));
+  };
+  for (const run of runs) {
+    switch (run.kind) {
+      case "prose":
+        enter("prose");
+        body.push(...run.lines.map((line) => roff(line.trim())));
+        break;
+      case "shown":
+        verbatim(run.lines);
+        break;
+      case "examples":
+        verbatim(run.examples.flatMap(exampleLines));
+        break;
+      case "usage":
+        verbatim(usageLines(command, WIDTH - "Usage: ".length));
+        break;
+      case "commands":
+        verbatim(commandLines(run.commands, WIDTH - 2));
+        break;
+      case "options":
+        if (mode === "verbatim") body.push(".fi", ".RE");
+        mode = "none";
+        for (const name of blockOptions(command, run.pick)) {
+          body.push(".TP", `\\fB${roff(optionUsage(name).trim())}\\fR`);
+          body.push(...optionText(command, name).map(roff));
+        }
+        break;
+    }
   }
-  return undefined;
-}
-
-function headingOf(line: string): { name: string; rest: string } | undefined {
-  if (/^\s/.test(line)) return undefined;
-  const whole = /^([A-Z][^:.]{0,40}):$/.exec(line);
-  if (whole) return { name: whole[1]!, rest: "" };
-  const inline = /^([A-Z][A-Za-z ]*): (.+)$/.exec(line);
-  if (inline && INLINE_HEADINGS.includes(inline[1]!)) return { name: inline[1]!, rest: inline[2]! };
-  return undefined;
+  if (mode === "verbatim") body.push(".fi", ".RE");
+  return body;
 }
 
 /** Escapes text for roff: backslashes, minus signs, and a leading dot or quote. */

@@ -1,55 +1,29 @@
 /**
- * The command line's vocabulary, declared once: each command and each option with its name,
- * short letter, value, summary, help text, default, completion and the commands that take it.
- * The parser (args.ts), the option blocks of `--help` (help.ts), the manual pages (man.ts) and
- * the shell completion scripts are all generated from these declarations.
+ * The options, declared once: each with its name, short letter, value, summary, help text,
+ * default, completion and the commands that take it (the commands are in command_names.ts).
+ * The parser (args.ts), the Usage lines and option blocks of `--help` and the manual pages
+ * (help/), and the shell completion scripts (completion_spec.ts) are generated from them.
  */
 
-import { type CompletionSpec, SHELLS, type ValueCompletion } from "../completions/spec.ts";
+import type { ValueCompletion } from "../completions/spec.ts";
+import { SECONDS, WATCH_OPTIONS } from "./watch_options.ts";
+import {
+  CHECK_FORMATS,
+  type CommandName,
+  COMMANDS,
+  QEMU_COMMANDS,
+  YANKING,
+} from "./command_names.ts";
 
-/** The commands, as typed. */
-export const COMMANDS = [
-  "list",
-  "chardev",
-  "block-node",
-  "migration",
-  "check",
-  "watch",
-  "reattach",
-  "completions",
-  "help",
-] as const;
-
-/** A command name. `yank` alone (selector form) is "yank". */
-export type CommandName = typeof COMMANDS[number] | "yank";
-
-/** One line per command, for completion scripts; "yank" is the selector form. */
-export const COMMAND_SUMMARIES: Record<CommandName, string> = {
-  "yank": "yank every instance the patterns match",
-  "list": "list the yank instances",
-  "chardev": "yank socket chardevs by id",
-  "block-node": "yank NBD block nodes by node-name",
-  "migration": "yank the running migration",
-  "check": "health probe for cron and monitoring",
-  "watch": "watchdog that yanks when the main loop hangs",
-  "reattach": "bring yanked NBD disks back once their server answers",
-  "completions": "print a shell completion script",
-  "help": "help for one command",
-};
-
-/** What the operands of each command that takes some are, for completion scripts. */
-const COMMAND_OPERANDS: Partial<Record<CommandName, ValueCompletion>> = {
-  "chardev": { kind: "names", label: "chardev id", type: "chardev" },
-  "block-node": { kind: "names", label: "node-name", type: "block-node" },
-  "completions": { kind: "words", label: "shell", words: SHELLS },
-  "help": { kind: "words", label: "command", words: COMMANDS },
-};
-
-/** Output formats of `check`. */
-export const CHECK_FORMATS = ["text", "json", "prometheus"] as const;
-
-/** An output format of `check`. */
-export type CheckFormat = typeof CHECK_FORMATS[number];
+export {
+  CHECK_FORMATS,
+  type CheckFormat,
+  COMMAND_OPERANDS,
+  COMMAND_SUMMARIES,
+  type CommandName,
+  COMMANDS,
+  QEMU_COMMANDS,
+} from "./command_names.ts";
 
 /** Everything said about one option. */
 export interface OptionDeclaration {
@@ -76,12 +50,6 @@ export interface OptionDeclaration {
   /** Taken but never shown: the completion scripts use it, users need not. */
   readonly hidden?: boolean;
 }
-
-/** The selector form and the commands that yank. */
-const YANKING = ["yank", "chardev", "block-node", "migration"] as const;
-/** Every command that talks to QEMU. */
-export const QEMU_COMMANDS = [...YANKING, "list", "check", "watch", "reattach"] as const;
-const SECONDS: ValueCompletion = { kind: "none", label: "seconds" };
 
 /** Every option, in the order help lists them. */
 export const OPTIONS = {
@@ -199,68 +167,7 @@ export const OPTIONS = {
     completion: { kind: "file", label: "file" },
     commands: ["check", "watch"],
   },
-  "interval": {
-    type: "string",
-    valueName: "SECONDS",
-    summary: "seconds between probes",
-    help: "seconds between probes",
-    default: 1,
-    completion: SECONDS,
-    commands: ["watch"],
-  },
-  "hang-after": {
-    type: "string",
-    valueName: "SECONDS",
-    summary: "seconds without an answer that count as a hang",
-    help: "seconds a probe may stay unanswered before it is a hang",
-    default: 5,
-    completion: SECONDS,
-    commands: ["watch"],
-  },
-  "stall-after": {
-    type: "string",
-    valueName: "SECONDS",
-    summary: "seconds a block job or migration may stand still before its dead peer is yanked",
-    help:
-      "a backup, mirror, stream or commit job whose offset, or a migration whose bytes sent, stand still this long while the main loop answers is a stall: watch judges the matched peers behind it and yanks the dead ones",
-    default: "off",
-    completion: SECONDS,
-    commands: ["watch"],
-  },
-  "resume": {
-    type: "boolean",
-    summary: "resume a VM paused by an I/O error once its disks are reattached",
-    help:
-      "resume (cont) a VM that an I/O error paused (status io-error, from werror/rerror=stop), only when every disk that waits is on NBD nodes none of which is still yanked",
-    helpIn: {
-      watch:
-        "with --reattach: resume a VM paused by an I/O error once every disk it waits on is reattached",
-    },
-    commands: ["reattach", "watch"],
-  },
-  "reattach": {
-    type: "boolean",
-    summary: "after a recovery, reattach the yanked NBD nodes once their server answers",
-    help:
-      "after a recovery yanked NBD nodes, reattach them (as yank reattach) once their server answers, retrying 1 s doubling to 60 s; each attempt is logged and counted in --textfile",
-    commands: ["watch"],
-  },
-  "listen": {
-    type: "string",
-    valueName: "PATH",
-    summary: "serve the yank-only QMP proxy socket at this path",
-    help: "serve the yank-only proxy socket at PATH (one --socket only)",
-    completion: { kind: "none", label: "address" },
-    commands: ["watch"],
-  },
-  "listen-dir": {
-    type: "string",
-    valueName: "DIR",
-    summary: "serve one yank-only proxy per monitor in this directory",
-    help: "serve one yank-only proxy per watched monitor in DIR",
-    completion: { kind: "file", label: "directory" },
-    commands: ["watch"],
-  },
+  ...WATCH_OPTIONS,
   "domain": {
     type: "string",
     repeatable: true,
@@ -353,23 +260,3 @@ export const COMMAND_OPTIONS: Record<CommandName, readonly OptionName[]> = (() =
   }
   return table;
 })();
-
-/** What the completion scripts complete, for this version of yank. */
-export function completionSpec(): CompletionSpec {
-  const commandSpec = (name: CommandName) => ({
-    name,
-    summary: COMMAND_SUMMARIES[name],
-    options: COMMAND_OPTIONS[name].filter((o) => !DECLARED[o].hidden).map((long) => {
-      const { short, summary, repeatable, type, completion } = DECLARED[long];
-      return {
-        long,
-        short,
-        summary,
-        repeatable: repeatable === true,
-        value: type === "string" ? (completion ?? { kind: "none", label: "value" }) : undefined,
-      };
-    }),
-    operands: COMMAND_OPERANDS[name],
-  });
-  return { selectorForm: commandSpec("yank"), commands: COMMANDS.map(commandSpec) };
-}

@@ -9,7 +9,7 @@ import type { CliIo } from "../io.ts";
 import { visitSockets } from "../monitor.ts";
 import { completionScript, isShell } from "../../completions/script.ts";
 import { SHELLS } from "../../completions/spec.ts";
-import { completionSpec } from "../options.ts";
+import { completionSpec } from "../completion_spec.ts";
 import { queryYank } from "../../yank/yank.ts";
 import { instanceName, type YankInstanceType } from "../../yank/instances.ts";
 
