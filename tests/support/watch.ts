@@ -65,14 +65,15 @@ export function watchArgs(options: WatchOptions): string[] {
 }
 
 /**
- * Spawns `yank watch` and waits for its `until` line. When that line never comes, the process is
- * killed before the error goes on, so that no failed start leaves a watch behind.
+ * Spawns `yank watch` with `options`, or with a whole command line as given (a help example's),
+ * and waits for its `until` line. When that line never comes, the process is killed before the
+ * error goes on, so that no failed start leaves a watch behind.
  */
 export async function startWatch(
-  options: WatchOptions,
+  options: WatchOptions | string[],
   start: StartWatchOptions = {},
 ): Promise<SpawnedCli> {
-  const args = watchArgs(options);
+  const args = Array.isArray(options) ? options : watchArgs(options);
   const watch = start.spawn?.(args) ?? spawnCli(args, start.limits, start.env);
   const until = start.until === undefined ? /state=connected/ : start.until;
   try {

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runMain, spawnCli } from "./support/cli.ts";
+import { runMain } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import {
   eventually,
   hungMainLoop,
@@ -226,17 +227,15 @@ Deno.test(`the examples in "yank watch --help" watch, serve the proxy, and end o
   ];
 
   await t.step(`yank ${one.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(one.args, swaps));
-    await watch.waitForLine(/state=connected/);
+    const watch = await startWatch(swapped(one.args, swaps));
     const end = await watch.stop("SIGTERM");
     assert.equal(end.code, 0, end.stderr);
     assert.equal(end.stdout, "");
   });
 
   await t.step(`yank ${proxied.args.join(" ")}, then yank ${listed.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(proxied.args, swaps));
+    const watch = await startWatch(swapped(proxied.args, swaps));
     try {
-      await watch.waitForLine(/state=connected/);
       const list = await runMain(swapped(listed.args, swaps));
       assert.equal(list.stderr, "");
       assert.equal(list.code, 0);
@@ -249,9 +248,8 @@ Deno.test(`the examples in "yank watch --help" watch, serve the proxy, and end o
   });
 
   await t.step(`yank ${host.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(host.args, swaps));
+    const watch = await startWatch(swapped(host.args, swaps));
     try {
-      await watch.waitForLine(/state=connected/);
       const proxy = `${yankDir}/proxy/vm1.qmp`;
       assert.ok(await eventually(() => Deno.stat(proxy).then(() => true, () => false), 10_000));
       const textfile = lab.path("yank.prom");
