@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { runMain } from "./support/cli.ts";
 import { startWatch } from "./support/watch.ts";
 import {
+  addNbdNode,
   eventually,
   hungMainLoop,
   migrationStatus,
@@ -272,11 +273,7 @@ Deno.test(`the first example in "yank reattach --help" prints what it shows`, as
   const nbd = await lab.startNbd(16, { shared: 2 });
   const qemu = await lab.startQemu({ monitors: 2 });
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd);
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "nbd0" });
   const yanked = await runMain(["block-node", "nbd0", "--socket", qemu.socket]);
   assert.equal(yanked.stdout, "yanked block-node nbd0\n", yanked.stderr);

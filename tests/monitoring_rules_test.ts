@@ -237,14 +237,7 @@ async function vmWithNbd(
   const qemu = await lab.startQemu({ socket, monitors: 2 });
   const nbd = await lab.startNbd(1);
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  if (node === "nbd0") await addNbdNode(setup, nbd);
-  else {
-    await setup.execute("blockdev-add", {
-      driver: "nbd",
-      "node-name": node,
-      server: { type: "unix", path: nbd.socket },
-    });
-  }
+  await addNbdNode(setup, nbd, node);
   return { nbd, setup };
 }
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import { startWatch } from "./support/watch.ts";
 import {
+  addNbdNode,
   eventually,
   hungMainLoop,
   jobState,
@@ -28,11 +29,7 @@ Deno.test("eight NBD nodes, one server frozen, main loop hung: watch yanks exact
   for (let i = 0; i < NODES; i++) {
     const nbd = await lab.startNbd(1);
     servers.push(nbd);
-    await setup.execute("blockdev-add", {
-      driver: "nbd",
-      "node-name": `nbd${i}`,
-      server: { type: "unix", path: nbd.socket },
-    });
+    await addNbdNode(setup, nbd, `nbd${i}`);
   }
   const hangAfterMs = 1000;
   await using watch = await startWatch({
@@ -95,11 +92,7 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
   await using lab = await QemuLab.create();
   const { qemu, setup } = await stuckBackupJob(lab);
   const healthy = await lab.startNbd(1);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd9",
-    server: { type: "unix", path: healthy.socket },
-  });
+  await addNbdNode(setup, healthy, "nbd9");
   const textfile = lab.path("yank.prom");
   await using watch = await startWatch({
     socket: qemu.socket,

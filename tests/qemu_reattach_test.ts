@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import { startWatch } from "./support/watch.ts";
-import { eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
+import { addNbdNode, eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 /** Where the node's server is, as blockdev-add takes it. */
@@ -319,11 +319,7 @@ Deno.test("reattach --resume resumes a VM the I/O error paused (rerror=stop), on
     args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
   });
   const setup = await lab.qmp(qemu.extraSockets[1]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "st0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd, "st0");
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
   await qemuIo(qemu, setup, "write -P 0x5a 512 64k", "wrote 65536/65536 bytes at offset 512");
   const status = await pausedByYankedDisk(setup);
@@ -363,11 +359,7 @@ Deno.test("reattach --resume leaves a VM paused while a disk it waits on is stil
     args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
   });
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "st0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd, "st0");
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
   const status = await pausedByYankedDisk(setup);
   await nbd.process.freeze();

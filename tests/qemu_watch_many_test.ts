@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { runCli, type SpawnedCli } from "./support/cli.ts";
 import { startWatch } from "./support/watch.ts";
-import { eventually, type Qemu, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
+import { addNbdNode, eventually, type Qemu, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 /** A QEMU whose watched monitor is `<name>N-extra1.qmp`, with an NBD node to hang it by. */
@@ -20,11 +20,7 @@ async function vmWithNbd(lab: QemuLab): Promise<{
   const qemu = await lab.startQemu({ monitors: 3 });
   const nbd = await lab.startNbd();
   const setup: QmpClient = await lab.qmp(qemu.extraSockets[1]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd);
   return {
     qemu,
     hang: () => nbd.process.freeze().then(() => readInMainLoop(setup, "nbd0")),
