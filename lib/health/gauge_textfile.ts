@@ -4,7 +4,7 @@
  * rewritten on a heartbeat, so that its age tells whether the watch still runs.
  */
 
-import type { HealthReport } from "./state.ts";
+import { type HealthReport, healthReport } from "./state.ts";
 import { renderFamily, renderHealthPrometheus } from "./render_prometheus.ts";
 import { renderCounters, SocketCounters } from "./counters.ts";
 import { TextfileError, writeTextfileAtomically } from "./textfile.ts";
@@ -83,16 +83,10 @@ export class GaugeTextfile {
   async close(): Promise<void> {
     for (const [socket, { report }] of this.#entries) {
       this.#entries.set(socket, {
-        report: {
-          ...report,
-          state: "UNKNOWN",
-          reason: "not-tried",
+        report: healthReport(socket, {
           message: "yank watch stopped; nothing watches this monitor",
-          remedy: "",
-          latencySeconds: undefined,
-          instances: undefined,
-          oob: undefined,
-        },
+          qemuVersion: report.qemuVersion,
+        }),
         watching: false,
       });
     }

@@ -15,7 +15,7 @@ import {
 } from "../qmp/errors.ts";
 import { remedyText, type RemedyWording, YankError } from "../errors.ts";
 import { queryYank, YankUnsupportedError } from "../yank/yank.ts";
-import type { HealthReason, HealthReport, HealthState } from "./state.ts";
+import { type HealthReason, type HealthReport, healthReport, type HealthState } from "./state.ts";
 
 /** Options of `probeMonitor`. */
 export interface ProbeOptions {
@@ -95,7 +95,7 @@ function report(
   oob: boolean | undefined,
   text: { message: string; remedy: string },
 ): HealthReport {
-  return { socket, state, reason, ...text, ...facts, oob };
+  return healthReport(socket, { state, reason, ...text, ...facts, oob });
 }
 
 /**

@@ -78,3 +78,25 @@ export interface HealthReport {
 export function roundLatency(seconds: number): number {
   return Number(seconds.toFixed(6));
 }
+
+/**
+ * A report of `socket`: what `fields` say, and for the rest UNKNOWN, not tried, nothing
+ * measured. Every report is built here, so that a field added to HealthReport has one default.
+ */
+export function healthReport(
+  socket: string,
+  fields: Partial<Omit<HealthReport, "socket">> = {},
+): HealthReport {
+  return {
+    socket,
+    state: "UNKNOWN",
+    reason: "not-tried",
+    message: "",
+    remedy: "",
+    latencySeconds: undefined,
+    instances: undefined,
+    qemuVersion: undefined,
+    oob: undefined,
+    ...fields,
+  };
+}

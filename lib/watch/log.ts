@@ -68,3 +68,38 @@ function logfmtValue(value: string): string {
     ? renderJson(value)
     : value;
 }
+
+/** Options of a VmLog. */
+export interface VmLogOptions {
+  socket: string;
+  /** Receives each line (without a newline). */
+  write: (line: string) => void;
+  /** Wall clock in milliseconds, for the timestamps. */
+  now: () => number;
+  /** How many yank instances the last query-yank listed, for each line. */
+  instances: () => number | undefined;
+}
+
+/**
+ * The log of one VM's watchdog: a line is written unless it repeats the previous state and
+ * message (a yank always is: each one is an action).
+ */
+export class VmLog {
+  #options: VmLogOptions;
+  #last = "";
+
+  constructor(options: VmLogOptions) {
+    this.#options = options;
+  }
+
+  /** Logs `message` in `state`, once while it repeats. */
+  line(state: WatchState, message: string): void {
+    const key = `${state} ${message}`;
+    if (key === this.#last && state !== "yanking" && state !== "proxy-yank") return;
+    this.#last = key;
+    const { socket, now, instances } = this.#options;
+    this.#options.write(
+      formatLogLine({ time: now(), socket, state, instances: instances(), message }),
+    );
+  }
+}

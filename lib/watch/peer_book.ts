@@ -40,7 +40,8 @@ export interface PeerBookOptions {
   now: () => number;
   /** Longest wait for the in-band peer queries, in milliseconds. */
   timeoutMs: number;
-  runSs?: RunSs;
+  /** Runs `ss`, to find QEMU's process and judge its peers (runSs of lib/liveness/sample.ts). */
+  runSs?: RunSs | undefined;
 }
 
 /** The peers of one connection's QEMU. */
@@ -63,7 +64,7 @@ export class PeerBook {
 
   /** Finds QEMU's process from its monitor socket. */
   async locate(socket: string): Promise<QemuProcess> {
-    this.#process = await findQemuProcess(socket);
+    this.#process = await findQemuProcess(socket, this.#options.runSs);
     return this.#process;
   }
 
@@ -74,8 +75,9 @@ export class PeerBook {
 
   /**
    * Starts a refresh when the peers are stale or old, at most one at a time, and does not wait
-   * for it: the caller's probe keeps its schedule, and QEMU never has more than the probe and
-   * the four peer queries queued (it queues up to 8).
+   * for it: the caller's probe keeps its schedule, and QEMU never has more than the probe, the
+   * four peer queries and the stall watch's two queries (StallWatch, at most one sample in
+   * flight) queued: seven of the eight in-band commands it queues.
    */
   refreshIfDue(client: QmpClient): Promise<void> | undefined {
     const { now, timeoutMs } = this.#options;

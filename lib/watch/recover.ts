@@ -12,9 +12,10 @@ import { formatSeconds } from "../qmp/errors.ts";
 import { describeFailure, type RemedyWording } from "../errors.ts";
 import { queryYank, yankRetryingOnce } from "../yank/yank.ts";
 import { describeInstances, sameInstance, type YankInstance } from "../yank/instances.ts";
-import { type BlockDisk, hasSelectors, type YankSelectors } from "../yank/match.ts";
+import { hasSelectors, type YankSelectors } from "../yank/match.ts";
 import { matchedForRecovery, type PlanContext, planRecovery } from "./recovery.ts";
 import { describeJudgement, type PeerBook } from "./peer_book.ts";
+import type { KnownVm } from "./known_vm.ts";
 import type { Stall } from "./stall.ts";
 import type { WatchState } from "./log.ts";
 import type { YankReason } from "../health/counters.ts";
@@ -43,31 +44,25 @@ export interface Probe {
 
 /** What a recovery needs from the watchdog of one VM. */
 export interface RecoveryContext {
+  /** What is known about the VM: selectors, --dry-run, its own chardev, disks and peers. */
+  vm: KnownVm;
   /** The pre-negotiated out-of-band connection. */
   client: QmpClient;
+  log: (state: WatchState, message: string) => void;
+  /** Words the actions of remedies in log lines (see lib/errors.ts). */
+  wording?: RemedyWording | undefined;
+  /** Called with the instances each yank cut, and why they were yanked (for the counters). */
+  onYanked: (instances: readonly YankInstance[], reason: YankReason) => void;
+}
+
+/** What recovering a hang needs besides: the probe in flight and the watchdog's clock. */
+export interface HangContext extends RecoveryContext {
   probe: Probe;
-  selectors: YankSelectors;
-  dryRun: boolean;
   hangAfterMs: number;
-  /** The watchdog's own monitor chardev, never yanked. */
-  ownChardev: string | undefined;
-  /** `--spare` globs: chardevs never yanked, like monitors'. */
-  spare: readonly string[];
-  /** The disks and their nodes, learnt while the main loop answered (`--disk`). */
-  disks: readonly BlockDisk[];
-  /** The peers learnt while the main loop answered; undefined: judge nothing. */
-  peers: PeerBook | undefined;
   /** The watchdog's monotonic clock, as the probe's sentAt counts. */
   now: () => number;
   /** Aborts when the watchdog stops or the connection ends. */
   signal: AbortSignal;
-  log: (state: WatchState, message: string) => void;
-  /** Words the actions of remedies in log lines (see lib/errors.ts). */
-  wording?: RemedyWording | undefined;
-  /** Called with each fresh count of instances. */
-  onInstances: (count: number) => void;
-  /** Called with the instances each yank cut, and why they were yanked (for the counters). */
-  onYanked: (instances: readonly YankInstance[], reason: YankReason) => void;
 }
 
 /**
@@ -78,9 +73,9 @@ export interface RecoveryContext {
  * still only one in-band command in flight. Resolves true once the probe is answered (after
  * logging the recovery), false if the connection ended or the watchdog stopped first.
  */
-export async function recoverHang(context: RecoveryContext): Promise<boolean> {
-  const { selectors, hangAfterMs, log, probe, signal } = context;
-  if (!hasSelectors(selectors)) {
+export async function recoverHang(context: HangContext): Promise<boolean> {
+  const { hangAfterMs, log, probe, signal } = context;
+  if (!hasSelectors(context.vm.selectors)) {
     log(
       "hung",
       `main loop did not answer query-status within ${
@@ -112,43 +107,38 @@ export async function recoverHang(context: RecoveryContext): Promise<boolean> {
  * what it yanked to `yanked`. False if the connection ended or the watchdog stopped.
  */
 async function recoveryPass(
-  context: RecoveryContext,
+  context: HangContext,
   pass: number,
   yanked: YankInstance[],
 ): Promise<boolean> {
-  const { client, probe, selectors, dryRun, hangAfterMs, now, log, signal } = context;
+  const { vm, client, probe, hangAfterMs, now, log, signal } = context;
   const hung = pass === 1
     ? `main loop did not answer query-status within ${formatSeconds(hangAfterMs)}`
     : `recovery pass ${pass}, main loop hung for ${formatSeconds(now() - probe.sentAt)}`;
   let instances: YankInstance[];
   try {
     instances = await queryYank(client);
-    context.onInstances(instances.length);
+    vm.instances = instances.length;
   } catch (error) {
     if (client.isClosed) return false;
     log("hung", `${hung}, and query-yank failed: ${describeFailure(error, context.wording)}`);
     return true;
   }
-  const plan: PlanContext = {
-    ownChardev: context.ownChardev,
-    spare: context.spare,
-    disks: context.disks,
-  };
-  const dead = await judgeDeadPeers(context, instances, instances, plan);
-  const steps = planRecovery(instances, selectors, { ...plan, dead });
+  const dead = await judgeDead(context, instances, instances);
+  const steps = planRecovery(instances, vm.selectors, { ...vm.plan, dead });
   log(
     "hung",
     `${hung}; ${
       steps.length === 0
         ? "no instance matches the selectors"
-        : `${dryRun ? "would yank" : "will yank"} in ${steps.length} step(s): ${
+        : `${vm.dryRun ? "would yank" : "will yank"} in ${steps.length} step(s): ${
           steps.map((s) => describeInstances(s.instances)).join("; ")
         }`
     }`,
   );
   for (const step of steps) {
     if (probe.done) break;
-    if (dryRun) {
+    if (vm.dryRun) {
       log("would-yank", `would yank ${describeInstances(step.instances)} (dry run)`);
       continue;
     }
@@ -183,9 +173,13 @@ async function recoveryPass(
 }
 
 /** What judging peers needs from the watchdog. */
-type JudgeContext =
-  & Pick<RecoveryContext, "peers" | "selectors" | "log">
-  & Partial<Pick<RecoveryContext, "dryRun">>;
+interface JudgeContext {
+  /** The peers learnt while the main loop answered; undefined: judge nothing. */
+  peers: PeerBook | undefined;
+  selectors: YankSelectors;
+  log: (state: WatchState, message: string) => void;
+  dryRun?: boolean;
+}
 
 /**
  * Judges the peers of the instances in `among` that the selectors match (within about 0.3 s),
@@ -218,28 +212,16 @@ export async function judgeDeadPeers(
   return judgements.filter((j) => j.verdict.state === "dead").map((j) => j.instance);
 }
 
-/** What recovering a stall needs from the watchdog of one VM. */
-export type StallContext = Pick<
-  RecoveryContext,
-  | "client"
-  | "selectors"
-  | "dryRun"
-  | "ownChardev"
-  | "spare"
-  | "disks"
-  | "peers"
-  | "log"
-  | "onInstances"
-  | "onYanked"
->;
-
 /**
  * A block job or the migration stood still for --stall-after while the main loop answered:
  * judges the matched peers that could be behind it (block nodes for a job, the migration for a
  * migration) and yanks only the dead ones; with no dead peer it yanks nothing.
  */
-export async function recoverStall(context: StallContext, stalls: readonly Stall[]): Promise<void> {
-  const { client, log } = context;
+export async function recoverStall(
+  context: RecoveryContext,
+  stalls: readonly Stall[],
+): Promise<void> {
+  const { vm, client, log } = context;
   const what = stalls.map((s) =>
     s.kind === "job"
       ? `${s.type} job ${JSON.stringify(s.id)} has not moved from offset ${s.offset} for ${
@@ -248,26 +230,21 @@ export async function recoverStall(context: StallContext, stalls: readonly Stall
       : `the migration has not sent a byte for ${formatSeconds(s.forMs)}`
   ).join("; ");
   const instances = await queryYank(client);
-  context.onInstances(instances.length);
+  vm.instances = instances.length;
   const behind = instances.filter((i) =>
     stalls.some((s) => s.kind === "job" ? i.type === "block-node" : i.type === "migration")
   );
-  const plan: PlanContext = {
-    ownChardev: context.ownChardev,
-    spare: context.spare,
-    disks: context.disks,
-  };
-  const dead = await judgeDeadPeers(context, instances, behind, plan);
+  const dead = await judgeDead(context, instances, behind);
   log(
     "stalled",
     `${what}; ${
       dead.length === 0
         ? "no matched peer behind it is judged dead, nothing yanked"
-        : `${context.dryRun ? "would yank" : "yanking"} ${describeInstances(dead)}`
+        : `${vm.dryRun ? "would yank" : "yanking"} ${describeInstances(dead)}`
     }`,
   );
   if (dead.length === 0) return;
-  if (context.dryRun) {
+  if (vm.dryRun) {
     log("would-yank", `would yank ${describeInstances(dead)} (dry run)`);
     return;
   }
@@ -276,9 +253,20 @@ export async function recoverStall(context: StallContext, stalls: readonly Stall
   context.onYanked(result.yanked, "stall");
 }
 
+/** judgeDeadPeers over what the watchdog knows about the VM. */
+function judgeDead(
+  context: RecoveryContext,
+  instances: readonly YankInstance[],
+  among: readonly YankInstance[],
+): Promise<YankInstance[]> {
+  const { vm, log } = context;
+  const judge = { peers: vm.peers, selectors: vm.selectors, dryRun: vm.dryRun, log };
+  return judgeDeadPeers(judge, instances, among, vm.plan);
+}
+
 /** Logs the recovery if the probe was answered; true then. */
 function logRecovery(
-  context: RecoveryContext,
+  context: HangContext,
   yanked: readonly YankInstance[],
   waited: Awaited<ReturnType<typeof within<"answered" | Error>>>,
 ): boolean {

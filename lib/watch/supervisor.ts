@@ -10,13 +10,14 @@ import { isMultiSocket, planSockets } from "../sockets/plan.ts";
 import { ProxyServer } from "../proxy/server.ts";
 import type { DiskAlias } from "../yank/disks.ts";
 import type { GaugeTextfile } from "../health/gauge_textfile.ts";
-import type { HealthReason, HealthReport } from "../health/state.ts";
+import { type HealthReason, type HealthReport, healthReport } from "../health/state.ts";
 import { YankUnsupportedError } from "../yank/yank.ts";
 import { OobNotOfferedError, UnwatchableError } from "./errors.ts";
 import { formatLogLine, type WatchState } from "./log.ts";
 import { sleep } from "./timing.ts";
 import { describeFailure } from "../errors.ts";
 import { Watchdog, type WatchdogOptions } from "./watchdog.ts";
+import { isOwnProxy, proxyPath } from "./proxy_paths.ts";
 
 /** How often the globs are expanded again, in milliseconds. */
 export const DISCOVERY_INTERVAL_MS = 1000;
@@ -118,7 +119,7 @@ export class WatchSupervisor {
     const find = this.#options.findSockets ?? ((p) => planSockets(p).sockets);
     const realDirs = new Map<string, string>();
     const found = new Set(
-      find(this.#options.patterns).filter((s) => !this.#isOwnProxy(s, realDirs)),
+      find(this.#options.patterns).filter((s) => !isOwnProxy(s, this.#options, realDirs)),
     );
     const starting: Promise<unknown>[] = [];
     for (const socket of found) {
@@ -139,21 +140,6 @@ export class WatchSupervisor {
         }, VANISHED_RETENTION_MS),
       );
     }));
-  }
-
-  /** A glob over the proxy directory must not make watch watch its own proxies. */
-  #isOwnProxy(socket: string, realDirs: Map<string, string>): boolean {
-    const dir = this.#options.listenDir;
-    if (dir === undefined) return socket === this.#options.listen;
-    const real = (path: string) => {
-      let resolved = realDirs.get(path);
-      if (resolved === undefined) {
-        resolved = realPath(path);
-        realDirs.set(path, resolved);
-      }
-      return resolved;
-    };
-    return real(dirname(socket)) === real(dir);
   }
 
   async #start(socket: string): Promise<WatchedVm> {
@@ -204,8 +190,7 @@ export class WatchSupervisor {
   /** The proxy of one monitor, if asked for; a failure ends a one-socket watch, else is logged. */
   async #listen(vm: WatchedVm): Promise<ProxyServer | undefined> {
     const { listen, listenDir } = this.#options;
-    const path = listen ??
-      (listenDir === undefined ? undefined : `${listenDir}/${basename(vm.socket)}`);
+    const path = proxyPath(vm.socket, { listen, listenDir });
     if (path === undefined) return undefined;
     const taken = [...this.#vms.values()].find((other) => other.proxy?.path === path);
     if (taken !== undefined) {
@@ -219,8 +204,8 @@ export class WatchSupervisor {
       return undefined;
     }
     try {
-      return await ProxyServer.listen(path, vm.watchdog, {
-        onYank: (yank) => vm.watchdog.logProxyYank(yank),
+      return await ProxyServer.listen(path, vm.watchdog.upstream, {
+        onYank: (yank) => vm.watchdog.upstream.logProxyYank(yank),
         log: (message) => this.#log(vm.socket, "warning", message),
         wording: this.#options.watchdog.wording,
       });
@@ -263,12 +248,14 @@ export class WatchSupervisor {
       : error instanceof UnwatchableError
       ? "not-qmp"
       : "error";
-    this.#options.textfile?.set({
-      ...emptyReport(vm.socket),
-      state: "WARNING",
-      reason,
-      message: `yank watch cannot watch this monitor: ${this.#describe(error)}`,
-    }, false);
+    this.#options.textfile?.set(
+      healthReport(vm.socket, {
+        state: "WARNING",
+        reason,
+        message: `yank watch cannot watch this monitor: ${this.#describe(error)}`,
+      }),
+      false,
+    );
   }
 
   /** A failure in one line, its remedy worded as the front end words it. */
@@ -287,41 +274,10 @@ export class WatchSupervisor {
   }
 }
 
-function emptyReport(socket: string): HealthReport {
-  return {
-    socket,
-    state: "UNKNOWN",
-    reason: "not-tried",
-    message: "",
-    remedy: "",
-    latencySeconds: undefined,
-    instances: undefined,
-    qemuVersion: undefined,
-    oob: undefined,
-  };
-}
-
+/** A monitor that vanished: no longer watched, kept in the textfile for a while. */
 function vanishedReport(socket: string): HealthReport {
-  return {
-    ...emptyReport(socket),
+  return healthReport(socket, {
     reason: "no-socket",
     message: "the monitor socket is gone (the VM stopped?); yank watch no longer watches it",
-  };
-}
-
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : path.slice(0, slash) || "/";
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
-function realPath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
+  });
 }

@@ -13,6 +13,7 @@ import { probeMonitor } from "../../health/probe.ts";
 import {
   type HealthReason,
   type HealthReport,
+  healthReport,
   STATE_EXIT_CODES,
   worstState,
 } from "../../health/state.ts";
@@ -104,15 +105,10 @@ function unknownReport(
   reason: HealthReason,
   error: YankError | Error,
 ): HealthReport {
-  return {
-    socket,
+  return healthReport(socket, {
     state: "UNKNOWN",
     reason,
     message: error.message,
     remedy: error instanceof YankError ? remedyText(error.remedy, wordRemedyAction) : "",
-    latencySeconds: undefined,
-    instances: undefined,
-    qemuVersion: undefined,
-    oob: undefined,
-  };
+  });
 }
