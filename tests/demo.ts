@@ -9,7 +9,7 @@
  */
 
 import { compilePermissionFlags } from "./support/cli.ts";
-import { QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
+import { addNbdNode, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -70,11 +70,7 @@ async function main(): Promise<void> {
   const [watchSocket, guestSocket] = qemu.extraSockets as [string, string];
   const guest = await lab.qmp(guestSocket);
   for (const [node, server] of [["nbd0", dataServer], ["nbd1", systemServer]] as const) {
-    await guest.execute("blockdev-add", {
-      driver: "nbd",
-      "node-name": node,
-      server: { type: "unix", path: server.socket },
-    });
+    await addNbdNode(guest, server, node);
   }
   await guest.execute("blockdev-add", { driver: "null-co", "node-name": "backup", size: 64 << 20 });
   console.log(

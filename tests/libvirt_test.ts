@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { eventually, QemuLab } from "./support/qemu_lab.ts";
 import { LibvirtLab, tinyDomainXml, virsh } from "./support/libvirt_lab.ts";
-import { runCli, spawnCli } from "./support/cli.ts";
+import { runCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { asUserWrapper } from "./support/sandbox.ts";
 
 /** Whether a process is stopped (state T in /proc/PID/stat), as SIGSTOP leaves it. */
@@ -82,19 +83,11 @@ Deno.test("yank under libvirt: monitors spared, --domain and --disk", async (t) 
     let stopped: { code: number; stderr: string };
     let hung: Promise<unknown> | undefined;
     let passed = false;
-    const watch = spawnCli([
-      "watch",
-      "--domain",
-      name,
-      "--disk",
-      "vda",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "2",
-    ]);
+    const watch = await startWatch(
+      { domain: name, disk: "vda", hangAfter: 2 },
+      { until: /state=connected .*yanking on a hang/, untilMs: 60_000 },
+    );
     try {
-      await watch.waitForLine(/state=connected .*yanking on a hang/, 60_000);
       assert.equal(
         watch.lines.some((line) => /state=warning/.test(line)),
         false,

@@ -9,7 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runMain, spawnCli, type SpawnedCli } from "./support/cli.ts";
+import { runMain, type SpawnedCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import {
   addNbdNode,
   eventually,
@@ -52,23 +53,14 @@ Deno.test("the shipped alerting rules fire, and stay quiet, on what a real watch
   await using noOob = await startFakeQmp({ capabilities: [] });
   await Deno.symlink(noOob.path, socket("vm-e"));
 
-  const watchArgs = [
-    "watch",
-    "--socket",
-    `${watched}/*.qmp`,
-    "--block-node",
-    "nbd0",
-    "--interval",
-    "0.2",
-    "--hang-after",
-    "1",
-    "--timeout",
-    "2",
-    "--listen-dir",
-    proxies,
-    "--textfile",
+  const watchOptions = {
+    socket: `${watched}/*.qmp`,
+    blockNode: "nbd0",
+    hangAfter: 1,
+    timeout: 2,
+    listenDir: proxies,
     textfile,
-  ];
+  };
   const captures = new Map<string, Capture>();
   const read = async () => parseTextfile(await Deno.readTextFile(textfile).catch(() => ""));
   const value = async (name: string, vm: string, labels: Record<string, string> = {}) =>
@@ -93,7 +85,7 @@ Deno.test("the shipped alerting rules fire, and stay quiet, on what a real watch
   const counter = (c: Capture, name: string, vm: string) =>
     sampleValue(c, name, { socket: socket(vm) });
 
-  let watch = spawnCli(watchArgs);
+  let watch = await startWatch(watchOptions, { until: null });
   let restarted: SpawnedCli | undefined;
   try {
     await t.step("healthy: every VM answers, E cannot be watched, nothing counted", async () => {
@@ -180,7 +172,7 @@ Deno.test("the shipped alerting rules fire, and stay quiet, on what a real watch
     await t.step(
       "a new watch starts its counts at 0; killed, it leaves its file behind",
       async () => {
-        restarted = spawnCli(watchArgs);
+        restarted = await startWatch(watchOptions, { until: null });
         watch = restarted;
         await until("A up again", async () => {
           const samples = { samples: await read() };
@@ -245,14 +237,7 @@ async function vmWithNbd(
   const qemu = await lab.startQemu({ socket, monitors: 2 });
   const nbd = await lab.startNbd(1);
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  if (node === "nbd0") await addNbdNode(setup, nbd);
-  else {
-    await setup.execute("blockdev-add", {
-      driver: "nbd",
-      "node-name": node,
-      server: { type: "unix", path: nbd.socket },
-    });
-  }
+  await addNbdNode(setup, nbd, node);
   return { nbd, setup };
 }
 

@@ -16,7 +16,8 @@ import { NameSweep } from "./support/names_sweep.ts";
 import { domainName, fileName, nameCase } from "./support/wild_names.ts";
 import { domainCase, DomainSweep, statusXml } from "./support/domain_sweep.ts";
 import { QemuLab } from "./support/qemu_lab.ts";
-import { runCli, spawnCli } from "./support/cli.ts";
+import { runCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { printable } from "../lib/render/printable.ts";
 
 /**
@@ -96,8 +97,7 @@ Deno.test("--domain with odd but legal domain names, through the real CLI and a 
     const plan = await runCli(["--domain", name, "--chardev", "*", "--dry-run"], { wrapper });
     assert.equal(plan.code, 3, `${plan.stdout}${plan.stderr}`);
     assert.equal(plan.stdout, "");
-    const watch = spawnCli(["watch", "--domain", name, "--interval", "0.2"], { wrapper });
-    await watch.waitForLine(/state=connected/, 30_000);
+    const watch = await startWatch({ domain: name }, { limits: { wrapper }, untilMs: 30_000 });
     const watched = await watch.stop();
     assert.equal(watched.code, 0, watched.stderr);
     assert.doesNotMatch(watched.stderr, /Internal error|state=(unwatchable|restarting)/);

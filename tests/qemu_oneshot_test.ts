@@ -6,10 +6,9 @@
 
 import assert from "node:assert/strict";
 import { columnsBefore, withoutPeers } from "./support/table.ts";
-import { compilePermissionFlags, runCli, spawnCli } from "./support/cli.ts";
+import { runCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { chardevConnectedToPeer, QemuLab } from "./support/qemu_lab.ts";
-
-const ROOT = new URL("../", import.meta.url);
 
 function assertOneLine(stderr: string, ...fragments: string[]): void {
   assert.equal(stderr.split("\n").filter((l) => l !== "").length, 1, `one line: ${stderr}`);
@@ -70,13 +69,9 @@ Deno.test("a socket path over 108 bytes is reached like any other", async (t) =>
   );
 
   await t.step("watch connects through it", async () => {
-    const watch = spawnCli(["watch", "--socket", socket, "--interval", "0.2"]);
-    try {
-      await watch.waitForLine(/state=connected /, 15_000);
-    } finally {
-      const end = await watch.stop();
-      assert.equal(end.code, 0, end.stderr);
-    }
+    const watch = await startWatch({ socket }, { until: /state=connected /, untilMs: 15_000 });
+    const end = await watch.stop();
+    assert.equal(end.code, 0, end.stderr);
   });
 
   await t.step("no temporary symlink is left behind", () => {
@@ -229,27 +224,8 @@ Deno.test("a glob over a directory yank cannot read says permission denied", asy
   // its own, so the directory goes to nobody. setpriv (util-linux) drops those capabilities.
   await Deno.chown(hidden, 65534, null);
   const pattern = `${hidden}/*.qmp`;
-  const asUnprivileged = async (args: string[]) => {
-    const output = await new Deno.Command("setpriv", {
-      args: [
-        "--bounding-set",
-        "-dac_override,-dac_read_search",
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        ...compilePermissionFlags(),
-        new URL("main.ts", ROOT).pathname,
-        ...args,
-      ],
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: text.decode(output.stdout),
-      stderr: text.decode(output.stderr),
-    };
-  };
+  const asUnprivileged = (args: string[]) =>
+    runCli(args, { wrapper: ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] });
   await t.step("list: exit 4, permission denied naming the directory", async () => {
     const run = await asUnprivileged(["list", "--socket", pattern]);
     assert.equal(run.code, 4, run.stderr);

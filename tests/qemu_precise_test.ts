@@ -5,8 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { spawnCli, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import {
+  addNbdNode,
   eventually,
   hungMainLoop,
   jobState,
@@ -27,78 +29,62 @@ Deno.test("eight NBD nodes, one server frozen, main loop hung: watch yanks exact
   for (let i = 0; i < NODES; i++) {
     const nbd = await lab.startNbd(1);
     servers.push(nbd);
-    await setup.execute("blockdev-add", {
-      driver: "nbd",
-      "node-name": `nbd${i}`,
-      server: { type: "unix", path: nbd.socket },
-    });
+    await addNbdNode(setup, nbd, `nbd${i}`);
   }
   const hangAfterMs = 1000;
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterMs / 1000),
-    ]);
-    await watch.waitForLine(/state=connected/);
-    await servers[FROZEN]!.process.freeze();
-    const hungAt = performance.now();
-    const hang = readInMainLoop(setup, `nbd${FROZEN}`);
-    await hang;
-    const recoveredMs = performance.now() - hungAt;
-    console.log(`main loop hung to recovered under watch: ${recoveredMs.toFixed(0)} ms`);
-    await watch.waitForLine(/state=recovered/);
+  await using watch = await startWatch({
+    socket: qemu.extraSockets[0]!,
+    blockNode: "nbd*",
+    hangAfter: hangAfterMs / 1000,
+  });
+  await servers[FROZEN]!.process.freeze();
+  const hungAt = performance.now();
+  const hang = readInMainLoop(setup, `nbd${FROZEN}`);
+  await hang;
+  const recoveredMs = performance.now() - hungAt;
+  console.log(`main loop hung to recovered under watch: ${recoveredMs.toFixed(0)} ms`);
+  await watch.waitForLine(/state=recovered/);
 
-    const dead = await watch.waitForLine(/state=judged .*judged dead/);
-    assert.match(
-      dead,
-      new RegExp(`block-node \\\\"nbd${FROZEN}\\\\" .*unread in the peer's receive queue`),
-    );
-    const alive = watch.lines.filter((line) => /state=judged .*judged alive/.test(line));
-    assert.equal(alive.length, NODES - 1, watch.lines.join("\n"));
-    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
-    assert.equal(yanks.length, 1, watch.lines.join("\n"));
-    assert.match(
-      yanks[0]!,
-      new RegExp(`yanking block-node \\\\"nbd${FROZEN}\\\\" \\(peer judged dead\\)`),
-    );
-    // --hang-after plus 1 s, plus the allowance for a 2-core machine shared with other tests.
-    assert.ok(recoveredMs < hangAfterMs + 1000 + TIMEOUT_ALLOWANCE_MS, `took ${recoveredMs} ms`);
+  const dead = await watch.waitForLine(/state=judged .*judged dead/);
+  assert.match(
+    dead,
+    new RegExp(`block-node \\\\"nbd${FROZEN}\\\\" .*unread in the peer's receive queue`),
+  );
+  const alive = watch.lines.filter((line) => /state=judged .*judged alive/.test(line));
+  assert.equal(alive.length, NODES - 1, watch.lines.join("\n"));
+  const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+  assert.equal(yanks.length, 1, watch.lines.join("\n"));
+  assert.match(
+    yanks[0]!,
+    new RegExp(`yanking block-node \\\\"nbd${FROZEN}\\\\" \\(peer judged dead\\)`),
+  );
+  // --hang-after plus 1 s, plus the allowance for a 2-core machine shared with other tests.
+  assert.ok(recoveredMs < hangAfterMs + 1000 + TIMEOUT_ALLOWANCE_MS, `took ${recoveredMs} ms`);
 
-    // The seven others still read: a full backup of each (which reads all of it) completes;
-    // the yanked node's fails with an I/O error.
-    for (let i = 0; i < NODES; i++) {
-      await setup.execute("blockdev-add", {
-        driver: "null-co",
-        "node-name": `copy${i}`,
-        size: 1 << 20,
-      });
-      await setup.execute("blockdev-backup", {
-        "job-id": `read${i}`,
-        device: `nbd${i}`,
-        target: `copy${i}`,
-        sync: "full",
-        "auto-dismiss": false,
-      });
-    }
-    for (let i = 0; i < NODES; i++) {
-      assert.ok(
-        await eventually(async () => (await jobState(setup, `read${i}`))?.status === "concluded"),
-        `read${i} did not conclude`,
-      );
-      const job = await jobState(setup, `read${i}`);
-      if (i === FROZEN) assert.equal(job?.error, "Input/output error");
-      else assert.equal(job?.error, undefined, `nbd${i}: ${job?.error}`);
-    }
-  } finally {
-    await watch?.stop("SIGKILL");
+  // The seven others still read: a full backup of each (which reads all of it) completes;
+  // the yanked node's fails with an I/O error.
+  for (let i = 0; i < NODES; i++) {
+    await setup.execute("blockdev-add", {
+      driver: "null-co",
+      "node-name": `copy${i}`,
+      size: 1 << 20,
+    });
+    await setup.execute("blockdev-backup", {
+      "job-id": `read${i}`,
+      device: `nbd${i}`,
+      target: `copy${i}`,
+      sync: "full",
+      "auto-dismiss": false,
+    });
+  }
+  for (let i = 0; i < NODES; i++) {
+    assert.ok(
+      await eventually(async () => (await jobState(setup, `read${i}`))?.status === "concluded"),
+      `read${i} did not conclude`,
+    );
+    const job = await jobState(setup, `read${i}`);
+    if (i === FROZEN) assert.equal(job?.error, "Input/output error");
+    else assert.equal(job?.error, undefined, `nbd${i}: ${job?.error}`);
   }
 });
 
@@ -106,62 +92,45 @@ Deno.test("watch --stall-after 3 yanks the NBD node a stuck backup job waits on;
   await using lab = await QemuLab.create();
   const { qemu, setup } = await stuckBackupJob(lab);
   const healthy = await lab.startNbd(1);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd9",
-    server: { type: "unix", path: healthy.socket },
-  });
+  await addNbdNode(setup, healthy, "nbd9");
   const textfile = lab.path("yank.prom");
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      qemu.socket,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.5",
-      "--hang-after",
-      "5",
-      "--stall-after",
-      "3",
-      "--textfile",
-      textfile,
-    ]);
-    await watch.waitForLine(/state=connected/);
-    assert.equal((await jobState(setup, "job0"))?.status, "running");
-    const stalled = await watch.waitForLine(/state=stalled/, 15_000);
-    assert.match(
-      stalled,
-      /backup job \\"job0\\" has not moved from offset 0 for [\d.]+ s; yanking block-node \\"nbd0\\"/,
+  await using watch = await startWatch({
+    socket: qemu.socket,
+    blockNode: "nbd*",
+    interval: 0.5,
+    hangAfter: 5,
+    stallAfter: 3,
+    textfile,
+  });
+  assert.equal((await jobState(setup, "job0"))?.status, "running");
+  const stalled = await watch.waitForLine(/state=stalled/, 15_000);
+  assert.match(
+    stalled,
+    /backup job \\"job0\\" has not moved from offset 0 for [\d.]+ s; yanking block-node \\"nbd0\\"/,
+  );
+  await watch.waitForLine(/state=yanking .*block-node \\"nbd0\\" \(peer judged dead\)/);
+  assert.ok(
+    await eventually(async () => (await jobState(setup, "job0"))?.status === "concluded", 3000),
+  );
+  assert.equal((await jobState(setup, "job0"))?.error, "Input/output error");
+  assert.ok(watch.lines.some((l) => /peer of block-node \\"nbd9\\" .*judged alive/.test(l)));
+  assert.ok(!watch.lines.some((l) => /state=yanking .*nbd9/.test(l)), watch.lines.join("\n"));
+  assert.ok(!watch.lines.some((l) => /state=hung/.test(l)), "the main loop never hung");
+  // Counted as a stall, not as a hang.
+  const counted = (text: string) =>
+    text.includes(
+      `yank_instances_yanked_total{socket="${qemu.socket}",type="block-node",reason="stall"} 1`,
     );
-    await watch.waitForLine(/state=yanking .*block-node \\"nbd0\\" \(peer judged dead\)/);
-    assert.ok(
-      await eventually(async () => (await jobState(setup, "job0"))?.status === "concluded", 3000),
-    );
-    assert.equal((await jobState(setup, "job0"))?.error, "Input/output error");
-    assert.ok(watch.lines.some((l) => /peer of block-node \\"nbd9\\" .*judged alive/.test(l)));
-    assert.ok(!watch.lines.some((l) => /state=yanking .*nbd9/.test(l)), watch.lines.join("\n"));
-    assert.ok(!watch.lines.some((l) => /state=hung/.test(l)), "the main loop never hung");
-    // Counted as a stall, not as a hang.
-    const counted = (text: string) =>
-      text.includes(
-        `yank_instances_yanked_total{socket="${qemu.socket}",type="block-node",reason="stall"} 1`,
-      );
-    assert.ok(
-      await eventually(async () => counted(await Deno.readTextFile(textfile)), 3000),
-      await Deno.readTextFile(textfile),
-    );
-    const text = await Deno.readTextFile(textfile);
-    assert.match(text, /^yank_hangs_total\{socket="[^"]+"\} 0$/m);
-    assert.doesNotMatch(
-      text,
-      /^yank_instances_yanked_total\{[^}]*reason="(dead-peer|fallback)"\} [1-9]/m,
-    );
-  } finally {
-    await watch?.stop("SIGKILL");
-  }
+  assert.ok(
+    await eventually(async () => counted(await Deno.readTextFile(textfile)), 3000),
+    await Deno.readTextFile(textfile),
+  );
+  const text = await Deno.readTextFile(textfile);
+  assert.match(text, /^yank_hangs_total\{socket="[^"]+"\} 0$/m);
+  assert.doesNotMatch(
+    text,
+    /^yank_instances_yanked_total\{[^}]*reason="(dead-peer|fallback)"\} [1-9]/m,
+  );
 });
 
 Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks every match", async () => {
@@ -174,24 +143,10 @@ Deno.test("without ss, watch says once why it cannot judge, and on a hang yanks 
   try {
     const { hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
-        watch = spawnCli(
-          [
-            "watch",
-            "--socket",
-            qemu.extraSockets[0]!,
-            "--block-node",
-            "nbd0",
-            "--interval",
-            "0.2",
-            "--hang-after",
-            "1",
-            "--textfile",
-            textfile,
-          ],
-          {},
-          { PATH: noSs },
+        watch = await startWatch(
+          { socket: qemu.extraSockets[0]!, blockNode: "nbd0", hangAfter: 1, textfile },
+          { env: { PATH: noSs } },
         );
-        await watch.waitForLine(/state=connected/);
       },
     });
     await hang;
@@ -242,34 +197,18 @@ Deno.test("watch --socket through a symlink, an NBD server through another: only
       ...(odd.exportName === undefined ? {} : { export: odd.exportName }),
     });
   }
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      link,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "1",
-    ]);
-    await watch.waitForLine(/state=connected/);
-    servers[1]!.process.freeze();
-    // Bounded by the watch: a watch that died leaves the read hung, and the test fails.
-    const hang = readInMainLoop(setup, "nbd1");
-    hang.catch(() => {});
-    await watch.waitForLine(/state=recovered/, 30_000);
-    await hang;
-    assert.ok(
-      !watch.lines.some((line) => /no evidence|Internal error/.test(line)),
-      watch.lines.join("\n"),
-    );
-    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
-    assert.equal(yanks.length, 1, watch.lines.join("\n"));
-    assert.match(yanks[0]!, /yanking block-node \\"nbd1\\" \(peer judged dead\)/);
-  } finally {
-    await watch?.stop("SIGKILL");
-  }
+  await using watch = await startWatch({ socket: link, blockNode: "nbd*", hangAfter: 1 });
+  servers[1]!.process.freeze();
+  // Bounded by the watch: a watch that died leaves the read hung, and the test fails.
+  const hang = readInMainLoop(setup, "nbd1");
+  hang.catch(() => {});
+  await watch.waitForLine(/state=recovered/, 30_000);
+  await hang;
+  assert.ok(
+    !watch.lines.some((line) => /no evidence|Internal error/.test(line)),
+    watch.lines.join("\n"),
+  );
+  const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+  assert.equal(yanks.length, 1, watch.lines.join("\n"));
+  assert.match(yanks[0]!, /yanking block-node \\"nbd1\\" \(peer judged dead\)/);
 });

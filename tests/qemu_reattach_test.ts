@@ -6,8 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, runMain, spawnCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
-import { eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
+import { runCli, runMain, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
+import { addNbdNode, eventually, type LabProcess, type Qemu, QemuLab } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 /** Where the node's server is, as blockdev-add takes it. */
@@ -78,6 +79,25 @@ async function yankWhileFrozen(disk: Disk, server: LabProcess): Promise<void> {
   assert.ok(await eventually(async () => (await count(qemu, EIO)) > before, 10_000));
   server.thaw();
   await qemuIo(qemu, setup, "read -P 0x5a 0 64k", EIO);
+}
+
+/**
+ * Gives the guest fmt0 as a disk that stops the VM on an I/O error, yanks st0 below it and runs
+ * the VM until the firmware's read pauses it (io-error); returns how to ask the VM's status.
+ */
+async function pausedByYankedDisk(setup: QmpClient): Promise<() => Promise<string>> {
+  await setup.execute("device_add", {
+    driver: "virtio-blk-pci",
+    id: "vdisk0",
+    drive: "fmt0",
+    werror: "stop",
+    rerror: "stop",
+  });
+  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
+  await setup.execute("cont");
+  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
+  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  return status;
 }
 
 async function nodeNames(client: QmpClient): Promise<string[]> {
@@ -252,22 +272,11 @@ Deno.test("watch --reattach yanks on a hang, waits with backoff while the server
     server: { type: "unix", path: nbd.socket },
   });
   const textfile = lab.path("yank.prom");
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    disk.qemu.socket,
-    "--block-node",
-    "st0",
-    "--reattach",
-    "--interval",
-    "0.2",
-    "--hang-after",
-    "1",
-    "--textfile",
-    textfile,
-  ]);
+  const watch = await startWatch(
+    { socket: disk.qemu.socket, blockNode: "st0", reattach: true, hangAfter: 1, textfile },
+    { until: /state=connected / },
+  );
   try {
-    await watch.waitForLine(/state=connected /);
     await nbd.process.freeze();
     const before = await count(disk.qemu, EIO);
     const hang = disk.setup.execute("human-monitor-command", {
@@ -310,24 +319,10 @@ Deno.test("reattach --resume resumes a VM the I/O error paused (rerror=stop), on
     args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
   });
   const setup = await lab.qmp(qemu.extraSockets[1]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "st0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd, "st0");
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
   await qemuIo(qemu, setup, "write -P 0x5a 512 64k", "wrote 65536/65536 bytes at offset 512");
-  await setup.execute("device_add", {
-    driver: "virtio-blk-pci",
-    id: "vdisk0",
-    drive: "fmt0",
-    werror: "stop",
-    rerror: "stop",
-  });
-  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
-  await setup.execute("cont");
-  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
-  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  const status = await pausedByYankedDisk(setup);
 
   const plan = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--dry-run"]);
   assert.equal(plan.code, 0, plan.stderr);
@@ -364,23 +359,9 @@ Deno.test("reattach --resume leaves a VM paused while a disk it waits on is stil
     args: ["-M", "pc", "-S", "-m", "64", "-display", "none"],
   });
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "st0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd, "st0");
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "st0" });
-  await setup.execute("device_add", {
-    driver: "virtio-blk-pci",
-    id: "vdisk0",
-    drive: "fmt0",
-    werror: "stop",
-    rerror: "stop",
-  });
-  await setup.execute("yank", { instances: [{ type: "block-node", "node-name": "st0" }] });
-  await setup.execute("cont");
-  const status = async () => ((await setup.execute("query-status")) as { status: string }).status;
-  assert.ok(await eventually(async () => (await status()) === "io-error", 30_000), await status());
+  const status = await pausedByYankedDisk(setup);
   await nbd.process.freeze();
   const run = await runMain(["reattach", "--socket", qemu.socket, "--resume", "--timeout", "1"]);
   assert.equal(run.code, 3);

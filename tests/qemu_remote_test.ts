@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { QmpClient } from "../lib/qmp/client.ts";
-import { type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 import { type NetHost, NetLab } from "./support/net_lab.ts";
 import { eventually, jobState, migrationStatus, readInMainLoop } from "./support/qemu_lab.ts";
 
@@ -67,69 +67,57 @@ Deno.test("a remote NBD host that vanishes: judged dead from retransmissions, on
   await addRemoteNbdNode(setup, "nbd0", storage, gone.port);
   await addRemoteNbdNode(setup, "nbd1", backup, kept.port);
   const hangAfterS = 2;
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
+  await using watch = await net.startWatch({
+    socket: qemu.extraSockets[0]!,
+    blockNode: "nbd*",
+    hangAfter: hangAfterS,
+  });
 
-    await net.blackhole(storage);
-    const hungAt = performance.now();
-    await readInMainLoop(setup, "nbd0");
-    const recoveredMs = performance.now() - hungAt;
-    const recovered = await watch.waitForLine(/state=recovered/);
+  await net.blackhole(storage);
+  const hungAt = performance.now();
+  await readInMainLoop(setup, "nbd0");
+  const recoveredMs = performance.now() - hungAt;
+  const recovered = await watch.waitForLine(/state=recovered/);
 
-    const hung = watch.lines.find((line) => /state=hung/.test(line))!;
-    const dead = watch.lines.find((line) => /state=judged .*judged dead/.test(line))!;
-    assert.match(
-      dead,
-      new RegExp(
-        `block-node \\\\"nbd0\\\\" \\(${storage.address}:${gone.port}\\) judged dead: \\d+ byte\\(s\\) QEMU sent stayed unacknowledged for \\d+ ms, \\d+ retransmission\\(s\\)`,
-      ),
-    );
-    assert.ok(
-      watch.lines.some((line) => /state=judged .*block-node \\"nbd1\\" .*judged alive/.test(line)),
-      watch.lines.join("\n"),
-    );
-    const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
-    assert.deepEqual(yanks.length, 1, watch.lines.join("\n"));
-    assert.match(yanks[0]!, /yanking block-node \\"nbd0\\" \(peer judged dead\)/);
-    assert.ok(
-      recoveredMs < hangAfterS * 1000 + 1000 + TIMEOUT_ALLOWANCE_MS,
-      `took ${recoveredMs} ms`,
-    );
-    const retransmissions = /(\d+) retransmission/.exec(dead)![1];
-    // The probe that went unanswered was sent this long before the main loop answered again.
-    const probeSeconds = Number(
-      /answered again, ([\d.]+) s after the probe was sent/.exec(recovered)![1],
-    );
-    const hungFrom = logTime(recovered) - probeSeconds * 1000 + hangAfterS * 1000;
-    console.log(
-      `blackholed remote NBD host: the hung read returned ${(recoveredMs / 1000).toFixed(2)} s ` +
-        `after the hang began (--hang-after ${hangAfterS}); judged dead ${
-          logTime(dead) - hungFrom
-        } ms after --hang-after ran out, from ${retransmissions} retransmission(s) ` +
-        `(${hung.replace(/^.*msg=/, "")}); yanked block-node nbd0 only`,
-    );
+  const hung = watch.lines.find((line) => /state=hung/.test(line))!;
+  const dead = watch.lines.find((line) => /state=judged .*judged dead/.test(line))!;
+  assert.match(
+    dead,
+    new RegExp(
+      `block-node \\\\"nbd0\\\\" \\(${storage.address}:${gone.port}\\) judged dead: \\d+ byte\\(s\\) QEMU sent stayed unacknowledged for \\d+ ms, \\d+ retransmission\\(s\\)`,
+    ),
+  );
+  assert.ok(
+    watch.lines.some((line) => /state=judged .*block-node \\"nbd1\\" .*judged alive/.test(line)),
+    watch.lines.join("\n"),
+  );
+  const yanks = watch.lines.filter((line) => /state=yanking/.test(line));
+  assert.deepEqual(yanks.length, 1, watch.lines.join("\n"));
+  assert.match(yanks[0]!, /yanking block-node \\"nbd0\\" \(peer judged dead\)/);
+  assert.ok(
+    recoveredMs < hangAfterS * 1000 + 1000 + TIMEOUT_ALLOWANCE_MS,
+    `took ${recoveredMs} ms`,
+  );
+  const retransmissions = /(\d+) retransmission/.exec(dead)![1];
+  // The probe that went unanswered was sent this long before the main loop answered again.
+  const probeSeconds = Number(
+    /answered again, ([\d.]+) s after the probe was sent/.exec(recovered)![1],
+  );
+  const hungFrom = logTime(recovered) - probeSeconds * 1000 + hangAfterS * 1000;
+  console.log(
+    `blackholed remote NBD host: the hung read returned ${(recoveredMs / 1000).toFixed(2)} s ` +
+      `after the hang began (--hang-after ${hangAfterS}); judged dead ${
+        logTime(dead) - hungFrom
+      } ms after --hang-after ran out, from ${retransmissions} retransmission(s) ` +
+      `(${hung.replace(/^.*msg=/, "")}); yanked block-node nbd0 only`,
+  );
 
-    // QEMU: its main loop answers, the other host's node reads all of its disk, and the yanked
-    // node fails at once (it never reconnects). (HMP qemu-io prints whether the hung read
-    // failed on QEMU's stdout, which a pipe buffers until QEMU exits.)
-    assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
-    assert.equal(await readWhole(setup, "nbd1", 1), undefined);
-    assert.equal(await readWhole(setup, "nbd0", 1), "Input/output error");
-  } finally {
-    await watch?.stop("SIGKILL");
-  }
+  // QEMU: its main loop answers, the other host's node reads all of its disk, and the yanked
+  // node fails at once (it never reconnects). (HMP qemu-io prints whether the hung read
+  // failed on QEMU's stdout, which a pipe buffers until QEMU exits.)
+  assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
+  assert.equal(await readWhole(setup, "nbd1", 1), undefined);
+  assert.equal(await readWhole(setup, "nbd0", 1), "Input/output error");
 });
 
 Deno.test("a remote NBD server that resets (RST): QEMU fails the read itself, watch yanks nothing", async () => {
@@ -139,42 +127,30 @@ Deno.test("a remote NBD server that resets (RST): QEMU fails the read itself, wa
   const qemu = await net.startQemu({ monitors: 3 });
   const setup = await net.lab.qmp(qemu.extraSockets[1]!);
   await addRemoteNbdNode(setup, "nbd0", storage, nbd.port);
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "2",
-    ]);
-    await watch.waitForLine(/state=connected/);
-    await net.reject(storage);
-    const started = performance.now();
-    await readInMainLoop(setup, "nbd0");
-    const failedMs = performance.now() - started;
-    // Probes go on for longer than --hang-after after the failure; none goes unanswered.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
-    assert.deepEqual(
-      watch.lines.filter((line) => /state=(hung|judged|yanking|stalled)/.test(line)),
-      [],
-    );
-    // The node was not yanked but is broken by the reset: QEMU's own error, not yank's. (The
-    // read's own result goes to QEMU's stdout, which a pipe buffers until QEMU exits.)
-    assert.equal(await readWhole(setup, "nbd0", 1), "Input/output error");
-    console.log(
-      `remote NBD server resetting: QEMU failed the read itself after ${
-        failedMs.toFixed(0)
-      } ms; watch yanked nothing`,
-    );
-  } finally {
-    await watch?.stop("SIGKILL");
-  }
+  await using watch = await net.startWatch({
+    socket: qemu.extraSockets[0]!,
+    blockNode: "nbd*",
+    hangAfter: 2,
+  });
+  await net.reject(storage);
+  const started = performance.now();
+  await readInMainLoop(setup, "nbd0");
+  const failedMs = performance.now() - started;
+  // Probes go on for longer than --hang-after after the failure; none goes unanswered.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
+  assert.deepEqual(
+    watch.lines.filter((line) => /state=(hung|judged|yanking|stalled)/.test(line)),
+    [],
+  );
+  // The node was not yanked but is broken by the reset: QEMU's own error, not yank's. (The
+  // read's own result goes to QEMU's stdout, which a pipe buffers until QEMU exits.)
+  assert.equal(await readWhole(setup, "nbd0", 1), "Input/output error");
+  console.log(
+    `remote NBD server resetting: QEMU failed the read itself after ${
+      failedMs.toFixed(0)
+    } ms; watch yanked nothing`,
+  );
 });
 
 Deno.test("a slow but alive remote NBD server (each segment held 400 ms): never judged dead, never yanked", async () => {
@@ -193,48 +169,35 @@ Deno.test("a slow but alive remote NBD server (each segment held 400 ms): never 
   // them, so the node is added before watch starts.
   await addRemoteNbdNode(setup, "nbd0", storage, relay.port);
   const hangAfterS = 2;
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      qemu.extraSockets[0]!,
-      "--block-node",
-      "nbd*",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      String(hangAfterS),
-      "--stall-after",
-      String(hangAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
-    // Reads in the main loop, one after the other for about 10 s: each blocks it for a round
-    // trip, 2 x 400 ms, below --hang-after.
-    const reads: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      const started = performance.now();
-      await readInMainLoop(setup, "nbd0");
-      reads.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    // Each read took at least the relay's two holds: the peer really was slow.
-    assert.ok(reads.every((ms) => ms >= 2 * delayMs), reads.join(", "));
-    // All of the disk reads without an error through the relay (a backup job, which moves
-    // slowly, and --stall-after never fires).
-    assert.equal(await readWhole(setup, "nbd0", 1), undefined);
-    assert.deepEqual(
-      watch.lines.filter((line) => /state=(hung|judged|yanking|stalled)/.test(line)),
-      [],
-    );
-    console.log(
-      `slow remote NBD server (${delayMs} ms each way): reads took ${
-        reads.map((ms) => (ms / 1000).toFixed(2)).join(", ")
-      } s; never judged, never yanked (--hang-after ${hangAfterS})`,
-    );
-  } finally {
-    await watch?.stop("SIGKILL");
+  await using watch = await net.startWatch({
+    socket: qemu.extraSockets[0]!,
+    blockNode: "nbd*",
+    hangAfter: hangAfterS,
+    stallAfter: hangAfterS,
+  });
+  // Reads in the main loop, one after the other for about 10 s: each blocks it for a round
+  // trip, 2 x 400 ms, below --hang-after.
+  const reads: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const started = performance.now();
+    await readInMainLoop(setup, "nbd0");
+    reads.push(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  // Each read took at least the relay's two holds: the peer really was slow.
+  assert.ok(reads.every((ms) => ms >= 2 * delayMs), reads.join(", "));
+  // All of the disk reads without an error through the relay (a backup job, which moves
+  // slowly, and --stall-after never fires).
+  assert.equal(await readWhole(setup, "nbd0", 1), undefined);
+  assert.deepEqual(
+    watch.lines.filter((line) => /state=(hung|judged|yanking|stalled)/.test(line)),
+    [],
+  );
+  console.log(
+    `slow remote NBD server (${delayMs} ms each way): reads took ${
+      reads.map((ms) => (ms / 1000).toFixed(2)).join(", ")
+    } s; never judged, never yanked (--hang-after ${hangAfterS})`,
+  );
 });
 
 Deno.test("a migration whose remote target is cut off mid-way: watch --stall-after fails it, the VM runs on, a new migration after the heal completes", async () => {
@@ -249,77 +212,66 @@ Deno.test("a migration whose remote target is cut off mid-way: watch --stall-aft
   const source = await net.startQemu({ monitors: 2, args: memory });
   const setup = await net.lab.qmp(source.extraSockets[0]!);
   const stallAfterS = 3;
-  let watch: SpawnedCli | undefined;
-  try {
-    watch = net.spawnCli([
-      "watch",
-      "--socket",
-      source.socket,
-      "--migration",
-      "--interval",
-      "0.5",
-      "--hang-after",
-      "5",
-      "--stall-after",
-      String(stallAfterS),
-    ]);
-    await watch.waitForLine(/state=connected/);
-    // 256 KiB/s: 2 GiB of zero pages keep it active for well over the seconds this needs.
-    await setup.execute("migrate-set-parameters", { "max-bandwidth": 256 << 10 });
-    await setup.execute("migrate", { uri: `tcp:${target.address}:4444` });
-    const transferred = async () =>
-      ((await setup.execute("query-migrate")) as { ram?: { transferred: number } }).ram
-        ?.transferred ?? 0;
-    assert.ok(await eventually(async () => await transferred() > 256 << 10, 10_000));
-    assert.equal(await migrationStatus(setup), "active");
+  await using watch = await net.startWatch({
+    socket: source.socket,
+    migration: true,
+    interval: 0.5,
+    hangAfter: 5,
+    stallAfter: stallAfterS,
+  });
+  // 256 KiB/s: 2 GiB of zero pages keep it active for well over the seconds this needs.
+  await setup.execute("migrate-set-parameters", { "max-bandwidth": 256 << 10 });
+  await setup.execute("migrate", { uri: `tcp:${target.address}:4444` });
+  const transferred = async () =>
+    ((await setup.execute("query-migrate")) as { ram?: { transferred: number } }).ram
+      ?.transferred ?? 0;
+  assert.ok(await eventually(async () => await transferred() > 256 << 10, 10_000));
+  assert.equal(await migrationStatus(setup), "active");
 
-    await net.blackhole(target);
-    const cutAt = performance.now();
-    const cutAtWall = Date.now();
-    const stalled = await watch.waitForLine(/state=stalled/, 60_000);
-    assert.match(stalled, /migration/);
-    const yanking = await watch.waitForLine(/state=yanking/);
-    assert.match(yanking, /yanking migration \(peer judged dead\)/);
-    assert.ok(await eventually(async () => await migrationStatus(setup) === "failed", 5000));
-    const failedMs = performance.now() - cutAt;
-    const judged = watch.lines.find((line) => /state=judged .*judged dead/.test(line)) ?? "";
-    assert.match(judged, /unacknowledged .*(retransmission|zero window)/);
-    assert.ok(!watch.lines.some((line) => /state=hung/.test(line)), watch.lines.join("\n"));
-    // The source VM kept running through it all.
-    assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
-    console.log(
-      `migration target cut off: stall logged ${
-        ((logTime(stalled) - cutAtWall) / 1000).toFixed(2)
-      } s after the cut (--stall-after ${stallAfterS}); migration failed ${
-        (failedMs / 1000).toFixed(2)
-      } s after the cut; ${judged.replace(/^.*msg=/, "")}`,
-    );
+  await net.blackhole(target);
+  const cutAt = performance.now();
+  const cutAtWall = Date.now();
+  const stalled = await watch.waitForLine(/state=stalled/, 60_000);
+  assert.match(stalled, /migration/);
+  const yanking = await watch.waitForLine(/state=yanking/);
+  assert.match(yanking, /yanking migration \(peer judged dead\)/);
+  assert.ok(await eventually(async () => await migrationStatus(setup) === "failed", 5000));
+  const failedMs = performance.now() - cutAt;
+  const judged = watch.lines.find((line) => /state=judged .*judged dead/.test(line)) ?? "";
+  assert.match(judged, /unacknowledged .*(retransmission|zero window)/);
+  assert.ok(!watch.lines.some((line) => /state=hung/.test(line)), watch.lines.join("\n"));
+  // The source VM kept running through it all.
+  assert.equal((await setup.execute("query-status") as { status: string }).status, "running");
+  console.log(
+    `migration target cut off: stall logged ${
+      ((logTime(stalled) - cutAtWall) / 1000).toFixed(2)
+    } s after the cut (--stall-after ${stallAfterS}); migration failed ${
+      (failedMs / 1000).toFixed(2)
+    } s after the cut; ${judged.replace(/^.*msg=/, "")}`,
+  );
 
-    // After the heal, a migration to a fresh target completes.
-    await net.heal(target);
-    const second = await net.startQemu(
-      { args: [...memory, "-incoming", `tcp:${target.address}:4445`] },
-      target,
-    );
-    await setup.execute("migrate-set-parameters", { "max-bandwidth": 1 << 30 });
-    await setup.execute("migrate", { uri: `tcp:${target.address}:4445` });
-    assert.ok(
-      await eventually(async () => await migrationStatus(setup) === "completed", 60_000),
-      `migration status ${await migrationStatus(setup)}`,
-    );
-    const arrived = await net.lab.qmp(second.socket);
-    assert.ok(
-      await eventually(async () =>
-        (await arrived.execute("query-status") as { status: string }).status === "running"
-      ),
-      "the new target does not run",
-    );
-    assert.equal(
-      watch.lines.filter((line) => /state=yanking/.test(line)).length,
-      1,
-      watch.lines.join("\n"),
-    );
-  } finally {
-    await watch?.stop("SIGKILL");
-  }
+  // After the heal, a migration to a fresh target completes.
+  await net.heal(target);
+  const second = await net.startQemu(
+    { args: [...memory, "-incoming", `tcp:${target.address}:4445`] },
+    target,
+  );
+  await setup.execute("migrate-set-parameters", { "max-bandwidth": 1 << 30 });
+  await setup.execute("migrate", { uri: `tcp:${target.address}:4445` });
+  assert.ok(
+    await eventually(async () => await migrationStatus(setup) === "completed", 60_000),
+    `migration status ${await migrationStatus(setup)}`,
+  );
+  const arrived = await net.lab.qmp(second.socket);
+  assert.ok(
+    await eventually(async () =>
+      (await arrived.execute("query-status") as { status: string }).status === "running"
+    ),
+    "the new target does not run",
+  );
+  assert.equal(
+    watch.lines.filter((line) => /state=yanking/.test(line)).length,
+    1,
+    watch.lines.join("\n"),
+  );
 });

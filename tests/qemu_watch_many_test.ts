@@ -6,8 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, spawnCli, type SpawnedCli } from "./support/cli.ts";
-import { eventually, type Qemu, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
+import { runCli, type SpawnedCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
+import { addNbdNode, eventually, type Qemu, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import type { QmpClient } from "../lib/qmp/client.ts";
 
 /** A QEMU whose watched monitor is `<name>N-extra1.qmp`, with an NBD node to hang it by. */
@@ -19,11 +20,7 @@ async function vmWithNbd(lab: QemuLab): Promise<{
   const qemu = await lab.startQemu({ monitors: 3 });
   const nbd = await lab.startNbd();
   const setup: QmpClient = await lab.qmp(qemu.extraSockets[1]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd);
   return {
     qemu,
     hang: () => nbd.process.freeze().then(() => readInMainLoop(setup, "nbd0")),
@@ -55,23 +52,14 @@ Deno.test("one watch over several QEMUs: only the hung one is yanked, the others
   const read = () => Deno.readTextFile(textfile).catch(() => "");
   let watch: SpawnedCli | undefined;
   try {
-    watch = spawnCli([
-      "watch",
-      "--socket",
-      `${lab.dir}/*-extra1.qmp`,
-      "--block-node",
-      "nbd0",
-      "--interval",
-      "0.2",
-      "--hang-after",
-      "1",
-      "--timeout",
-      "2",
-      "--listen-dir",
-      proxies,
-      "--textfile",
+    watch = await startWatch({
+      socket: `${lab.dir}/*-extra1.qmp`,
+      blockNode: "nbd0",
+      hangAfter: 1,
+      timeout: 2,
+      listenDir: proxies,
       textfile,
-    ]);
+    }, { until: null });
     const sockets = [a.qemu, b.qemu, c].map((q) => q.extraSockets[0]!);
     for (const socket of sockets) {
       await watch.waitForLine(new RegExp(`socket=${socket} state=connected`));
@@ -184,30 +172,17 @@ Deno.test("a VM started after watch is picked up with its proxy; a killed VM rea
   const first = await lab.startQemu({ monitors: 2 });
   const read = () => Deno.readTextFile(textfile).catch(() => "");
   let late: Awaited<ReturnType<typeof vmWithNbd>> | undefined;
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    `${lab.dir}/*-extra1.qmp`,
+  const firstSocket = first.extraSockets[0]!;
+  const watch = await startWatch({
     // The glob also matches the proxies if they were beside the monitors: never watch those.
-    "--socket",
-    `${proxies}/*.qmp`,
-    "--block-node",
-    "nbd0",
-    "--interval",
-    "0.2",
-    "--hang-after",
-    "1",
-    "--timeout",
-    "1",
-    "--listen-dir",
-    proxies,
-    "--textfile",
+    socket: [`${lab.dir}/*-extra1.qmp`, `${proxies}/*.qmp`],
+    blockNode: "nbd0",
+    hangAfter: 1,
+    timeout: 1,
+    listenDir: proxies,
     textfile,
-  ]);
+  }, { until: new RegExp(`socket=${firstSocket} state=connected`) });
   try {
-    const firstSocket = first.extraSockets[0]!;
-    await watch.waitForLine(new RegExp(`socket=${firstSocket} state=connected`));
-
     late = await vmWithNbd(lab);
     const lateSocket = late.qemu.extraSockets[0]!;
     const lateProxy = `${proxies}/${lateSocket.slice(lateSocket.lastIndexOf("/") + 1)}`;
@@ -276,9 +251,8 @@ Deno.test("watch pointed at a yank proxy stops at once with one line and exit 6"
   await using lab = await QemuLab.create();
   const qemu = await lab.startQemu();
   const proxy = lab.path("proxy.qmp");
-  const upstream = spawnCli(["watch", "--socket", qemu.socket, "--listen", proxy]);
+  const upstream = await startWatch({ socket: qemu.socket, interval: null, listen: proxy });
   try {
-    await upstream.waitForLine(/state=connected/);
     const run = await runCli(["watch", "--socket", proxy, "--timeout", "2"], {
       killAfterMs: 20_000,
     });
@@ -300,12 +274,17 @@ Deno.test("a glob that matches a yank proxy logs it once as unwatchable and watc
   const qemu = await lab.startQemu({ monitors: 2 });
   await Deno.mkdir(lab.path("p"));
   const proxy = lab.path("p/vm.qmp");
-  const upstream = spawnCli(["watch", "--socket", qemu.extraSockets[0]!, "--listen", proxy]);
+  const upstream = await startWatch({
+    socket: qemu.extraSockets[0]!,
+    interval: null,
+    listen: proxy,
+  });
   let watch: SpawnedCli | undefined;
   try {
-    await upstream.waitForLine(/state=connected/);
-    watch = spawnCli(["watch", "--socket", qemu.socket, "--socket", `${lab.dir}/p/*.qmp`]);
-    await watch.waitForLine(new RegExp(`socket=${proxy} state=unwatchable .*refused query-status`));
+    watch = await startWatch(
+      { socket: [qemu.socket, `${lab.dir}/p/*.qmp`], interval: null },
+      { until: new RegExp(`socket=${proxy} state=unwatchable .*refused query-status`) },
+    );
     await watch.waitForLine(new RegExp(`socket=${qemu.socket} state=connected`));
     // Three more discovery rounds: no reconnect storm, no second line about the proxy.
     await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -5,23 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, runMain, spawnCli, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { runCli, runMain, type SpawnedCli, TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
+import { startWatch, stopWatch } from "./support/watch.ts";
 import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
 import { QmpClient } from "../lib/qmp/client.ts";
 import { QmpCommandError } from "../lib/qmp/errors.ts";
-
-const LOG_LINE =
-  /^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z socket=\S+ state=[a-z-]+ instances=(\d+|-) msg=/;
-
-async function stopWatch(watch: SpawnedCli) {
-  const result = await watch.stop("SIGTERM");
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, "");
-  for (const line of result.stderr.split("\n")) assert.match(line, LOG_LINE);
-  assert.match(result.stderr.split("\n").at(-1)!, /state=stopped/);
-  return result;
-}
 
 Deno.test("watch --block-node nbd0 recovers a hung main loop within --hang-after + a few seconds", async () => {
   await using lab = await QemuLab.create();
@@ -29,18 +18,10 @@ Deno.test("watch --block-node nbd0 recovers a hung main loop within --hang-after
   try {
     const { qemu, hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
-        watch = spawnCli([
-          "watch",
-          "--socket",
-          qemu.extraSockets[0]!,
-          "--block-node",
-          "nbd0",
-          "--interval",
-          "0.2",
-          "--hang-after",
-          "1",
-        ]);
-        await watch.waitForLine(/state=connected .*own monitor chardev \\"compat_monitor1\\"/);
+        watch = await startWatch(
+          { socket: qemu.extraSockets[0]!, blockNode: "nbd0", hangAfter: 1 },
+          { until: /state=connected .*own monitor chardev \\"compat_monitor1\\"/ },
+        );
       },
     });
     const hungAt = performance.now();
@@ -72,21 +53,13 @@ Deno.test("watch --listen serves list and yank through a hang and refuses everyt
   try {
     const { qemu, hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
-        watch = spawnCli([
-          "watch",
-          "--socket",
-          qemu.extraSockets[0]!,
-          "--block-node",
-          "nbd0",
-          "--dry-run",
-          "--interval",
-          "0.2",
-          "--hang-after",
-          "0.5",
-          "--listen",
-          proxy,
-        ]);
-        await watch.waitForLine(/state=connected/);
+        watch = await startWatch({
+          socket: qemu.extraSockets[0]!,
+          blockNode: "nbd0",
+          dryRun: true,
+          hangAfter: 0.5,
+          listen: proxy,
+        });
       },
     });
     let recovered = false;
@@ -193,84 +166,68 @@ Deno.test("through --listen, a chardev glob spares the watchdog's own chardev an
     args: ["-chardev", `socket,id=charnet0,host=127.0.0.1,port=${peer.port},server=off`],
   });
   await peer.accepted;
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    qemu.socket,
-    "--interval",
-    "0.2",
-    "--listen",
-    proxy,
-  ]);
-  try {
-    await watch.waitForLine(/state=connected .*own monitor chardev \\"compat_monitor0\\"/);
+  await using watch = await startWatch(
+    { socket: qemu.socket, listen: proxy },
+    { until: /state=connected .*own monitor chardev \\"compat_monitor0\\"/ },
+  );
+  await t.step("--dry-run plans only the other chardevs", async () => {
+    const run = await runMain([
+      "--chardev",
+      "*",
+      "--dry-run",
+      "--socket",
+      proxy,
+      "--timeout",
+      "2",
+    ]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout, "would yank chardev charnet0\n");
+  });
 
-    await t.step("--dry-run plans only the other chardevs", async () => {
-      const run = await runMain([
-        "--chardev",
-        "*",
-        "--dry-run",
-        "--socket",
-        proxy,
-        "--timeout",
-        "2",
-      ]);
-      assert.equal(run.stderr, "");
-      assert.equal(run.code, 0);
-      assert.equal(run.stdout, "would yank chardev charnet0\n");
-    });
+  await t.step("the yank goes through and cuts charnet0, not the watchdog", async () => {
+    const run = await runMain(["--chardev", "*", "--socket", proxy, "--timeout", "2"]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout, "yanked chardev charnet0\n");
+    await peer.closed;
+    const list = await runMain(["list", "--socket", proxy, "--timeout", "2"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(
+      list.stdout,
+      /^chardev +compat_monitor0 +unix:\S+\/proxy\.qmp \(listening, connected\) +-$/m,
+    );
+    assert.ok(!watch.lines.some((l) => /state=disconnected/.test(l)), watch.lines.join("\n"));
+  });
 
-    await t.step("the yank goes through and cuts charnet0, not the watchdog", async () => {
-      const run = await runMain(["--chardev", "*", "--socket", proxy, "--timeout", "2"]);
-      assert.equal(run.stderr, "");
-      assert.equal(run.code, 0);
-      assert.equal(run.stdout, "yanked chardev charnet0\n");
-      await peer.closed;
-      const list = await runMain(["list", "--socket", proxy, "--timeout", "2"]);
-      assert.equal(list.code, 0, list.stderr);
-      assert.match(
-        list.stdout,
-        /^chardev +compat_monitor0 +unix:\S+\/proxy\.qmp \(listening, connected\) +-$/m,
-      );
-      assert.ok(!watch.lines.some((l) => /state=disconnected/.test(l)), watch.lines.join("\n"));
-    });
+  await t.step("its exact name needs --force, like the monitor yank talks through", async () => {
+    const run = await runMain([
+      "chardev",
+      "compat_monitor0",
+      "--socket",
+      proxy,
+      "--timeout",
+      "2",
+    ]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, "");
+    assert.match(
+      run.stderr,
+      /^yank: Refusing to yank chardev "compat_monitor0": it carries the monitor "[^"]+proxy\.qmp" that yank is talking through/,
+    );
+  });
 
-    await t.step("its exact name needs --force, like the monitor yank talks through", async () => {
-      const run = await runMain([
-        "chardev",
-        "compat_monitor0",
-        "--socket",
-        proxy,
-        "--timeout",
-        "2",
-      ]);
-      assert.equal(run.code, 2);
-      assert.equal(run.stdout, "");
-      assert.match(
-        run.stderr,
-        /^yank: Refusing to yank chardev "compat_monitor0": it carries the monitor "[^"]+proxy\.qmp" that yank is talking through/,
-      );
-    });
-
-    await stopWatch(watch);
-  } finally {
-    await watch.stop("SIGKILL");
-  }
+  await stopWatch(watch);
 });
 
 Deno.test("watch --textfile reports each probe, and says on SIGTERM that nothing watches", async () => {
   await using lab = await QemuLab.create();
   const qemu = await lab.startQemu();
   const textfile = lab.path("yank.prom");
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    qemu.socket,
-    "--interval",
-    "0.1",
-    "--textfile",
-    textfile,
-  ]);
+  const watch = await startWatch(
+    { socket: qemu.socket, interval: 0.1, textfile },
+    { until: null },
+  );
   const read = () => Deno.readTextFile(textfile).catch(() => "");
   try {
     assert.ok(await eventually(async () => /^yank_up\{.*\} 1$/m.test(await read())));
@@ -295,44 +252,32 @@ Deno.test("watch reconnects when QEMU restarts on the same socket", async () => 
   await using lab = await QemuLab.create();
   const socket = lab.path("restart.qmp");
   const proxy = lab.path("proxy.qmp");
-  const watch = spawnCli([
-    "watch",
-    "--socket",
-    socket,
-    "--interval",
-    "0.2",
-    "--timeout",
-    "1",
-    "--listen",
-    proxy,
-  ]);
-  try {
-    await watch.waitForLine(/state=connecting .*no such file/);
-    // While QEMU is absent the proxy answers at once with an error, rather than hanging.
-    const early = await runMain(["list", "--socket", proxy, "--timeout", "20"]);
-    assert.equal(early.code, 4);
-    assert.match(
-      early.stderr,
-      /^yank: The yank proxy .* cannot reach QEMU: yank watch is not connected to QEMU at /,
-    );
-    // Far less than the 20 s --timeout: the answer came at once.
-    assert.ok(early.elapsedMs < 10_000, `took ${early.elapsedMs} ms`);
-    // The watch takes the only client slot of this monitor as soon as it can.
-    const first = await lab.startQemu({ socket, awaitMainLoop: false });
-    await watch.waitForLine(/state=connected/);
-    await first.process.stop();
-    await watch.waitForLine(/state=disconnected/);
-    const before = watch.lines.length;
-    await lab.startQemu({ socket, awaitMainLoop: false });
-    await eventually(() => watch.lines.slice(before).some((l) => /state=connected/.test(l)), 8000);
-    assert.ok(
-      watch.lines.slice(before).some((l) => /state=connected/.test(l)),
-      watch.lines.join("\n"),
-    );
-    await stopWatch(watch);
-  } finally {
-    await watch.stop("SIGKILL");
-  }
+  await using watch = await startWatch(
+    { socket, timeout: 1, listen: proxy },
+    { until: /state=connecting .*no such file/ },
+  );
+  // While QEMU is absent the proxy answers at once with an error, rather than hanging.
+  const early = await runMain(["list", "--socket", proxy, "--timeout", "20"]);
+  assert.equal(early.code, 4);
+  assert.match(
+    early.stderr,
+    /^yank: The yank proxy .* cannot reach QEMU: yank watch is not connected to QEMU at /,
+  );
+  // Far less than the 20 s --timeout: the answer came at once.
+  assert.ok(early.elapsedMs < 10_000, `took ${early.elapsedMs} ms`);
+  // The watch takes the only client slot of this monitor as soon as it can.
+  const first = await lab.startQemu({ socket, awaitMainLoop: false });
+  await watch.waitForLine(/state=connected/);
+  await first.process.stop();
+  await watch.waitForLine(/state=disconnected/);
+  const before = watch.lines.length;
+  await lab.startQemu({ socket, awaitMainLoop: false });
+  await eventually(() => watch.lines.slice(before).some((l) => /state=connected/.test(l)), 8000);
+  assert.ok(
+    watch.lines.slice(before).some((l) => /state=connected/.test(l)),
+    watch.lines.join("\n"),
+  );
+  await stopWatch(watch);
 });
 
 Deno.test("watch refuses a monitor without OOB with exit 6, and bad usage with exit 2", async (t) => {

@@ -10,6 +10,7 @@ import {
 } from "../lib/qmp/errors.ts";
 import { queryYank } from "../lib/yank/yank.ts";
 import { delay, qemuGreeting, qmpLine, startFakeQmp } from "./support/fake_qmp.ts";
+import { fuzzClientOnce } from "./support/qmp_fuzz.ts";
 import { TIMEOUT_ALLOWANCE_MS } from "./support/cli.ts";
 
 const OPTIONS: QmpClientOptions = { timeoutMs: 2000 };
@@ -396,4 +397,21 @@ Deno.test("QmpClient bounds every wait", async (t) => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed < TIMEOUT_ALLOWANCE_MS, `took ${elapsed} ms, not the 5 s timeout`);
   });
+});
+
+/** Seeded, so that a failure can be replayed. */
+const FUZZ_SEED = 20261125;
+const FUZZ_ITERATIONS = 1000;
+const FUZZ_CONCURRENCY = 25;
+
+Deno.test(`fuzzed QMP streams raise only documented errors: QmpClient survives ${FUZZ_ITERATIONS} mutated conversations`, async () => {
+  const outcomes = { "ok": 0, "documented-error": 0 };
+  for (let i = 0; i < FUZZ_ITERATIONS; i += FUZZ_CONCURRENCY) {
+    const batch = Array.from(
+      { length: Math.min(FUZZ_CONCURRENCY, FUZZ_ITERATIONS - i) },
+      (_, j) => fuzzClientOnce(FUZZ_SEED + i + j, 100),
+    );
+    for (const outcome of await Promise.all(batch)) outcomes[outcome]++;
+  }
+  assert.ok(outcomes.ok > 10 && outcomes["documented-error"] > 10, JSON.stringify(outcomes));
 });

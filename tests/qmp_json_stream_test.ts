@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { JsonStreamError, JsonStreamParser } from "../lib/qmp/json_stream.ts";
+import { fuzzParserOnce } from "./support/qmp_fuzz.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
@@ -172,4 +173,15 @@ Deno.test("JsonStreamParser rejects what is not QMP framing", async (t) => {
     assert.throws(() => feed(new JsonStreamParser(), bytes("{]")), JsonStreamError);
     assert.throws(() => feed(new JsonStreamParser(), bytes('{"a": 1,}')), JsonStreamError);
   });
+});
+
+/** Seeded, so that a failure can be replayed. */
+const FUZZ_SEED = 20261125;
+const FUZZ_ITERATIONS = 20_000;
+
+Deno.test(`fuzzed QMP streams raise only documented errors: JsonStreamParser survives ${FUZZ_ITERATIONS} mutated streams`, () => {
+  const outcomes = { "ok": 0, "documented-error": 0 };
+  for (let i = 0; i < FUZZ_ITERATIONS; i++) outcomes[fuzzParserOnce(FUZZ_SEED + i)]++;
+  // Both outcomes must occur, or the mutations are not exercising anything.
+  assert.ok(outcomes.ok > 100 && outcomes["documented-error"] > 100, JSON.stringify(outcomes));
 });

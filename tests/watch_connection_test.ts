@@ -117,3 +117,35 @@ Deno.test("the watchdog judges peers with the ss runner it is handed", async (t)
     );
   });
 });
+
+Deno.test("a connection that ends before any probe is answered is retried with backoff", async () => {
+  // Negotiates, then hangs up at the first probe: before, watch reconnected at once, hundreds
+  // of times a second.
+  await using fake = await startFakeQmp({
+    reply: (command) => command.name === "query-status" ? { close: true } : undefined,
+  });
+  const lines: string[] = [];
+  const stop = new AbortController();
+  const watchdog = new Watchdog({
+    socket: fake.path,
+    selectors: { chardev: [], blockNode: [], migration: false },
+    intervalMs: 50,
+    hangAfterMs: 1000,
+    timeoutMs: 1000,
+    dryRun: false,
+    log: (line) => lines.push(line),
+    now: Date.now,
+    signal: stop.signal,
+  });
+  const running = watchdog.run();
+  await new Promise((resolve) => setTimeout(resolve, 1600));
+  stop.abort();
+  await running;
+  // 0.1 + 0.2 + 0.4 + 0.8 s of backoff fit in 1.6 s: at most 5 connections, however fast.
+  assert.ok(fake.connections.length >= 2, `${fake.connections.length} connections`);
+  assert.ok(fake.connections.length <= 5, `${fake.connections.length} connections`);
+  const delays = lines.filter((l) => /state=disconnected/.test(l)).map((l) =>
+    /reconnecting in (\S+ m?s)/.exec(l)![1]
+  );
+  assert.deepEqual(delays.slice(0, 3), ["0.1 s", "0.2 s", "0.4 s"].slice(0, delays.length));
+});

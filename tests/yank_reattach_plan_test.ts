@@ -43,18 +43,23 @@ function graph(nodes: [string, string][], edges: [string, string, string][]) {
 const SOCKET = "/run/vm1.qmp";
 const FILE = "nbd+unix:///50%?socket=/run/nbd a+b.sock";
 
+/** fmt0 (raw) over st0 (NBD on FILE) with `open` connections left: what QEMU shows of VM1. */
+function rawOverNbd(open: number) {
+  return {
+    namedBlockNodes: [rawNode("fmt0", FILE), nbdNode("st0", FILE)],
+    blockGraph: graph([["fmt0", "block-driver"], ["st0", "block-driver"]], [[
+      "fmt0",
+      "st0",
+      "file",
+    ]]),
+    openConnections: new Map([["st0", open]]),
+    socket: SOCKET,
+  };
+}
+
 Deno.test("planReattach", async (t) => {
   await t.step("a yanked node under a raw node: server, export and options kept verbatim", () => {
-    const plan = planReattach({
-      namedBlockNodes: [rawNode("fmt0", FILE), nbdNode("st0", FILE)],
-      blockGraph: graph([["fmt0", "block-driver"], ["st0", "block-driver"]], [[
-        "fmt0",
-        "st0",
-        "file",
-      ]]),
-      openConnections: new Map([["st0", 0]]),
-      socket: SOCKET,
-    }, { blockNode: [], disk: [] });
+    const plan = planReattach(rawOverNbd(0), { blockNode: [], disk: [] });
     assert.deepEqual(plan.refused, []);
     assert.equal(plan.targets.length, 1);
     const [target] = plan.targets;
@@ -90,16 +95,7 @@ Deno.test("planReattach", async (t) => {
   });
 
   await t.step("a node named exactly that was never yanked is refused (exit 3)", () => {
-    const plan = planReattach({
-      namedBlockNodes: [rawNode("fmt0", FILE), nbdNode("st0", FILE)],
-      blockGraph: graph([["fmt0", "block-driver"], ["st0", "block-driver"]], [[
-        "fmt0",
-        "st0",
-        "file",
-      ]]),
-      openConnections: new Map([["st0", 1]]),
-      socket: SOCKET,
-    }, { blockNode: ["st0"], disk: [] });
+    const plan = planReattach(rawOverNbd(1), { blockNode: ["st0"], disk: [] });
     assert.deepEqual(plan.targets, []);
     assert.deepEqual(plan.open, ["st0"]);
     assert.ok(plan.refused[0]!.error instanceof NothingToReattachError);

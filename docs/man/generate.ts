@@ -1,6 +1,6 @@
 /**
  * Writes the manual pages to docs/man/man1/ from the help topics (`deno task man`). The test
- * tests/man_test.ts fails when the committed pages differ from what this writes.
+ * tests/cli_man_test.ts fails when the committed pages differ from what this writes.
  */
 
 import { manPages } from "../../lib/cli/man.ts";

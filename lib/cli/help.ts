@@ -2,8 +2,8 @@
  * Help: each topic is data (help/yanking.ts, help/watching.ts), rendered here as the text
  * `--help` prints and by man.ts as the manual pages. Usage lines and option blocks are generated
  * from the declarations in options.ts; the prose and examples are written in the topics.
- * tests/help_test.ts runs the `$ ` examples, check's, watch's and reattach's first against a real
- * QEMU, and parses every example with the real parser.
+ * tests/cli_help_test.ts runs the `$ ` examples, check's, watch's and reattach's first against a
+ * real QEMU, and parses every example with the real parser.
  */
 
 import type { CommandName } from "./options.ts";

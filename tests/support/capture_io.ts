@@ -10,8 +10,11 @@ export interface CapturedIo extends CliIo {
   readonly out: { stdout: string; stderr: string };
 }
 
-/** Creates a captured CliIo; `env` stands in for the environment (nothing is inherited). */
-export function captureIo(env: Record<string, string> = {}): CapturedIo {
+/**
+ * Creates a captured CliIo; `env` stands in for the environment (nothing is inherited), and
+ * `signal`, when given, ends a long-running command (watch).
+ */
+export function captureIo(env: Record<string, string> = {}, signal?: AbortSignal): CapturedIo {
   const out = { stdout: "", stderr: "" };
   return {
     out,
@@ -21,5 +24,6 @@ export function captureIo(env: Record<string, string> = {}): CapturedIo {
     stdoutIsTerminal: false,
     stderrIsTerminal: false,
     now: () => Date.now(),
+    ...(signal === undefined ? {} : { signal }),
   };
 }

@@ -128,6 +128,8 @@ export interface SpawnedCli {
   wait(): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Sends a signal and waits for the exit status and the whole output. */
   stop(signal?: Deno.Signal): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `await using`: kills the process (SIGKILL) if it still runs, and waits for it. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Limits a spawned CLI runs under, set by bash before it execs deno. */
@@ -221,6 +223,9 @@ export function spawnCli(
         }
       }
       return this.wait();
+    },
+    async [Symbol.asyncDispose]() {
+      await this.stop("SIGKILL");
     },
   };
 }

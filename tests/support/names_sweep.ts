@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { main } from "../../lib/cli/main.ts";
-import type { CliIo } from "../../lib/cli/io.ts";
+import { captureIo } from "./capture_io.ts";
 import type { QmpClient } from "../../lib/qmp/client.ts";
 import { printable } from "../../lib/render/printable.ts";
 import { findQemuProcess } from "../../lib/liveness/sample.ts";
@@ -344,7 +344,7 @@ export class NameSweep implements AsyncDisposable {
   /** `yank watch` on the socket until it has connected and probed a few times. */
   async #watch(socket: string, selectors: string[]): Promise<void> {
     const controller = new AbortController();
-    const io = capturedIo(controller.signal);
+    const io = captureIo({}, controller.signal);
     const args = ["watch", `--socket=${socket}`, "--interval", "0.1", ...selectors];
     const done = main(args, io);
     const deadline = performance.now() + 15_000;
@@ -371,7 +371,7 @@ export class NameSweep implements AsyncDisposable {
     documented = DOCUMENTED,
     env: Record<string, string> = {},
   ): Promise<Run> {
-    const io = capturedIo(undefined, env);
+    const io = captureIo(env);
     const code = await main(args, io);
     const run = { args, code, ...io.out };
     assert.ok(documented.includes(code), `undocumented exit code\n${describe(run)}`);
@@ -440,24 +440,6 @@ export class NameSweep implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#lab[Symbol.asyncDispose]();
   }
-}
-
-/** A CliIo whose output is kept, with an optional abort signal (for watch). */
-function capturedIo(
-  signal?: AbortSignal,
-  env: Record<string, string> = {},
-): CliIo & { out: { stdout: string; stderr: string } } {
-  const out = { stdout: "", stderr: "" };
-  return {
-    out,
-    stdout: (text) => void (out.stdout += text),
-    stderr: (text) => void (out.stderr += text),
-    env: (name) => env[name],
-    stdoutIsTerminal: false,
-    stderrIsTerminal: false,
-    now: () => Date.now(),
-    ...(signal === undefined ? {} : { signal }),
-  };
 }
 
 /** The value of one key of a logfmt line, JSON-unquoted. */

@@ -25,6 +25,7 @@
  */
 
 import { type ShellLimits, spawnCli, type SpawnedCli } from "./cli.ts";
+import { startWatch, type StartWatchOptions, type WatchOptions } from "./watch.ts";
 import {
   type NbdTcpServer,
   type Qemu,
@@ -308,6 +309,14 @@ export class NetLab implements AsyncDisposable {
       { ...limits, wrapper: ["ip", "netns", "exec", this.vmNetns, ...(limits.wrapper ?? [])] },
       env,
     );
+  }
+
+  /** `startWatch` with the watch in the VM's namespace, as `spawnCli` runs it. */
+  startWatch(options: WatchOptions, start: StartWatchOptions = {}): Promise<SpawnedCli> {
+    return startWatch(options, {
+      ...start,
+      spawn: (args) => this.spawnCli(args, start.env, start.limits),
+    });
   }
 
   /** `ss ARGS` in the VM's namespace (QEMU's TCP sockets, as watch sees them). */

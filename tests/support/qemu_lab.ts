@@ -578,11 +578,15 @@ export async function stuckBackupJob(
   return { qemu, nbd, setup };
 }
 
-/** Adds node `nbd0`, a client of `nbd`, to QEMU. */
-export async function addNbdNode(client: QmpClient, nbd: NbdServer): Promise<void> {
+/** Adds node `node` (nbd0 unless given), a client of the NBD server on `nbd.socket`, to QEMU. */
+export async function addNbdNode(
+  client: QmpClient,
+  nbd: Pick<NbdServer, "socket">,
+  node = "nbd0",
+): Promise<void> {
   await client.execute("blockdev-add", {
     driver: "nbd",
-    "node-name": "nbd0",
+    "node-name": node,
     server: { type: "unix", path: nbd.socket },
   });
 }

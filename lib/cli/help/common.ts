@@ -68,7 +68,7 @@ export const SELECTOR_NOTES = [
   "out-of-band, so it works even while QEMU's main loop is busy.",
 ];
 
-/** The VM the examples of list, chardev and block-node talk to (tests/help_test.ts starts it). */
+/** The VM the list, chardev and block-node examples talk to (tests/cli_help_test.ts starts it). */
 export const EXAMPLE_VM: readonly Run[] = [
   prose("The examples talk to a VM started with"),
   shown(

@@ -1,7 +1,4 @@
-/**
- * The one-shot CLI's words: messages that say what the user typed and what a path is, help and
- * completion texts that describe the options as they behave.
- */
+/** Where `yank watch --listen` cannot make its proxy socket (lib/proxy/listen.ts), it says why. */
 
 import assert from "node:assert/strict";
 import { runCli } from "./support/cli.ts";
@@ -34,22 +31,5 @@ Deno.test("--listen on a path that is not a socket says what the path is", async
     assert.equal(await Deno.readTextFile(file), "1234\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("yank block-node --help does not offer --force, which spares chardevs only", async () => {
-  const run = await runCli(["block-node", "--help"]);
-  assert.equal(run.code, 0);
-  assert.doesNotMatch(run.stdout, /^ +--force/m);
-  const chardev = await runCli(["chardev", "--help"]);
-  assert.match(chardev.stdout, /^ +--force/m);
-});
-
-Deno.test("completion scripts describe --textfile as check and watch use it", async () => {
-  for (const shell of ["bash", "zsh", "fish"]) {
-    const run = await runCli(["completions", shell]);
-    assert.equal(run.code, 0);
-    assert.doesNotMatch(run.stdout, /also write the result/);
-    if (shell !== "bash") assert.match(run.stdout, /write Prometheus metrics to this file/);
   }
 });

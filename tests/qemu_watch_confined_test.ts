@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, spawnCli, type SpawnedCli } from "./support/cli.ts";
+import { runCli, type SpawnedCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { addNbdNode, eventually, QemuLab, readInMainLoop } from "./support/qemu_lab.ts";
 import { sandboxWrapper } from "./support/sandbox.ts";
 
@@ -48,24 +49,18 @@ for (const umask of ["077", "000"]) {
     await addNbdNode(setup, nbd);
     let watch: SpawnedCli | undefined;
     try {
-      watch = spawnCli([
-        "watch",
-        "--socket",
-        `${runDir}/*.qmp`,
-        "--block-node",
-        "nbd*",
-        "--interval",
-        "0.2",
-        "--hang-after",
-        "1",
-        "--listen-dir",
-        `${runDir}/proxy`,
-        "--textfile",
-        "/var/lib/node_exporter/textfile/yank.prom",
-      ], {
-        wrapper: sandboxWrapper({ runDir, textfileDir: textDir, user: USER, umask }),
+      watch = await startWatch({
+        socket: `${runDir}/*.qmp`,
+        blockNode: "nbd*",
+        hangAfter: 1,
+        listenDir: `${runDir}/proxy`,
+        textfile: "/var/lib/node_exporter/textfile/yank.prom",
+      }, {
+        limits: { wrapper: sandboxWrapper({ runDir, textfileDir: textDir, user: USER, umask }) },
+        until: /^sandbox: /,
+        untilMs: 30_000,
       });
-      const confined = await watch.waitForLine(/^sandbox: /, 30_000);
+      const confined = await watch.waitForLine(/^sandbox: /);
       assert.match(
         confined,
         /read-only \/, .*pseudo devices only, private \/tmp, no \/root, .*no capabilities/,

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, type ShellLimits, spawnCli, type SpawnedCli } from "./support/cli.ts";
+import { runCli, type ShellLimits, type SpawnedCli } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import { eventually, hungMainLoop, QemuLab } from "./support/qemu_lab.ts";
 import { type Attack, descriptorBurst, flood, tryClose } from "./support/proxy_attacks.ts";
 
@@ -45,21 +46,12 @@ async function recoveryUnderAttack(
   try {
     const { hang } = await hungMainLoop(lab, {
       beforeHang: async (qemu) => {
-        watch = spawnCli([
-          "watch",
-          "--socket",
-          qemu.extraSockets[0]!,
-          "--block-node",
-          "nbd0",
-          "--interval",
-          "0.2",
-          "--hang-after",
-          String(HANG_AFTER_SECONDS),
-          "--listen",
-          proxy,
-        ], limits);
-        beforeConnected(proxy);
-        await watch.waitForLine(/state=connected/);
+        watch = await startWatch({
+          socket: qemu.extraSockets[0]!,
+          blockNode: "nbd0",
+          hangAfter: HANG_AFTER_SECONDS,
+          listen: proxy,
+        }, { limits, onSpawn: () => beforeConnected(proxy) });
         attack = await startAttack(proxy, watch);
       },
     });
@@ -195,9 +187,12 @@ Deno.test("--listen works at a path longer than a unix socket address holds, wit
   // yank connects through a short symlink to the long directory.
   const short = `${dir}/s`;
   await Deno.symlink(deep, short);
-  const watch = spawnCli(["watch", "--socket", `${dir}/absent.qmp`, "--listen", proxy]);
+  let watch: SpawnedCli | undefined;
   try {
-    await watch.waitForLine(/state=connecting/);
+    watch = await startWatch(
+      { socket: `${dir}/absent.qmp`, interval: null, listen: proxy },
+      { until: /state=connecting/ },
+    );
     assert.ok(await eventually(() => Deno.lstatSync(proxy).isSocket === true));
     assert.equal(Deno.lstatSync(proxy).mode! & 0o777, 0o660);
     // Nothing but the socket is left in its directory.
@@ -205,7 +200,7 @@ Deno.test("--listen works at a path longer than a unix socket address holds, wit
 
     await assertNotConnected(`${short}/proxy.qmp`, `${dir}/absent.qmp`);
   } finally {
-    await watch.stop("SIGKILL");
+    await watch?.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true });
   }
 });

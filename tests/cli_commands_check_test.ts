@@ -1,13 +1,19 @@
 /**
+ * `yank check` (lib/cli/commands/check.ts) where sockets or domains are missing.
+ *
  * `check --domain` with a domain that is not there: the missing domain is UNKNOWN, combined
  * with the sockets' states in the Monitoring Plugins' order (CRITICAL > WARNING > UNKNOWN > OK),
  * and stdout's status line always says the state the exit code says. The domain lookup runs
  * against the host's real libvirt run directory; the monitors are fake.
+ *
+ * On a host where a glob matches no monitor (every VM stopped): OK, said in one line, and never
+ * a Prometheus series labelled with the glob itself.
  */
 
 import assert from "node:assert/strict";
-import { runMain } from "./support/cli.ts";
+import { runCli, runMain } from "./support/cli.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
+import { QemuLab } from "./support/qemu_lab.ts";
 
 const MISSING = `yank-test-absent-${crypto.randomUUID().slice(0, 8)}`;
 const EXIT: Record<string, number> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
@@ -47,4 +53,45 @@ Deno.test("check --domain missing beside sockets: worst state first, stdout and 
       }
     });
   }
+});
+
+Deno.test("check: a glob that matches no socket is OK and never becomes a label", async (t) => {
+  await using lab = await QemuLab.create();
+  const glob = `${lab.dir}/*.qmp`;
+
+  await t.step("text: OK, saying that nothing matches", async () => {
+    const run = await runCli(["check", "--socket", glob]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.equal(
+      run.stdout,
+      `YANK OK - no monitor socket matches ${
+        JSON.stringify(glob)
+      } | critical=0 warning=0 unknown=0 ok=0\n`,
+    );
+  });
+
+  await t.step("prometheus: no series at all, and no glob as a label", async () => {
+    const run = await runCli(["check", "--socket", glob, "--format", "prometheus"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /^yank_/m);
+    assert.ok(!run.stdout.includes(glob));
+  });
+
+  await t.step("beside a running VM, the VM alone is reported", async () => {
+    const qemu = await lab.startQemu();
+    const nothing = `${lab.dir}/*.nosuch`;
+    const run = await runCli([
+      "check",
+      "--socket",
+      qemu.socket,
+      "--socket",
+      nothing,
+      "--format",
+      "prometheus",
+    ]);
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, new RegExp(`^yank_state\\{socket="${qemu.socket}"\\} 0$`, "m"));
+    assert.ok(!run.stdout.includes(nothing));
+  });
 });

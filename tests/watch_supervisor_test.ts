@@ -1,69 +1,14 @@
 /**
- * The pieces under `yank watch` that need no QEMU: the one timeout helper, the reconnect
- * backoff after connections that end at once, and the textfile shared by many watchdogs.
+ * The watch supervisor (lib/watch/supervisor.ts) without QEMU: the textfile shared by many
+ * watchdogs, and a VM that vanishes and comes back.
  */
 
 import assert from "node:assert/strict";
-import { within } from "../lib/watch/timing.ts";
-import { Watchdog } from "../lib/watch/watchdog.ts";
 import { GaugeTextfile } from "../lib/health/gauge_textfile.ts";
 import { WatchSupervisor } from "../lib/watch/supervisor.ts";
 import type { HealthReport } from "../lib/health/state.ts";
 import { startFakeQmp } from "./support/fake_qmp.ts";
 import { eventually } from "./support/qemu_lab.ts";
-
-Deno.test("within() says how a wait ended and leaves nothing running", async (t) => {
-  await t.step("settled, failed, timed out, aborted", async () => {
-    assert.deepEqual(await within(Promise.resolve(7), 1000), { kind: "settled", value: 7 });
-    const error = new Error("x");
-    assert.deepEqual(await within(Promise.reject(error), 1000), { kind: "failed", error });
-    assert.deepEqual(await within(new Promise(() => {}), 10), { kind: "timeout" });
-    const stop = new AbortController();
-    const waiting = within(new Promise(() => {}), Infinity, stop.signal);
-    stop.abort();
-    assert.deepEqual(await waiting, { kind: "aborted" });
-    assert.deepEqual(await within(Promise.resolve(1), 10, stop.signal), { kind: "aborted" });
-  });
-
-  await t.step(
-    "a settled wait cancels its timer (the test sanitizer would see a leak)",
-    async () => {
-      await within(Promise.resolve(1), 60_000);
-    },
-  );
-});
-
-Deno.test("a connection that ends before any probe is answered is retried with backoff", async () => {
-  // Negotiates, then hangs up at the first probe: before, watch reconnected at once, hundreds
-  // of times a second.
-  await using fake = await startFakeQmp({
-    reply: (command) => command.name === "query-status" ? { close: true } : undefined,
-  });
-  const lines: string[] = [];
-  const stop = new AbortController();
-  const watchdog = new Watchdog({
-    socket: fake.path,
-    selectors: { chardev: [], blockNode: [], migration: false },
-    intervalMs: 50,
-    hangAfterMs: 1000,
-    timeoutMs: 1000,
-    dryRun: false,
-    log: (line) => lines.push(line),
-    now: Date.now,
-    signal: stop.signal,
-  });
-  const running = watchdog.run();
-  await new Promise((resolve) => setTimeout(resolve, 1600));
-  stop.abort();
-  await running;
-  // 0.1 + 0.2 + 0.4 + 0.8 s of backoff fit in 1.6 s: at most 5 connections, however fast.
-  assert.ok(fake.connections.length >= 2, `${fake.connections.length} connections`);
-  assert.ok(fake.connections.length <= 5, `${fake.connections.length} connections`);
-  const delays = lines.filter((l) => /state=disconnected/.test(l)).map((l) =>
-    /reconnecting in (\S+ m?s)/.exec(l)![1]
-  );
-  assert.deepEqual(delays.slice(0, 3), ["0.1 s", "0.2 s", "0.4 s"].slice(0, delays.length));
-});
 
 function report(socket: string, state: HealthReport["state"], latency?: number): HealthReport {
   return {

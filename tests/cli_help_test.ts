@@ -6,8 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { runMain, spawnCli } from "./support/cli.ts";
+import { runMain } from "./support/cli.ts";
+import { startWatch } from "./support/watch.ts";
 import {
+  addNbdNode,
   eventually,
   hungMainLoop,
   migrationStatus,
@@ -226,17 +228,15 @@ Deno.test(`the examples in "yank watch --help" watch, serve the proxy, and end o
   ];
 
   await t.step(`yank ${one.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(one.args, swaps));
-    await watch.waitForLine(/state=connected/);
+    const watch = await startWatch(swapped(one.args, swaps));
     const end = await watch.stop("SIGTERM");
     assert.equal(end.code, 0, end.stderr);
     assert.equal(end.stdout, "");
   });
 
   await t.step(`yank ${proxied.args.join(" ")}, then yank ${listed.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(proxied.args, swaps));
+    const watch = await startWatch(swapped(proxied.args, swaps));
     try {
-      await watch.waitForLine(/state=connected/);
       const list = await runMain(swapped(listed.args, swaps));
       assert.equal(list.stderr, "");
       assert.equal(list.code, 0);
@@ -249,9 +249,8 @@ Deno.test(`the examples in "yank watch --help" watch, serve the proxy, and end o
   });
 
   await t.step(`yank ${host.args.join(" ")}`, async () => {
-    const watch = spawnCli(swapped(host.args, swaps));
+    const watch = await startWatch(swapped(host.args, swaps));
     try {
-      await watch.waitForLine(/state=connected/);
       const proxy = `${yankDir}/proxy/vm1.qmp`;
       assert.ok(await eventually(() => Deno.stat(proxy).then(() => true, () => false), 10_000));
       const textfile = lab.path("yank.prom");
@@ -274,11 +273,7 @@ Deno.test(`the first example in "yank reattach --help" prints what it shows`, as
   const nbd = await lab.startNbd(16, { shared: 2 });
   const qemu = await lab.startQemu({ monitors: 2 });
   const setup = await lab.qmp(qemu.extraSockets[0]!);
-  await setup.execute("blockdev-add", {
-    driver: "nbd",
-    "node-name": "nbd0",
-    server: { type: "unix", path: nbd.socket },
-  });
+  await addNbdNode(setup, nbd);
   await setup.execute("blockdev-add", { driver: "raw", "node-name": "fmt0", file: "nbd0" });
   const yanked = await runMain(["block-node", "nbd0", "--socket", qemu.socket]);
   assert.equal(yanked.stdout, "yanked block-node nbd0\n", yanked.stderr);
