@@ -9,7 +9,7 @@
  */
 
 import { QmpClient } from "../../lib/qmp/client.ts";
-import { QmpDisconnectedError } from "../../lib/qmp/errors.ts";
+import { QmpConnectError, QmpDisconnectedError } from "../../lib/qmp/errors.ts";
 import { runSs } from "../../lib/liveness/sample.ts";
 
 /** Thrown when QEMU is missing: integration tests fail (never skip) without it. */
@@ -295,12 +295,26 @@ export class QemuLab implements AsyncDisposable {
     // never meets a QEMU that merely looks hung.
     // Under load QEMU now and then drops a connection made right after the probe connection
     // above, before greeting it: connect again (bounded), as a test's own connection never does.
+    // A refusal (seen once in a fresh root under load) is retried too, while QEMU runs; if QEMU
+    // has ended, the failure says so, with its log.
+    let exited: Deno.CommandStatus | undefined;
+    process.status.then((status) => exited = status);
     for (let attempt = 1; options.awaitMainLoop !== false; attempt++) {
       let ready: QmpClient;
       try {
         ready = await QmpClient.connect(sockets[0]!, { timeoutMs: 30_000 });
       } catch (error) {
-        if (!(error instanceof QmpDisconnectedError) || attempt === 5) throw error;
+        const retried = error instanceof QmpDisconnectedError ||
+          (error instanceof QmpConnectError && exited === undefined);
+        if (exited !== undefined) {
+          const output = await Deno.readTextFile(log).catch(() => "");
+          throw new Error(
+            `QEMU (pid ${process.pid}) ended (${
+              exited.signal ?? `exit ${exited.code}`
+            }) before its main loop answered on ${sockets[0]}: ${output.trim() || "(no output)"}`,
+          );
+        }
+        if (!retried || attempt === 8) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
         continue;
       }

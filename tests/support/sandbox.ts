@@ -50,10 +50,16 @@ mount -n --bind "$1" "$program"
 shift
 set -- "$program" "$@"
 # ProtectSystem=strict: every mount read-only, but the API file systems and ReadWritePaths.
-findmnt -rno TARGET | while read -r m; do
+# Namespace handles (nsfs, such as /run/netns/*, which tests beside this one add and remove) are
+# no file system to write to; a mount gone meanwhile needs nothing either.
+findmnt -rno TARGET,FSTYPE | while read -r m type; do
   case "$m" in
   /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | "$run_dir" | /var/lib/node_exporter/textfile) ;;
-  *) mount -n -o remount,bind,ro "$m" 2>/dev/null || echo "sandbox: cannot make $m read-only" >&2 ;;
+  *)
+    [ "$type" = nsfs ] && continue
+    mount -n -o remount,bind,ro "$m" 2>/dev/null || ! mountpoint -q "$m" ||
+      echo "sandbox: cannot make $m read-only" >&2
+    ;;
   esac
 done
 # PrivateDevices=yes: a /dev of the pseudo devices only, a fresh /dev/shm; no /dev/kmsg.
